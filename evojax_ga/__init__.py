@@ -1,0 +1,26 @@
+"""evojax_ga: vectorised genetic algorithms for neural networks in JAX.
+
+A population is a parameter pytree with a leading axis of size P; selection, crossover and mutation
+are jitted array programs over the whole population; a strategy exposes init / ask / tell / step and
+``evolve`` runs generations in ``lax.scan`` blocks.
+"""
+
+from evojax_ga import adaptation, crossover, mutation, presets, prng, selection, tasks
+from evojax_ga.adaptation import Adaptation
+from evojax_ga.crossover import Crossover
+from evojax_ga.evolve import evolve, make_block_runner
+from evojax_ga.mutation import Mutation, chain
+from evojax_ga.population import (concatenate, from_template, gather, init_population, num_genes,
+                                  population_size, ravel_population, unravel_population)
+from evojax_ga.selection import Selection
+from evojax_ga.strategy import GAState, Strategy, ga, generation_metrics
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "adaptation", "crossover", "mutation", "presets", "prng", "selection", "tasks",
+    "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",
+    "chain", "evolve", "make_block_runner", "ga", "generation_metrics",
+    "concatenate", "from_template", "gather", "init_population", "num_genes", "population_size",
+    "ravel_population", "unravel_population",
+]

@@ -1,0 +1,65 @@
+"""Rate adaptation: operator parameters that change with the run's progress.
+
+An :class:`Adaptation` is an ``(init, update)`` pair in the optax style: ``init(mutation_params) ->
+state`` and ``update(state, mutation_params, generation_best) -> (state, mutation_params)``, called by
+the GA's ``tell`` once per generation. Everything is traced, so adaptation lives inside ``jit`` and
+``lax.scan``.
+
+Source: the stagnation schedule is the NumPy neuroevolution notebook's (Gursky): raise the mutation
+rate by ``mutation_rate_increase`` while the best fitness does not improve, capped at
+``mutation_rate_cap``, back to the base rate on improvement.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from evojax_ga._checks import check_nonneg, check_prob
+from evojax_ga.mutation import get_param, set_param
+
+__all__ = ["Adaptation", "constant", "stagnation"]
+
+
+class Adaptation(NamedTuple):
+    init: Callable[[Any], Any]
+    update: Callable[[Any, Any, jax.Array], tuple[Any, Any]]
+    name: str = "adaptation"
+
+
+def constant() -> Adaptation:
+    """No adaptation: parameters stay as given."""
+    return Adaptation(lambda params: (), lambda state, params, best: (state, params), "constant")
+
+
+def stagnation(step: float = 0.025, cap: float = 0.25, name: str = "rate", min_delta: float = 0.0) -> Adaptation:
+    """``value += step`` (capped at ``cap``) while the best fitness has not improved by more than
+    ``min_delta`` over the best so far; reset to the base value on improvement.
+
+    ``name`` is the mutation parameter adapted (``"rate"`` by default; every member of a chain that
+    has it). State: ``{"base", "value", "best"}`` scalars.
+    """
+    check_nonneg(step, "step")
+    check_nonneg(min_delta, "min_delta")
+    if name == "rate":
+        check_prob(cap, "cap")
+    else:
+        check_nonneg(cap, "cap")
+
+    def init(params):
+        base = get_param(params, name)
+        if base is None:
+            raise ValueError(f"stagnation adapts mutation parameter {name!r}, which the mutation does not have")
+        base = jnp.asarray(base, jnp.float32)
+        return {"base": base, "value": base, "best": jnp.float32(-jnp.inf)}
+
+    def update(state, params, gen_best):
+        gen_best = jnp.where(jnp.isnan(gen_best), -jnp.inf, gen_best).astype(jnp.float32)
+        improved = gen_best > state["best"] + min_delta
+        value = jnp.where(improved, state["base"], jnp.minimum(state["value"] + step, cap))
+        best = jnp.maximum(state["best"], gen_best)
+        return {"base": state["base"], "value": value, "best": best}, set_param(params, name, value)
+
+    return Adaptation(init, update, f"stagnation(step={step}, cap={cap}, name={name})")

@@ -1,0 +1,239 @@
+"""Mutation: random per-gene changes to a whole population at once.
+
+A :class:`Mutation` holds traced ``params`` and a pure ``apply(key, pop, params, row_offset=0)``.
+Every operator has a ``rate`` (probability that a gene mutates); any param may be a scalar or a
+``[P]`` vector (one value per individual — the GA uses this to keep elites unchanged with rate 0
+and for self-adaptive sigmas). Rate 0 is the identity, bit for bit.
+
+Randomness is counter-based and fused (:mod:`evojax_ga.prng`): one Threefry-2x32 block per gene
+gives two words, one for the Bernoulli(rate) mask (``rate`` resolved to 2^-32) and one for the
+value; the values are computed in registers inside the copy loop, so only the genes' own bytes move.
+Draws depend on (key, leaf, global row, gene) only: chunked calls with ``row_offset`` reproduce the
+whole-population result exactly.
+
+Sources: additive Gaussian (Such et al. 2017, "Deep Neuroevolution"); shift / sign / swap with type
+probabilities (Gursky, "The Zero Gradient Challenge", NumPy notebook — its ``mutate_layer``
+intends: each weight mutates with ``mutation_prob``, the type is drawn per weight from
+``type_probs``, shift multiplies by U(0, shift_max), swap replaces by U(-swap_max, swap_max));
+categorical resampling (Harvey 2017: "randomly choose a parameter and a new value for it").
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evojax_ga import prng
+from evojax_ga._checks import check_nonneg, check_prob, check_probs
+
+Population = Any
+
+__all__ = ["Mutation", "gaussian", "shift", "sign", "reset", "mixed", "categorical", "chain",
+           "set_param", "get_param", "count_nonfinite_params"]
+
+
+class Mutation(NamedTuple):
+    """A mutation operator: ``apply(key, pop, params, row_offset=0) -> pop``."""
+    params: Any
+    apply: Callable[..., Population]
+    name: str = "mutation"
+
+    def __call__(self, key: jax.Array, pop: Population, params: Any = None, row_offset: Any = 0) -> Population:
+        return self.apply(key, pop, self.params if params is None else params, row_offset)
+
+
+def _per_row(value: Any, x: jax.Array) -> jax.Array:
+    """Broadcast a scalar or a ``[P]`` per-individual value against leaf ``x`` ``[P, ...]``."""
+    v = jnp.asarray(value, jnp.float32)
+    if v.ndim == 0:
+        return v
+    if v.ndim != 1 or v.shape[0] != x.shape[0]:
+        raise ValueError(f"a per-individual parameter must have shape [{x.shape[0]}], got {v.shape}")
+    return v.reshape((x.shape[0],) + (1,) * (x.ndim - 1))
+
+
+def _map_leaves(key, pop, row_offset, fn):
+    leaves, treedef = jax.tree_util.tree_flatten(pop)
+    out = []
+    for j, x in enumerate(leaves):
+        h0, h1 = prng.counter_bits(jax.random.fold_in(key, j), x.shape, row_offset)
+        out.append(fn(j, x, h0, h1))
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def gaussian(rate: float = 1.0, sigma: float = 0.02) -> Mutation:
+    """``w += sigma * N(0, 1)`` for each gene with probability ``rate``.
+
+    ``rate=1`` is Such et al.'s deep-GA mutation (every weight perturbed).
+    """
+    check_prob(rate, "rate")
+    check_nonneg(sigma, "sigma")
+
+    def apply(key, pop, params, row_offset=0):
+        def leaf(j, x, h0, h1):
+            hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
+            z = prng.bits_to_normal(h1)
+            return jnp.where(hit, x + (_per_row(params["sigma"], x) * z).astype(x.dtype), x)
+        return _map_leaves(key, pop, row_offset, leaf)
+    return Mutation({"rate": jnp.float32(rate), "sigma": jnp.float32(sigma)}, apply,
+                    f"gaussian(rate={rate}, sigma={sigma})")
+
+
+def shift(rate: float = 0.1, shift_max: float = 2.0) -> Mutation:
+    """``w *= U(0, shift_max)`` for each gene with probability ``rate`` (a scale, despite the name)."""
+    check_prob(rate, "rate")
+    check_nonneg(shift_max, "shift_max")
+
+    def apply(key, pop, params, row_offset=0):
+        def leaf(j, x, h0, h1):
+            hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
+            s = prng.bits_to_unit(h1) * _per_row(params["shift_max"], x)
+            return jnp.where(hit, (x * s).astype(x.dtype), x)
+        return _map_leaves(key, pop, row_offset, leaf)
+    return Mutation({"rate": jnp.float32(rate), "shift_max": jnp.float32(shift_max)}, apply,
+                    f"shift(rate={rate}, shift_max={shift_max})")
+
+
+def sign(rate: float = 0.1) -> Mutation:
+    """``w = -w`` for each gene with probability ``rate``."""
+    check_prob(rate, "rate")
+
+    def apply(key, pop, params, row_offset=0):
+        def leaf(j, x, h0, h1):
+            return jnp.where(prng.bernoulli_from_bits(h0, _per_row(params["rate"], x)), -x, x)
+        return _map_leaves(key, pop, row_offset, leaf)
+    return Mutation({"rate": jnp.float32(rate)}, apply, f"sign(rate={rate})")
+
+
+def reset(rate: float = 0.1, swap_max: float = 2.0) -> Mutation:
+    """Swap/reset: ``w = U(-swap_max, swap_max)`` for each gene with probability ``rate``."""
+    check_prob(rate, "rate")
+    check_nonneg(swap_max, "swap_max")
+
+    def apply(key, pop, params, row_offset=0):
+        def leaf(j, x, h0, h1):
+            hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
+            m = _per_row(params["swap_max"], x)
+            v = (2.0 * prng.bits_to_unit(h1) - 1.0) * m
+            return jnp.where(hit, v.astype(x.dtype), x)
+        return _map_leaves(key, pop, row_offset, leaf)
+    return Mutation({"rate": jnp.float32(rate), "swap_max": jnp.float32(swap_max)}, apply,
+                    f"reset(rate={rate}, swap_max={swap_max})")
+
+
+def mixed(rate: float = 0.1, type_probs: Sequence[float] = (0.8, 0.1, 0.1), shift_max: float = 2.0,
+          swap_max: float = 2.0) -> Mutation:
+    """The notebook's mutation: each gene mutates with prob ``rate``; its type is shift / sign / swap
+    with probabilities ``type_probs`` (drawn per gene).
+
+    Two Threefry blocks per gene: (mask, type) and (shift factor, swap value).
+    """
+    check_prob(rate, "rate")
+    probs = check_probs(type_probs, "type_probs", length=3)
+    check_nonneg(shift_max, "shift_max")
+    check_nonneg(swap_max, "swap_max")
+
+    def apply(key, pop, params, row_offset=0):
+        k_mask, k_val = jax.random.split(key)
+        tp = jnp.asarray(params["type_probs"], jnp.float32)
+
+        def leaf(j, x, h0, h1):
+            hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
+            v0, v1 = prng.counter_bits(jax.random.fold_in(k_val, j), x.shape, row_offset)
+            t = prng.bits_to_unit(h1)
+            is_shift = t < tp[0]
+            is_sign = (~is_shift) & (t < tp[0] + tp[1])
+            shifted = x * (prng.bits_to_unit(v0) * _per_row(params["shift_max"], x))
+            swapped = (2.0 * prng.bits_to_unit(v1) - 1.0) * _per_row(params["swap_max"], x)
+            new = jnp.where(is_shift, shifted, jnp.where(is_sign, -x, swapped)).astype(x.dtype)
+            return jnp.where(hit, new, x)
+        return _map_leaves(k_mask, pop, row_offset, leaf)
+    return Mutation({"rate": jnp.float32(rate), "type_probs": jnp.asarray(probs, jnp.float32),
+                     "shift_max": jnp.float32(shift_max), "swap_max": jnp.float32(swap_max)}, apply,
+                    f"mixed(rate={rate}, type_probs={probs})")
+
+
+def categorical(cardinalities: Any, rate: float = 0.1) -> Mutation:
+    """Resample integer genes: with probability ``rate`` a gene becomes ``U{0, ..., card - 1}``.
+
+    cardinalities: an int for every gene, or a pytree with one int array per leaf (shape of one
+    individual's leaf, or broadcastable to it). The new value may equal the old (Harvey's rule).
+    """
+    check_prob(rate, "rate")
+    cards_tree = cardinalities
+
+    def apply(key, pop, params, row_offset=0):
+        leaves = jax.tree_util.tree_leaves(pop)
+        if isinstance(cards_tree, (int, np.integer)):
+            cards = [cards_tree] * len(leaves)
+        else:
+            cards = jax.tree_util.tree_leaves(cards_tree)
+            if len(cards) != len(leaves):
+                raise ValueError(f"cardinalities has {len(cards)} leaves, the population has {len(leaves)}")
+
+        def leaf(j, x, h0, h1):
+            card = jnp.asarray(cards[j], jnp.int32)
+            hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
+            new = jnp.minimum((prng.bits_to_unit(h1) * card).astype(jnp.int32), card - 1)
+            return jnp.where(hit, new.astype(x.dtype), x)
+        return _map_leaves(key, pop, row_offset, leaf)
+
+    single = isinstance(cardinalities, (int, np.integer))
+    for c in ([cardinalities] if single else jax.tree_util.tree_leaves(cardinalities)):
+        if np.any(np.asarray(c) < 1):
+            raise ValueError(f"cardinalities must all be >= 1, got {cardinalities!r}")
+    return Mutation({"rate": jnp.float32(rate)}, apply, f"categorical(rate={rate})")
+
+
+def chain(*mutations: Mutation) -> Mutation:
+    """Apply mutations one after another (like ``optax.chain``); params are the tuple of theirs."""
+    if not mutations:
+        raise ValueError("chain needs at least one mutation")
+    for i, m in enumerate(mutations):
+        if not isinstance(m, Mutation):
+            raise TypeError(f"chain argument {i} must be a Mutation, got {type(m).__name__}")
+
+    def apply(key, pop, params, row_offset=0):
+        for i, (m, p) in enumerate(zip(mutations, params)):
+            pop = m.apply(jax.random.fold_in(key, i), pop, p, row_offset)
+        return pop
+    return Mutation(tuple(m.params for m in mutations), apply, "chain(" + ", ".join(m.name for m in mutations) + ")")
+
+
+def set_param(params: Any, name: str, value: Any) -> Any:
+    """Replace ``name`` in a mutation's params (in every member of a chain that has it)."""
+    if isinstance(params, dict):
+        return {**params, name: value} if name in params else params
+    if isinstance(params, tuple):
+        return tuple(set_param(p, name, value) for p in params)
+    return params
+
+
+def get_param(params: Any, name: str) -> Any:
+    """The first value of ``name`` in a mutation's params (searching chains in order), or None."""
+    if isinstance(params, dict):
+        return params.get(name)
+    if isinstance(params, tuple):
+        for p in params:
+            v = get_param(p, name)
+            if v is not None:
+                return v
+    return None
+
+
+def count_nonfinite_params(pop: Population) -> jax.Array:
+    """Number of individuals with at least one NaN/inf parameter (int32 scalar)."""
+    bad = None
+    for x in jax.tree_util.tree_leaves(pop):
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            b = ~jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1)
+            bad = b if bad is None else bad | b
+    return jnp.zeros((), jnp.int32) if bad is None else jnp.sum(bad).astype(jnp.int32)
+
+
+MUTATIONS: dict[str, Callable[..., Mutation]] = {
+    "gaussian": gaussian, "shift": shift, "sign": sign, "reset": reset, "mixed": mixed,
+}

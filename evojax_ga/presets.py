@@ -1,0 +1,63 @@
+"""Named GA configurations: plain compositions of the operators with the seed articles' settings."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from evojax_ga import adaptation, crossover, mutation, selection
+from evojax_ga.strategy import Strategy, ga
+
+__all__ = ["simple_ga", "genetic_mlp", "deep_ga", "mnist_cnn_ga", "PRESETS"]
+
+
+def simple_ga(rate: float = 0.1, sigma: float = 0.02, tournament: int = 2, crossover_prob: float = 0.5,
+              elite: int = 1) -> Strategy:
+    """The benchmark's reference GA: binary tournament, uniform crossover, Gaussian mutation, 1 elite."""
+    return ga(select=selection.tournament(tournament), crossover=crossover.uniform(crossover_prob),
+              mutate=mutation.gaussian(rate, sigma), elite=elite)
+
+
+def genetic_mlp(pop_size: int, die_off_rate: float = 0.5, fitness_pref: float = 1.0, mutation_rate: float = 0.1,
+                type_probs: Sequence[float] = (0.8, 0.1, 0.1), shift_max: float = 2.0, swap_max: float = 2.0,
+                mutation_rate_cap: float = 0.25, mutation_rate_increase: float = 0.025,
+                max_crossover: float = 0.5, crossover_prob: float = 1.0) -> Strategy:
+    """Gursky's NumPy ``GeneticMLP`` loop (defaults are its constructor's).
+
+    The top ``P - floor(P * die_off_rate)`` individuals survive unchanged (the notebook's die-off),
+    parents are drawn from the survivors with ``P_i ∝ F_i^fitness_pref``, children get neuron
+    crossover (the notebook's exact with-replacement unit draw) and shift/sign/swap mutation, and the
+    mutation rate rises by ``mutation_rate_increase`` per stagnant generation up to the cap.
+    The notebook's fitness is the inverse cross-entropy: use it with
+    ``tasks.classification(..., fitness="inverse_cross_entropy")``.
+    """
+    import math
+    survivors = pop_size - math.floor(pop_size * die_off_rate)
+    if not 1 <= survivors < pop_size:
+        raise ValueError(f"die_off_rate={die_off_rate} leaves {survivors} survivors of {pop_size}; "
+                         f"it must keep at least one and kill at least one")
+    return ga(select=selection.fitness_proportional(fitness_pref),
+              crossover=crossover.neuron(max_crossover, crossover_prob, mode="seed"),
+              mutate=mutation.mixed(mutation_rate, type_probs, shift_max, swap_max),
+              elite=survivors, parent_pool=survivors,
+              adapt=adaptation.stagnation(mutation_rate_increase, mutation_rate_cap))
+
+
+def deep_ga(truncation: int = 20, sigma: float = 0.002, elite: int = 1) -> Strategy:
+    """Such et al. 2017 deep GA: parents uniform from the top ``truncation``, every weight
+    ``+= sigma * N(0, 1)``, no crossover, ``elite`` kept unchanged."""
+    return ga(select=selection.uniform(), crossover=crossover.none(), mutate=mutation.gaussian(1.0, sigma),
+              elite=elite, parent_pool=truncation)
+
+
+def mnist_cnn_ga(preference: float = 2.0, rate: float = 0.05, sigma: float = 0.05, elite: int = 1) -> Strategy:
+    """The MNIST-CNN article's GA: fitness-biased random pairing of the whole population, uniform
+    element-mask crossover per weight matrix (p = 0.5), then mutation.
+
+    The article leaves the mutation amount and the bias towards fitter members unspecified ("I boosted
+    the top performers"); we use ``P_i ∝ F^preference`` on accuracy and Gaussian mutation.
+    """
+    return ga(select=selection.fitness_proportional(preference), crossover=crossover.uniform(0.5),
+              mutate=mutation.gaussian(rate, sigma), elite=elite)
+
+
+PRESETS = {"simple": simple_ga, "deep_ga": deep_ga, "mnist_cnn_ga": mnist_cnn_ga}
