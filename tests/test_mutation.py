@@ -1,0 +1,136 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from evojax_ga import mutation as mu
+
+
+@pytest.fixture
+def pop(key):
+    return {"w": jax.random.normal(key, (200, 50)) + 3.0, "b": jnp.full((200, 7), 0.5)}
+
+
+def changed(new, old):
+    return np.asarray(new) != np.asarray(old)
+
+
+ALL = {
+    "gaussian": lambda r: mu.gaussian(r, 0.1),
+    "shift": lambda r: mu.shift(r, 2.0),
+    "sign": lambda r: mu.sign(r),
+    "reset": lambda r: mu.reset(r, 2.0),
+    "mixed": lambda r: mu.mixed(r),
+    "chain": lambda r: mu.chain(mu.sign(r), mu.gaussian(r, 0.1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_rate_zero_is_identity(key, pop, name):
+    out = ALL[name](0.0)(key, pop)
+    for k in pop:
+        np.testing.assert_array_equal(out[k], pop[k])
+
+
+def test_gaussian_rate_and_scale(key, pop):
+    out = mu.gaussian(0.1, 0.5)(key, pop)
+    c = changed(out["w"], pop["w"])
+    n = c.size
+    assert abs(c.mean() - 0.1) < 5 * np.sqrt(0.09 / n)
+    d = (np.asarray(out["w"]) - np.asarray(pop["w"]))[c] / 0.5
+    assert abs(d.std() - 1.0) < 0.1 and abs(d.mean()) < 0.1
+    full = mu.gaussian(1.0, 0.01)(key, pop)
+    assert changed(full["w"], pop["w"]).all()
+
+
+def test_shift_sign_reset_ranges(key, pop):
+    s = mu.shift(0.5, 1.5)(key, pop)
+    c = changed(s["w"], pop["w"])
+    ratio = np.asarray(s["w"])[c] / np.asarray(pop["w"])[c]
+    assert ratio.min() >= 0.0 and ratio.max() <= 1.5 and abs(c.mean() - 0.5) < 0.03
+    g = mu.sign(0.3)(key, pop)
+    c = changed(g["w"], pop["w"])
+    np.testing.assert_array_equal(np.asarray(g["w"])[c], -np.asarray(pop["w"])[c])
+    r = mu.reset(0.4, 0.25)(key, pop)
+    c = changed(r["w"], pop["w"])
+    assert np.abs(np.asarray(r["w"])[c]).max() <= 0.25 and abs(c.mean() - 0.4) < 0.03
+
+
+def test_mixed_type_proportions(key):
+    x = {"w": jnp.full((400, 100), 1.0)}
+    out = np.asarray(mu.mixed(1.0, (0.5, 0.3, 0.2), shift_max=2.0, swap_max=0.5)(key, x)["w"])
+    sign = np.mean(out == -1.0)
+    swap = np.mean(np.abs(out) <= 0.5)  # a shift lands in [0, 0.5] with prob 0.25 * 0.5
+    shift_ = np.mean((out >= 0) & (out <= 2.0)) - np.mean((out >= 0) & (out <= 0.5))
+    assert abs(sign - 0.3) < 0.01
+    assert abs(swap - (0.2 + 0.5 * 0.25)) < 0.01
+    assert abs(shift_ - 0.5 * 0.75) < 0.01
+
+
+def test_categorical_values_in_range(key):
+    cards = {"depth": 4, "act": 3}
+    x = {"depth": jnp.zeros((3000, 1), jnp.int32), "act": jnp.full((3000, 2), 2, jnp.int32)}
+    out = mu.categorical(cards, 0.5)(key, x)
+    d = np.asarray(out["depth"]); a = np.asarray(out["act"])
+    assert d.dtype == np.int32 and d.min() >= 0 and d.max() <= 3 and a.min() >= 0 and a.max() <= 2
+    # changed with prob rate * (1 - 1/card)
+    assert abs(np.mean(d != 0) - 0.5 * 0.75) < 0.03
+    assert set(np.unique(d)) == {0, 1, 2, 3}
+    per_gene = mu.categorical({"depth": jnp.array([2]), "act": jnp.array([3, 1])}, 1.0)(key, x)
+    assert np.asarray(per_gene["act"])[:, 1].max() == 0
+    with pytest.raises(ValueError, match="cardinalities must all be >= 1"):
+        mu.categorical(0)
+
+
+def test_per_individual_rate_vector(key, pop):
+    rate = jnp.where(jnp.arange(200) < 100, 0.0, 1.0)
+    out = mu.gaussian(0.1, 0.2)(key, pop, {"rate": rate, "sigma": jnp.float32(0.2)})
+    np.testing.assert_array_equal(out["w"][:100], pop["w"][:100])
+    assert changed(out["w"][100:], pop["w"][100:]).all()
+    with pytest.raises(ValueError, match="per-individual parameter must have shape"):
+        mu.gaussian()(key, pop, {"rate": jnp.ones(3), "sigma": jnp.float32(0.1)})
+
+
+def test_same_key_same_result_and_row_offset(key, pop):
+    op = mu.mixed(0.2)
+    a = op(key, pop)
+    b = op(key, pop)
+    np.testing.assert_array_equal(a["w"], b["w"])
+    part = op(key, jax.tree_util.tree_map(lambda x: x[50:], pop), row_offset=50)
+    np.testing.assert_array_equal(a["w"][50:], part["w"])
+
+
+def test_set_get_param_in_chains():
+    m = mu.chain(mu.sign(0.1), mu.gaussian(0.2, 0.3))
+    assert float(mu.get_param(m.params, "rate")) == pytest.approx(0.1)
+    p = mu.set_param(m.params, "sigma", 0.9)
+    assert p[1]["sigma"] == 0.9 and "sigma" not in p[0]
+
+
+@pytest.mark.parametrize("factory,kwargs,match", [
+    (mu.gaussian, {"rate": -0.1}, r"rate must be in \[0.0, 1.0\]"),
+    (mu.gaussian, {"sigma": -1.0}, "sigma must be a finite number >= 0"),
+    (mu.mixed, {"type_probs": (0.5, 0.5)}, "type_probs must have 3 entries"),
+    (mu.mixed, {"type_probs": (0.5, 0.4, 0.4)}, "sum to 1"),
+    (mu.shift, {"shift_max": float("nan")}, "shift_max"),
+])
+def test_bad_arguments(factory, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        factory(**kwargs)
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=st.integers(1, 5), cols=st.integers(1, 8), rate=st.floats(0.0, 1.0),
+       name=st.sampled_from(["shift", "sign", "reset"]), dtype=st.sampled_from([jnp.float32, jnp.bfloat16]))
+def test_property_bounds(rows, cols, rate, name, dtype):
+    x = {"w": (jnp.arange(rows * cols, dtype=jnp.float32).reshape(rows, cols) - 3.0).astype(dtype)}
+    out = ALL[name](rate)(jax.random.key(rows + 7 * cols), x)["w"]
+    assert out.shape == x["w"].shape and out.dtype == dtype
+    o = np.asarray(out, np.float32); w = np.asarray(x["w"], np.float32)
+    if name == "sign":
+        assert np.all((o == w) | (o == -w))
+    elif name == "reset":
+        assert np.all((o == w) | (np.abs(o) <= 2.0))
+    else:
+        assert np.all((o == w) | ((o * np.sign(w) >= -1e-6) & (np.abs(o) <= 2.0 * np.abs(w) + 1e-2)))

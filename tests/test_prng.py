@@ -1,0 +1,62 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax._src.random.threefry2x32 import threefry_2x32
+
+from evojax_ga import prng
+
+
+def test_threefry_20_rounds_matches_jax():
+    k = jnp.array([0x13198A2E, 0x03707344], jnp.uint32)
+    c0 = jnp.arange(7, dtype=jnp.uint32)
+    c1 = jnp.arange(7, dtype=jnp.uint32) * 977 + 5
+    ref = np.asarray(threefry_2x32(k, jnp.concatenate([c0, c1])))
+    h0, h1 = prng.threefry2x32(k[0], k[1], c0, c1, rounds=20)
+    np.testing.assert_array_equal(np.concatenate([h0, h1]), ref)
+
+
+def test_row_offset_reproduces_slices(key):
+    full0, full1 = prng.counter_bits(key, (10, 3, 4))
+    part0, part1 = prng.counter_bits(key, (6, 3, 4), row_offset=4)
+    np.testing.assert_array_equal(full0[4:], part0)
+    np.testing.assert_array_equal(full1[4:], part1)
+    assert not np.array_equal(full0[:6], part0)
+
+
+def test_different_keys_and_positions_differ(key):
+    a, _ = prng.counter_bits(key, (4, 100))
+    b, _ = prng.counter_bits(jax.random.fold_in(key, 1), (4, 100))
+    assert np.mean(np.asarray(a) == np.asarray(b)) < 0.01
+    assert len(np.unique(np.asarray(a))) == 400
+
+
+def test_unit_and_normal_distributions(key):
+    h0, h1 = prng.counter_bits(key, (200, 1000))
+    u = np.asarray(prng.bits_to_unit(h0))
+    assert u.min() >= 0.0 and u.max() < 1.0
+    assert abs(u.mean() - 0.5) < 0.005
+    z = np.asarray(prng.bits_to_normal(h1))
+    assert np.all(np.isfinite(z))
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1.0) < 0.01
+    # fourth moment of a normal is 3
+    assert abs(np.mean(z ** 4) - 3.0) < 0.1
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 0.97, 1.0])
+def test_bernoulli_frequency(key, p):
+    h0, _ = prng.counter_bits(key, (100, 1000))
+    m = np.asarray(prng.bernoulli_from_bits(h0, p))
+    n = m.size
+    if p in (0.0, 1.0):
+        assert m.mean() == p
+    else:
+        assert abs(m.mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
+
+
+def test_raw_uint32_key_and_bad_key():
+    k = jnp.array([1, 2], jnp.uint32)
+    a, _ = prng.counter_bits(k, (2, 3))
+    assert a.shape == (2, 3)
+    with pytest.raises(TypeError, match="key"):
+        prng.counter_bits(jnp.array([1, 2, 3], jnp.uint32), (2, 3))

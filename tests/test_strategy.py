@@ -1,0 +1,221 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import evojax_ga as ega
+from evojax_ga import adaptation, crossover, mutation, presets, selection
+
+
+def vec_pop(key, P=32, N=6):
+    return {"x": jax.random.normal(key, (P, N))}
+
+
+def rows(pop):
+    return [tuple(r) for r in np.asarray(pop["x"])]
+
+
+def test_first_ask_returns_initial_population(key):
+    pop = vec_pop(key)
+    s = ega.ga()
+    state = s.init(key, pop)
+    asked, state = s.ask(key, state)
+    np.testing.assert_array_equal(asked["x"], pop["x"])
+
+
+def test_elites_bit_identical_and_nan_never_elite(key):
+    pop = vec_pop(key, P=16)
+    fit = jnp.arange(16, dtype=jnp.float32).at[15].set(jnp.nan).at[14].set(jnp.nan)
+    s = ega.ga(elite=3)
+    state = s.tell(s.init(key, pop), pop, fit)
+    child, _ = s.ask(jax.random.key(9), state)
+    for i, src in enumerate([13, 12, 11]):
+        np.testing.assert_array_equal(child["x"][i], pop["x"][src])
+    assert float(state.best_fitness) == 13.0
+    np.testing.assert_array_equal(state.best_params["x"], pop["x"][13])
+
+
+def test_random_survivors_kept_unchanged(key):
+    pop = vec_pop(key, P=20)
+    fit = jnp.arange(20, dtype=jnp.float32)
+    s = ega.ga(elite=2, random_survivors=3, mutate=mutation.gaussian(1.0, 1.0))
+    state = s.tell(s.init(key, pop), pop, fit)
+    child, _ = s.ask(key, state)
+    old = set(rows(pop))
+    kept = rows(child)[2:5]
+    assert all(r in old for r in kept)
+    assert len(set(kept)) == 3
+    assert not set(kept) & {rows(pop)[19], rows(pop)[18]}
+    assert not any(r in old for r in rows(child)[5:])   # every child mutated (rate 1)
+
+
+def test_parent_pool_restricts_parents(key):
+    pop = vec_pop(key, P=30)
+    fit = jax.random.normal(jax.random.key(5), (30,))
+    s = ega.ga(select=selection.uniform(), crossover=crossover.none(), mutate=mutation.gaussian(0.0, 1.0),
+               elite=0, parent_pool=0.2)
+    state = s.tell(s.init(key, pop), pop, fit)
+    child, _ = s.ask(key, state)
+    top6 = {rows(pop)[i] for i in np.argsort(-np.asarray(fit))[:6]}
+    assert set(rows(child)) <= top6 and len(set(rows(child))) > 1
+
+
+def test_children_genes_come_from_parents_before_mutation(key):
+    pop = {"x": jnp.arange(40 * 5, dtype=jnp.float32).reshape(40, 5)}
+    s = ega.ga(crossover=crossover.uniform(0.5), mutate=mutation.gaussian(0.0, 1.0), elite=1)
+    state = s.tell(s.init(key, pop), pop, jnp.arange(40, dtype=jnp.float32))
+    child, _ = s.ask(key, state)
+    c = np.asarray(child["x"])
+    col = np.arange(5)
+    # gene j of any child is j + 5 * (some parent index)
+    assert np.all((c - col) % 5 == 0)
+
+
+def test_tell_rejects_wrong_fitness_shape(key):
+    pop = vec_pop(key, P=8)
+    s = ega.ga()
+    with pytest.raises(ValueError, match=r"fitness must have shape \[8\]"):
+        s.tell(s.init(key, pop), pop, jnp.zeros(7))
+
+
+def test_bad_configuration_errors(key):
+    with pytest.raises(TypeError, match="select must be a Selection"):
+        ega.ga(select=lambda k, f, n: f)
+    with pytest.raises(ValueError, match="elite must be >= 0"):
+        ega.ga(elite=-1)
+    with pytest.raises(ValueError, match="must leave room"):
+        ega.ga(elite=4, random_survivors=4).init(key, vec_pop(key, P=8))
+    with pytest.raises(ValueError, match="parent_pool as a fraction"):
+        ega.ga(parent_pool=1.5)
+    with pytest.raises(ValueError, match="self_adaptive_tau needs"):
+        ega.ga(mutate=mutation.sign(0.1), self_adaptive_tau=0.1)
+
+
+def test_step_does_not_recompile_and_same_key_same_result(key):
+    traces = []
+    task = ega.tasks.sphere(6)
+
+    def evaluate(k, pop):
+        traces.append(1)
+        return task.evaluate(k, pop)
+
+    s = ega.presets.simple_ga()
+    step = jax.jit(lambda k, st: s.step(k, st, evaluate))
+    state = s.init(key, vec_pop(key, P=16))
+    st1 = state
+    for g in range(4):
+        st1, m = step(jax.random.fold_in(key, g), st1)
+    assert len(traces) == 1
+    st2 = state
+    for g in range(4):
+        st2, _ = step(jax.random.fold_in(key, g), st2)
+    np.testing.assert_array_equal(st1.population["x"], st2.population["x"])
+    assert int(st1.generation) == 4
+
+
+def test_evolve_block_size_invariant_and_no_recompile(key):
+    task = ega.tasks.sphere(8)
+    pop = ega.from_template(key, task.template(), 24)
+    s = ega.presets.simple_ga(sigma=0.1)
+    _, h5 = ega.evolve(key, s, task, pop, generations=12, block=5, progress=False)
+    _, h4 = ega.evolve(key, s, task, pop, generations=12, block=4, progress=False)
+    np.testing.assert_array_equal(h5["best"], h4["best"])
+    assert list(h5["generation"]) == list(range(1, 13))
+    runner = ega.make_block_runner(s, task, 4)
+    st, _ = ega.evolve(key, s, task, pop, generations=8, block=4, progress=False, runner=runner)
+    st, _ = ega.evolve(key, s, task, st, generations=5, block=4, progress=False, runner=runner)
+    assert int(st.generation) == 13
+    assert runner._cache_size() == 1
+
+
+def test_evolve_stops_at_target_and_rejects_posinf(key):
+    task = ega.tasks.sphere(4)
+    pop = ega.from_template(key, task.template(), 32)
+    st, h = ega.evolve(key, ega.presets.simple_ga(sigma=0.1), task, pop, generations=500, block=8,
+                       target=-0.5, progress=False)
+    assert h["best_so_far"][-1] >= -0.5 and len(h["best"]) < 500
+    assert np.all(h["best_so_far"][:-1] < -0.5)
+
+    def inf_task(k, p):
+        return jnp.full((32,), jnp.inf)
+    with pytest.raises(ValueError, match=r"\+inf fitness"):
+        ega.evolve(key, ega.presets.simple_ga(), inf_task, pop, generations=2, progress=False)
+
+
+def test_nonfinite_fitness_counted_and_not_propagated(key):
+    pop = vec_pop(key, P=16)
+
+    def nan_task(k, p):
+        f = -jnp.sum(p["x"] ** 2, axis=1)
+        return f.at[:5].set(jnp.nan)
+
+    st, h = ega.evolve(key, ega.presets.simple_ga(), nan_task, pop, generations=3, block=3, progress=False)
+    assert np.all(h["nonfinite"] == 5)
+    assert np.all(np.isfinite(h["best"])) and np.all(np.isfinite(np.asarray(st.population["x"])))
+
+
+def test_sphere_100d_reaches_optimum(key):
+    task = ega.tasks.sphere(100)
+    pop = ega.from_template(jax.random.key(0), task.template(), 256, "normal", 1.0)
+    s = ega.ga(select=selection.tournament(4), crossover=crossover.uniform(0.5),
+               mutate=mutation.gaussian(0.05, 0.05), elite=2, adapt=None)
+    st, h = ega.evolve(jax.random.key(1), s, task, pop, generations=400, block=100, progress=False)
+    assert h["best"][0] < -60
+    assert float(st.best_fitness) > -0.1       # from about -100 to within 0.1 of the optimum 0
+
+
+def test_rastrigin_100d_improves_greatly(key):
+    task = ega.tasks.rastrigin(100)
+    pop = ega.from_template(jax.random.key(0), task.template(), 256, "normal", 1.0)
+    s = ega.ga(select=selection.tournament(4), crossover=crossover.uniform(0.5),
+               mutate=mutation.gaussian(0.02, 0.3), elite=2)
+    st, h = ega.evolve(jax.random.key(2), s, task, pop, generations=400, block=100, progress=False)
+    assert float(st.best_fitness) > 0.25 * h["best"][0]   # f drops by more than 4x (start ~ -1000)
+
+
+def test_stagnation_schedule():
+    ad = adaptation.stagnation(step=0.025, cap=0.1)
+    params = mutation.mixed(0.05).params
+    st = ad.init(params)
+    st, p = ad.update(st, params, jnp.float32(1.0))      # improvement from -inf: base rate
+    assert float(p["rate"]) == pytest.approx(0.05)
+    rates = []
+    for _ in range(4):
+        st, p = ad.update(st, p, jnp.float32(1.0))       # stagnant
+        rates.append(float(p["rate"]))
+    assert rates == pytest.approx([0.075, 0.1, 0.1, 0.1])
+    st, p = ad.update(st, p, jnp.float32(2.0))           # improved: reset
+    assert float(p["rate"]) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="does not have"):
+        adaptation.stagnation(name="sigma").init(mutation.sign(0.1).params)
+
+
+def test_genetic_mlp_preset_raises_rate_when_stagnant(key):
+    pop = vec_pop(key, P=20)
+    s = presets.genetic_mlp(20, mutation_rate=0.1, mutation_rate_increase=0.05, mutation_rate_cap=0.2)
+    state = s.init(key, pop)
+    const = lambda k, p: jnp.ones((20,))
+    state, m1 = s.step(key, state, const)
+    state, m2 = s.step(key, state, const)
+    state, m3 = s.step(key, state, const)
+    assert [float(m["mutation_rate"]) for m in (m1, m2, m3)] == pytest.approx([0.1, 0.15, 0.2])
+    assert s.config["elite"] == 10
+
+
+def test_self_adaptive_sigma_inherited(key):
+    pop = vec_pop(key, P=64)
+    s = ega.ga(mutate=mutation.gaussian(1.0, 0.1), self_adaptive_tau=0.5, elite=1)
+    task = ega.tasks.sphere(6)
+    st, h = ega.evolve(key, s, task, pop, generations=10, block=5, progress=False)
+    assert st.sigma.shape == (64,)
+    assert float(jnp.std(st.sigma)) > 0.0
+    assert "sigma_mean" in h and np.all(np.isfinite(h["sigma_mean"]))
+
+
+def test_deep_ga_improves(key):
+    task = ega.tasks.sphere(20)
+    pop = ega.from_template(key, task.template(), 64)
+    st, h = ega.evolve(key, presets.deep_ga(truncation=10, sigma=0.05), task, pop, generations=60, block=30,
+                       progress=False)
+    assert h["best_so_far"][-1] > 0.5 * h["best"][0]
+    assert np.all(np.diff(h["best_so_far"]) >= 0)
