@@ -201,9 +201,11 @@ def ga(select: sel.Selection | None = None,
         else:
             sigma = jnp.zeros((0,), jnp.float32)
         best = jax.tree_util.tree_map(lambda x: x[0], population)
+        # every small field gets its own buffer, so the whole state can be donated to a jitted step
+        fresh = lambda tree: jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), tree)
         return GAState(population=population, fitness=jnp.full((P,), -jnp.inf, jnp.float32), sigma=sigma,
-                       pending_sigma=sigma, best_params=best, best_fitness=jnp.float32(-jnp.inf),
-                       generation=jnp.int32(0), params=params, adapt_state=adapt_state)
+                       pending_sigma=fresh(sigma), best_params=best, best_fitness=jnp.float32(-jnp.inf),
+                       generation=jnp.int32(0), params=fresh(params), adapt_state=fresh(adapt_state))
 
     def _reproduce(key: jax.Array, state: GAState) -> tuple[Population, jax.Array]:
         pop, fitness = state.population, state.fitness
@@ -220,9 +222,13 @@ def ga(select: sel.Selection | None = None,
         pa = pool_idx[select.apply(k_pa, pool_fit, n_children, sp)]
         pb = pool_idx[select.apply(k_pb, pool_fit, n_children, sp)]
         kept_idx = jnp.concatenate(kept)
-        ia = jnp.concatenate([kept_idx, pa])
-        ib = jnp.concatenate([kept_idx, pb])
-        is_child = jnp.arange(P) >= (elite + random_survivors)
+        # Before the first tell every row is "kept" as itself: the initial population passes through
+        # the same fused loop unchanged (no lax.cond, whose branch outputs would cost a full copy).
+        first = state.generation == 0
+        ident = jnp.arange(P, dtype=jnp.int32)
+        ia = jnp.where(first, ident, jnp.concatenate([kept_idx, pa]))
+        ib = jnp.where(first, ident, jnp.concatenate([kept_idx, pb]))
+        is_child = (ident >= (elite + random_survivors)) & ~first
         a, b = gather(pop, ia), gather(pop, ib)
         children = crossover.apply(k_x, a, b, state.params["crossover"], 0)
         mparams = state.params["mutation"]
@@ -239,13 +245,7 @@ def ga(select: sel.Selection | None = None,
 
     def ask(key: jax.Array, state: GAState) -> tuple[Population, GAState]:
         """The population to evaluate next: the initial one before the first tell, else children."""
-        def first(_):
-            return state.population, state.sigma
-
-        def later(_):
-            return _reproduce(key, state)
-
-        pop, sigma = jax.lax.cond(state.generation == 0, first, later, None)
+        pop, sigma = _reproduce(key, state)
         return pop, state.replace(pending_sigma=sigma)
 
     def tell(state: GAState, population: Population, fitness: jax.Array) -> GAState:
