@@ -58,7 +58,9 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
            runner: Callable | None = None) -> tuple[GAState, dict[str, np.ndarray]]:
     """Evolve for ``generations`` (or until ``best_so_far >= target``).
 
-    population: an initial population (leaves ``[P, ...]``) or a ``GAState`` to continue from.
+    population: an initial population (leaves ``[P, ...]``), a strategy state (``GAState`` or any
+    state with ``generation``) to continue from, or None for strategies that build their own
+    (:func:`~evojax_ga.seed_encoded.seed_encoded_ga`).
     block: generations per jitted ``lax.scan`` call (metrics reach the host once per block).
     progress: show a tqdm bar with best / mean fitness and evaluations per second.
     callback: ``callback(state, block_history)`` after every block (logging, checkpoints); returning
@@ -72,7 +74,8 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
     if target is not None and not np.isfinite(float(target)):
         raise ValueError(f"target must be a finite number or None, got {target!r}")
     k_init, k_run = jax.random.split(key)
-    state = population if isinstance(population, GAState) else strategy.init(k_init, population)
+    is_state = hasattr(population, "generation") and hasattr(population, "best_fitness")
+    state = population if is_state else strategy.init(k_init, population)
     run = runner if runner is not None else make_block_runner(strategy, evaluate, block)
     start_gen = int(state.generation)
     limit = jnp.int32(start_gen + generations)

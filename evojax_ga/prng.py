@@ -73,9 +73,10 @@ def counter_bits(key: jax.Array, shape: tuple[int, ...], row_offset=0,
                  rounds: int = DEFAULT_ROUNDS) -> tuple[jax.Array, jax.Array]:
     """Two independent uint32 arrays of ``shape`` = ``(rows, *gene_shape)``.
 
-    Element ``(r, *g)`` is a function of ``key``, the global row ``row_offset + r`` and the flat gene
-    index of ``g`` only. ``row_offset`` (traced is fine) lets chunks and shards reproduce the bits
-    of the full population.
+    Element ``(r, *g)`` is a function of ``key``, the global row index of ``r`` and the flat gene
+    index of ``g`` only. The global row index is ``row_offset + r`` when ``row_offset`` is a scalar
+    (traced is fine), or ``row_offset[r]`` when it is a ``[rows]`` integer vector — so chunks, shards
+    and arbitrary subsets of a population reproduce the bits of the full population.
     """
     if len(shape) < 1:
         raise ValueError("counter_bits needs at least a row axis")
@@ -84,7 +85,13 @@ def counter_bits(key: jax.Array, shape: tuple[int, ...], row_offset=0,
     genes = 1
     for s in shape[1:]:
         genes *= s
-    row = (jnp.arange(rows, dtype=jnp.uint32) + jnp.asarray(row_offset, jnp.uint32))
+    offset = jnp.asarray(row_offset).astype(jnp.uint32)
+    if offset.ndim == 0:
+        row = jnp.arange(rows, dtype=jnp.uint32) + offset
+    elif offset.shape == (rows,):
+        row = offset
+    else:
+        raise ValueError(f"row_offset must be a scalar or a [{rows}] vector of global rows, got shape {offset.shape}")
     col = jnp.arange(genes, dtype=jnp.uint32).reshape(shape[1:]) if shape[1:] else jnp.uint32(0)
     row = row.reshape((rows,) + (1,) * (len(shape) - 1))
     h0, h1 = threefry2x32(k0, k1, col, row, rounds)

@@ -60,3 +60,12 @@ def test_raw_uint32_key_and_bad_key():
     assert a.shape == (2, 3)
     with pytest.raises(TypeError, match="key"):
         prng.counter_bits(jnp.array([1, 2, 3], jnp.uint32), (2, 3))
+
+
+def test_row_vector_selects_global_rows(key):
+    full0, _ = prng.counter_bits(key, (10, 4))
+    rows = jnp.array([7, 2, 2, 9])
+    sub0, _ = prng.counter_bits(key, (4, 4), row_offset=rows)
+    np.testing.assert_array_equal(sub0, np.asarray(full0)[np.asarray(rows)])
+    with pytest.raises(ValueError, match="row_offset must be a scalar"):
+        prng.counter_bits(key, (4, 4), row_offset=jnp.arange(3))

@@ -1,0 +1,188 @@
+"""Seed-encoded populations: populations too large to hold densely (Such et al. 2017, "Deep
+Neuroevolution", which stores each individual as its list of mutation seeds).
+
+Only the ``K`` parents of the current generation are stored densely (``[K, N]``); individual ``i``
+of a generation is the tuple ``(ia[i], ib[i])`` of parent indices plus the generation's key. Because
+every random draw of the operators depends only on ``(key, global row, gene)``
+(:mod:`evojax_ga.prng`), the child can be rebuilt exactly, at any time, chunk by chunk:
+``child_i = mutate(crossover(parents[ia[i]], parents[ib[i]]))``. Generation 0 is
+``init_fn(fold_in(key, i))``.
+
+A step evaluates the population chunk by chunk (``chunk_size`` rows materialised at a time), keeps
+the fitness vector ``[P]``, rebuilds the top ``K`` as the next parents, and draws the next parent
+indices with the selection operator. Memory is ``O(K N + chunk_size N + P)``, not ``O(P N)``.
+The first ``elite`` rows of every generation are the best ``elite`` parents, unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from evojax_ga import crossover as xo
+from evojax_ga import mutation as mu
+from evojax_ga import selection as sel
+from evojax_ga._checks import check_int
+from evojax_ga.population import gather, validate_population
+from evojax_ga.strategy import Strategy, _split_eval_output, as_evaluate, generation_metrics
+
+__all__ = ["EncodedPopulation", "SeedEncodedState", "seed_encoded_ga", "materialize"]
+
+Population = Any
+
+
+@struct.dataclass
+class EncodedPopulation:
+    """A generation of ``P`` individuals without their weights.
+
+    parents: leaves ``[K, ...]``; ia, ib: ``[P]`` int32 parent rows; keep: ``[P]`` bool (row is a
+    parent copied unchanged); key: the generation's operator key; params: operator params;
+    initial: scalar bool — generation 0, individuals come from ``init_fn``.
+    """
+    parents: Population
+    ia: jax.Array
+    ib: jax.Array
+    keep: jax.Array
+    key: jax.Array
+    params: Any
+    initial: jax.Array
+
+
+@struct.dataclass
+class SeedEncodedState:
+    """State of a seed-encoded GA (every field O(K N + P))."""
+    encoded: EncodedPopulation
+    fitness: jax.Array          # [P] of ``encoded`` (-inf before evaluation)
+    best_params: Any
+    best_fitness: jax.Array
+    generation: jax.Array
+
+
+def materialize(encoded: EncodedPopulation, rows: jax.Array, init_fn: Callable[[jax.Array], Any],
+                crossover: xo.Crossover, mutate: mu.Mutation, init_key: jax.Array) -> Population:
+    """Rebuild individuals ``rows`` ([C] global indices) of an encoded generation: leaves ``[C, ...]``."""
+    def initial(_):
+        return jax.vmap(lambda i: init_fn(jax.random.fold_in(init_key, i)))(rows)
+
+    def children(_):
+        k_x, k_m = jax.random.split(encoded.key)
+        a = gather(encoded.parents, encoded.ia[rows])
+        b = gather(encoded.parents, encoded.ib[rows])
+        c = crossover.apply(k_x, a, b, encoded.params["crossover"], rows)
+        mparams = encoded.params["mutation"]
+        rate = mu.get_param(mparams, "rate")
+        if rate is not None:
+            mparams = mu.set_param(mparams, "rate", jnp.where(encoded.keep[rows], 0.0, rate))
+        return mutate.apply(k_m, c, mparams, rows)
+
+    return jax.lax.cond(encoded.initial, initial, children, None)
+
+
+def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents: int,
+                    select: sel.Selection | None = None, crossover: xo.Crossover | None = None,
+                    mutate: mu.Mutation | None = None, elite: int = 1, chunk_size: int = 1024,
+                    diversity_metric: bool = False) -> Strategy:
+    """A GA over ``pop_size`` individuals storing only ``parents`` of them densely.
+
+    init_fn: ``key -> individual`` (e.g. ``lambda k: model.init(k, x)``); parents: K, the number
+    kept densely and used as the parent pool (truncation); select: over the parents' fitness
+    (default uniform: Such et al.'s deep GA); crossover (default none) and mutate (default Gaussian
+    rate 1, sigma 0.002); elite: best parents copied unchanged into rows ``0..elite-1``;
+    chunk_size: individuals materialised at once.
+
+    ``init(key)`` -> state; ``ask(key, state)`` -> (EncodedPopulation, state);
+    ``tell(state, encoded, fitness)``; ``step(key, state, evaluate)`` evaluates chunk by chunk
+    (the task gets the same key for every chunk, so use common random numbers inside it for
+    chunk-size invariance) — works with :func:`evojax_ga.evolve`.
+    """
+    pop_size = check_int(pop_size, "pop_size", minimum=2)
+    parents = check_int(parents, "parents", minimum=1, maximum=pop_size)
+    elite = check_int(elite, "elite", minimum=0, maximum=min(parents, pop_size - 1))
+    chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
+    select = sel.uniform() if select is None else select
+    crossover = xo.none() if crossover is None else crossover
+    mutate = mu.gaussian(1.0, 0.002) if mutate is None else mutate
+    P, K = pop_size, parents
+    config = dict(pop_size=P, parents=K, select=select.name, crossover=crossover.name, mutate=mutate.name,
+                  elite=elite, chunk_size=chunk_size, encoding="seed")
+
+    def _materialize(encoded, rows):
+        return materialize(encoded, rows, init_fn, crossover, mutate, encoded.key)
+
+    def init(key: jax.Array, population: Any = None) -> SeedEncodedState:
+        """``population`` must be None: generation 0 is ``init_fn(fold_in(key, i))``."""
+        if population is not None:
+            raise TypeError("seed_encoded_ga builds its own initial population from init_fn; pass population=None")
+        template = init_fn(key)
+        stacked = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (K,) + jnp.shape(x)), template)
+        validate_population(stacked, "parents")
+        params = {"selection": select.params, "crossover": crossover.params, "mutation": mutate.params}
+        zeros = jnp.zeros((P,), jnp.int32)
+        enc = EncodedPopulation(parents=stacked, ia=zeros, ib=zeros, keep=jnp.zeros((P,), bool), key=key,
+                                params=params, initial=jnp.bool_(True))
+        return SeedEncodedState(encoded=enc, fitness=jnp.full((P,), -jnp.inf, jnp.float32),
+                                best_params=template, best_fitness=jnp.float32(-jnp.inf),
+                                generation=jnp.int32(0))
+
+    def _evaluate_all(key, encoded, evaluate):
+        n_chunks = -(-P // chunk_size)
+        rows = jnp.arange(n_chunks * chunk_size, dtype=jnp.int32).reshape(n_chunks, chunk_size)
+
+        def one(r):
+            r_valid = jnp.minimum(r, P - 1)
+            f, extra = _split_eval_output(evaluate(key, _materialize(encoded, r_valid)))
+            return jnp.asarray(f, jnp.float32), extra
+
+        f, extra = jax.lax.map(one, rows)
+        return f.reshape(-1)[:P], {k: jnp.mean(v) for k, v in extra.items()}
+
+    def tell(state: SeedEncodedState, encoded: EncodedPopulation, fitness: jax.Array) -> SeedEncodedState:
+        fitness = jnp.asarray(fitness, jnp.float32)
+        if fitness.shape != (P,):
+            raise ValueError(f"fitness must have shape [{P}], got {fitness.shape}")
+        order = sel.argsort_desc(fitness)
+        top = order[:K]
+        new_parents = _materialize(encoded, top)           # [K, ...] best first
+        gen_best = sel.rank_key(fitness)[top[0]]
+        better = gen_best > state.best_fitness
+        best = jax.tree_util.tree_map(lambda n, o: jnp.where(better, n[0], o), new_parents, state.best_params)
+        enc = encoded.replace(parents=new_parents)
+        return SeedEncodedState(encoded=enc, fitness=fitness, best_params=best,
+                                best_fitness=jnp.maximum(state.best_fitness, gen_best),
+                                generation=state.generation + 1)
+
+    def ask(key: jax.Array, state: SeedEncodedState) -> tuple[EncodedPopulation, SeedEncodedState]:
+        """Encode the next generation (generation 0: the initial population)."""
+        enc = state.encoded
+        parent_fit = state.fitness[sel.argsort_desc(state.fitness)[:K]]
+        k_a, k_b, k_gen = jax.random.split(key, 3)
+        n_children = P - elite
+        pa = select.apply(k_a, parent_fit, n_children, enc.params["selection"])
+        pb = select.apply(k_b, parent_fit, n_children, enc.params["selection"])
+        keep_idx = jnp.arange(elite, dtype=jnp.int32)
+        ia = jnp.concatenate([keep_idx, pa])
+        ib = jnp.concatenate([keep_idx, pb])
+        keep = jnp.arange(P) < elite
+        first = state.generation == 0
+        # generation 0 keeps the init key: its individuals are init_fn(fold_in(key, i))
+        gen_key = jax.lax.cond(first, lambda _: enc.key, lambda _: k_gen, None)
+        new = EncodedPopulation(parents=enc.parents, ia=ia, ib=ib, keep=keep, key=gen_key, params=enc.params,
+                                initial=first)
+        return new, state.replace(encoded=new)
+
+    def step(key: jax.Array, state: SeedEncodedState, evaluate) -> tuple[SeedEncodedState, dict]:
+        k_ask, k_eval = jax.random.split(key)
+        encoded, state = ask(k_ask, state)
+        fitness, extra = _evaluate_all(k_eval, encoded, as_evaluate(evaluate))
+        state = tell(state, encoded, fitness)
+        # parameter statistics (diversity, non-finite weights) are over the K dense parents only
+        metrics = generation_metrics(state.encoded.parents, fitness, diversity_metric)
+        metrics["best_so_far"] = state.best_fitness
+        metrics.update(extra)
+        return state, metrics
+
+    strategy = Strategy(init, ask, tell, step, config)
+    return strategy
