@@ -5,7 +5,7 @@ are jitted array programs over the whole population; a strategy exposes init / a
 ``evolve`` runs generations in ``lax.scan`` blocks.
 """
 
-from evojax_ga import (adaptation, chunking, crossover, distributed, mutation, presets, prng, seed_encoded,
+from evojax_ga import (adaptation, checkpoint, chunking, crossover, distributed, mutation, presets, prng, seed_encoded,
                        selection, tasks)
 from evojax_ga.adaptation import Adaptation
 from evojax_ga.crossover import Crossover
@@ -20,7 +20,7 @@ from evojax_ga.strategy import GAState, Strategy, ga, generation_metrics
 __version__ = "0.1.0"
 
 __all__ = [
-    "adaptation", "chunking", "crossover", "distributed", "mutation", "presets", "prng", "seed_encoded",
+    "adaptation", "checkpoint", "chunking", "crossover", "distributed", "mutation", "presets", "prng", "seed_encoded",
     "selection", "tasks", "seed_encoded_ga",
     "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",
     "chain", "evolve", "make_block_runner", "ga", "generation_metrics",

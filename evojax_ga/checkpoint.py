@@ -1,0 +1,146 @@
+"""Checkpoints: the full state of a run written atomically and verified on load.
+
+A checkpoint file holds a strategy state (any pytree of arrays: ``GAState``, seed-encoded state,
+PRNG keys included) plus a JSON-able metadata dict (generation, run key, config, ...). The bytes are
+``MAGIC | sha256(payload) | payload`` with ``payload = msgpack(flax state dict)``; they are written to
+a temporary name in the same folder, flushed and fsynced, then renamed into place, so a process
+killed mid-write leaves either the previous checkpoint or a ``.tmp`` file that is never read. A file
+whose digest does not match (truncated, corrupted) raises :class:`CorruptCheckpointError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+__all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path"]
+
+MAGIC = b"EGACKPT1"
+_NAME = re.compile(r"^ckpt_(\d{8})\.msgpack$")
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file is truncated, corrupted or not a checkpoint."""
+
+
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _encode(tree: Any) -> Any:
+    """Arrays to numpy; typed PRNG keys to their raw data."""
+    return jax.tree_util.tree_map(lambda x: np.asarray(jax.random.key_data(x) if _is_key(x) else x), tree)
+
+
+def checkpoint_path(directory: str | os.PathLike, generation: int) -> Path:
+    return Path(directory) / f"ckpt_{int(generation):08d}.msgpack"
+
+
+def save(directory: str | os.PathLike, state: Any, metadata: dict | None = None, keep: int | None = 3) -> Path:
+    """Write ``state`` (and ``metadata``) as ``DIRECTORY/ckpt_<generation>.msgpack`` atomically.
+
+    ``keep``: how many most recent checkpoints to keep (older ones are deleted; None keeps all).
+    Returns the path written.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    gen = int(np.asarray(state.generation)) if hasattr(state, "generation") else int((metadata or {})["generation"])
+    meta = dict(metadata or {})
+    meta.setdefault("generation", gen)
+    payload = serialization.msgpack_serialize({
+        "state": serialization.to_state_dict(_encode(state)),
+        "metadata": json.dumps(meta, default=str),
+    })
+    blob = MAGIC + hashlib.sha256(payload).digest() + payload
+    path = checkpoint_path(d, gen)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:  # make the rename durable
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+    if keep is not None:
+        for old in list_checkpoints(d)[:-keep]:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def _read(path: Path) -> dict:
+    try:
+        blob = path.read_bytes()
+    except OSError as e:
+        raise CorruptCheckpointError(f"cannot read checkpoint {path}: {e}") from e
+    if len(blob) < len(MAGIC) + 32 or not blob.startswith(MAGIC):
+        raise CorruptCheckpointError(f"{path} is not an evojax_ga checkpoint (bad header)")
+    digest, payload = blob[len(MAGIC):len(MAGIC) + 32], blob[len(MAGIC) + 32:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise CorruptCheckpointError(f"{path} is corrupt or was truncated (checksum mismatch)")
+    try:
+        return serialization.msgpack_restore(payload)
+    except Exception as e:  # noqa: BLE001 - any decoding failure means a corrupt file
+        raise CorruptCheckpointError(f"{path} could not be decoded: {e}") from e
+
+
+def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
+    """Restore ``(state, metadata)`` from ``path`` into the structure of ``template``.
+
+    ``template`` is a state of the same strategy and shapes (e.g. ``strategy.init(key, pop)``); its
+    typed PRNG keys tell which leaves to re-wrap. Raises :class:`CorruptCheckpointError` for a bad
+    file and ``ValueError`` when shapes do not match the template.
+    """
+    path = Path(path)
+    raw = _read(path)
+    try:
+        restored = serialization.from_state_dict(_encode(template), raw["state"])
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"checkpoint {path} does not match the strategy/population it is loaded into: {e}") from e
+    t_leaves, treedef = jax.tree_util.tree_flatten(template)
+    r_leaves = jax.tree_util.tree_leaves(restored)
+    out = []
+    for t, r in zip(t_leaves, r_leaves):
+        r = np.asarray(r)
+        expect = jax.random.key_data(t).shape if _is_key(t) else np.shape(t)
+        if r.shape != tuple(expect):
+            raise ValueError(f"checkpoint {path} leaf shape {r.shape} does not match the template's {expect}")
+        if _is_key(t):
+            out.append(jax.random.wrap_key_data(jnp.asarray(r), impl=jax.random.key_impl(t)))
+        else:
+            out.append(jnp.asarray(r, dtype=t.dtype))
+    return jax.tree_util.tree_unflatten(treedef, out), json.loads(raw["metadata"])
+
+
+def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
+    """Complete-named checkpoint files in ``directory``, oldest generation first (``.tmp`` ignored)."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    return sorted((p for p in d.iterdir() if _NAME.match(p.name)), key=lambda p: p.name)
+
+
+def latest(directory: str | os.PathLike, template: Any) -> tuple[Any, dict] | None:
+    """The newest checkpoint that verifies, as ``(state, metadata)``; corrupt newer files are skipped
+    with a warning. None when there is no valid checkpoint."""
+    import warnings
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            return load(path, template)
+        except CorruptCheckpointError as e:
+            warnings.warn(f"skipping {e}", stacklevel=2)
+    return None

@@ -1,0 +1,73 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import evojax_ga as ega
+from evojax_ga import checkpoint as ckpt
+
+
+def _setup(key):
+    task = ega.tasks.sphere(10)
+    pop = ega.from_template(jax.random.key(0), task.template(), 32)
+    s = ega.ga(mutate=ega.mutation.mixed(0.1), adapt=ega.adaptation.stagnation(0.02, 0.3), elite=2)
+    return task, pop, s
+
+
+def test_resume_is_bit_identical(tmp_path, key):
+    task, pop, s = _setup(key)
+    runner = ega.make_block_runner(s, task, 4)
+    full, h_full = ega.evolve(key, s, task, pop, generations=12, block=4, progress=False, runner=runner)
+    half, h1 = ega.evolve(key, s, task, pop, generations=5, block=4, progress=False, runner=runner)
+    ckpt.save(tmp_path, half, {"note": "half"})
+    restored, meta = ckpt.load(ckpt.checkpoint_path(tmp_path, 5), s.init(key, pop))
+    assert meta["generation"] == 5 and meta["note"] == "half"
+    rest, h2 = ega.evolve(key, s, task, restored, generations=7, block=4, progress=False, runner=runner)
+    for a, b in zip(jax.tree_util.tree_leaves(full), jax.tree_util.tree_leaves(rest)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.concatenate([h1["best"], h2["best"]]), h_full["best"])
+    np.testing.assert_array_equal(np.concatenate([h1["mutation_rate"], h2["mutation_rate"]]), h_full["mutation_rate"])
+
+
+def test_keys_in_state_roundtrip(tmp_path, key):
+    s = ega.seed_encoded_ga(lambda k: {"x": jax.random.normal(k, (4,))}, pop_size=16, parents=4, chunk_size=8)
+    st = s.init(key)
+    ckpt.save(tmp_path, st)
+    back, _ = ckpt.load(ckpt.checkpoint_path(tmp_path, 0), s.init(jax.random.key(99)))
+    np.testing.assert_array_equal(jax.random.key_data(back.encoded.key), jax.random.key_data(st.encoded.key))
+
+
+def test_corrupt_truncated_and_partial_files(tmp_path, key):
+    task, pop, s = _setup(key)
+    st = s.init(key, pop)
+    p = ckpt.save(tmp_path, st)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ckpt.CorruptCheckpointError, match="checksum mismatch"):
+        ckpt.load(p, st)
+    p.write_bytes(b"garbage")
+    with pytest.raises(ckpt.CorruptCheckpointError, match="bad header"):
+        ckpt.load(p, st)
+    # a leftover temporary file from a killed writer is never listed
+    (tmp_path / "ckpt_00000009.msgpack.123.tmp").write_bytes(data)
+    assert [q.name for q in ckpt.list_checkpoints(tmp_path)] == ["ckpt_00000000.msgpack"]
+    # latest() skips the corrupt newest file and falls back to an older valid one
+    good = st.replace(generation=jnp.int32(3))
+    ckpt.save(tmp_path, good)
+    bad = ckpt.checkpoint_path(tmp_path, 4)
+    bad.write_bytes(data[:100])
+    with pytest.warns(UserWarning, match="skipping"):
+        state, meta = ckpt.latest(tmp_path, st)
+    assert meta["generation"] == 3
+
+
+def test_shape_mismatch_and_keep(tmp_path, key):
+    task, pop, s = _setup(key)
+    st = s.init(key, pop)
+    ckpt.save(tmp_path, st)
+    other = s.init(key, ega.from_template(key, jnp.zeros(10), 8))
+    with pytest.raises(ValueError, match="does not match"):
+        ckpt.load(ckpt.checkpoint_path(tmp_path, 0), other)
+    for g in range(1, 6):
+        ckpt.save(tmp_path, st.replace(generation=jnp.int32(g)), keep=2)
+    assert [q.name for q in ckpt.list_checkpoints(tmp_path)] == ["ckpt_00000004.msgpack", "ckpt_00000005.msgpack"]
