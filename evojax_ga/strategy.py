@@ -140,7 +140,8 @@ def ga(select: sel.Selection | None = None,
     select: parent selection (default binary tournament); crossover: (default uniform 0.5);
     mutate: (default gaussian rate 0.1, sigma 0.02);
     elite: top-k copied unchanged each generation (0 allowed);
-    random_survivors: individuals kept unchanged, drawn uniformly from the non-elite;
+    random_survivors: individuals kept unchanged, drawn uniformly from those outside the elite (and
+    outside the parent pool when it is restricted);
     parent_pool: parents are drawn from the top ``parent_pool`` individuals (an int, or a fraction
     in (0, 1] of P, i.e. 1 - die-off rate) plus the random survivors; ``None`` = everyone;
     adapt: an :class:`~evojax_ga.adaptation.Adaptation` of the mutation params (e.g. stagnation);
@@ -188,6 +189,10 @@ def ga(select: sel.Selection | None = None,
             pool = parent_pool
         if pool > P:
             raise ValueError(f"parent_pool ({pool}) exceeds the population size {P}")
+        surv_start = elite if pool >= P else max(elite, pool)
+        if random_survivors > P - surv_start:
+            raise ValueError(f"random_survivors ({random_survivors}) exceeds the {P - surv_start} individuals "
+                             f"outside the elite and the parent pool (population {P})")
         return P - elite - random_survivors, pool
 
     def init(key: jax.Array, population: Population) -> GAState:
@@ -214,7 +219,10 @@ def ga(select: sel.Selection | None = None,
         k_surv, k_pa, k_pb, k_x, k_m, k_s = jax.random.split(key, 6)
         order = sel.argsort_desc(fitness)
         kept = [order[:elite]]
-        surv = sel.random_survivors(k_surv, fitness, elite, random_survivors)
+        # survivors are "losers": drawn from below the elite and, when the parent pool is restricted,
+        # from outside it (Harvey's "keep a few of the rest"), so they never enter the pool twice
+        surv_start = elite if pool >= P else max(elite, pool)
+        surv = sel.random_survivors(k_surv, fitness, surv_start, random_survivors)
         kept.append(surv)
         pool_idx = order[:pool] if random_survivors == 0 or pool >= P else jnp.concatenate([order[:pool], surv])
         pool_fit = fitness[pool_idx]

@@ -49,6 +49,26 @@ def test_random_survivors_kept_unchanged(key):
     assert not any(r in old for r in rows(child)[5:])   # every child mutated (rate 1)
 
 
+def test_survivors_come_from_outside_the_pool_and_join_it(key):
+    pop = {"x": jnp.arange(20, dtype=jnp.float32)[:, None] * jnp.ones((20, 3))}
+    fit = jnp.arange(20, dtype=jnp.float32)            # individual i has fitness i
+    s = ega.ga(select=selection.uniform(), crossover=crossover.none(), mutate=mutation.gaussian(0.0, 1.0),
+               elite=5, random_survivors=3, parent_pool=5)
+    state = s.tell(s.init(key, pop), pop, fit)
+    seen_parents = set()
+    for g in range(20):
+        child, _ = s.ask(jax.random.fold_in(key, g), state)
+        ids = np.asarray(child["x"][:, 0]).astype(int)
+        assert list(ids[:5]) == [19, 18, 17, 16, 15]
+        surv = set(ids[5:8])
+        assert len(surv) == 3 and max(surv) <= 14         # losers, outside the top-5 pool
+        assert set(ids[8:]) <= set(range(15, 20)) | surv  # parents: the pool plus this generation's survivors
+        seen_parents |= set(ids[8:]) - set(range(15, 20))
+    assert seen_parents                                    # survivors do become parents
+    with pytest.raises(ValueError, match="random_survivors .* exceeds"):
+        ega.ga(elite=2, random_survivors=10, parent_pool=12).init(key, pop)
+
+
 def test_parent_pool_restricts_parents(key):
     pop = vec_pop(key, P=30)
     fit = jax.random.normal(jax.random.key(5), (30,))
@@ -214,8 +234,8 @@ def test_self_adaptive_sigma_inherited(key):
 
 def test_deep_ga_improves(key):
     task = ega.tasks.sphere(20)
-    pop = ega.from_template(key, task.template(), 64)
-    st, h = ega.evolve(key, presets.deep_ga(truncation=10, sigma=0.05), task, pop, generations=60, block=30,
-                       progress=False)
+    pop = ega.from_template(jax.random.key(4), task.template(), 64, "normal", 1.0)   # f starts near -20
+    st, h = ega.evolve(jax.random.key(5), presets.deep_ga(truncation=10, sigma=0.1), task, pop, generations=60,
+                       block=30, progress=False)
     assert h["best_so_far"][-1] > 0.5 * h["best"][0]
     assert np.all(np.diff(h["best_so_far"]) >= 0)
