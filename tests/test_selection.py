@@ -103,3 +103,29 @@ def test_random_survivors_are_distinct_non_elite(key):
 def test_bad_arguments(factory, kwargs, match):
     with pytest.raises(ValueError, match=match):
         factory(**kwargs)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_fit_values = st.one_of(st.floats(-1e6, 1e6, width=32), st.just(float("nan")), st.just(float("-inf")))
+
+
+@settings(max_examples=25, deadline=None)
+@given(values=st.lists(_fit_values, min_size=2, max_size=12), num=st.integers(1, 20),
+       m=st.floats(0.0, 8.0), frac=st.floats(0.05, 1.0))
+def test_property_selection_invariants(values, num, m, frac):
+    f = jnp.array(values, jnp.float32)
+    finite = np.isfinite(np.asarray(f))
+    n_finite = int(finite.sum())
+    key = jax.random.key(len(values) * 100 + num)
+    for op in (sel.tournament(3), sel.truncation(frac), sel.fitness_proportional(m), sel.linear_rank(1.5),
+               sel.uniform()):
+        idx = np.asarray(op(key, f, num))
+        assert idx.shape == (num,) and idx.dtype == np.int32
+        assert idx.min() >= 0 and idx.max() < len(values)
+    if n_finite:
+        assert finite[np.asarray(sel.fitness_proportional(m)(key, f, num))].all()
+        if n_finite >= int(np.ceil(frac * len(values))):
+            assert finite[np.asarray(sel.truncation(frac)(key, f, num))].all()
+        order = np.asarray(sel.argsort_desc(f))
+        assert finite[order[:n_finite]].all()
