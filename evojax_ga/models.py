@@ -1,14 +1,26 @@
-"""Flax models used by the tasks and presets (any Flax module or pure function works too)."""
+"""Flax models used by the tasks, presets and baselines (any Flax module or pure function works too).
+
+* :class:`MLP` — fully connected, any widths (the NumPy notebook's GeneticMLP is ``MLP((8,), 10,
+  output_activation="relu")``: its ``feed_forward`` applies ReLU to the output layer too).
+* :class:`ConvNet` — conv / max-pool stages then dense layers; :func:`mnist_deep` is TensorFlow's
+  ``mnist_deep.py`` network used by the MNIST-CNN GA article (conv 5x5x32, pool 2, conv 5x5x64,
+  pool 2, dense 1024, dense 10: 3,274,634 weights); :func:`small_cnn` a ~2-9k-weight CNN.
+* :func:`population_forward` — logits of a whole population on one shared batch. For an
+  :class:`MLP` it uses a population-batched matmul formulation (one GEMM per layer per population
+  chunk, samples on the fast axis); for anything else ``vmap(apply)`` over the population.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-__all__ = ["MLP", "ACTIVATIONS"]
+__all__ = ["MLP", "ConvNet", "ACTIVATIONS", "mnist_deep", "small_cnn", "count_params", "mlp_flops",
+           "population_forward", "mlp_layers"]
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu, "tanh": jnp.tanh, "elu": nn.elu, "sigmoid": nn.sigmoid, "gelu": nn.gelu,
@@ -16,23 +28,141 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
+def _activation(name: str, arg: str = "activation") -> Callable[[jax.Array], jax.Array]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{arg} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
 class MLP(nn.Module):
     """Fully connected network: ``features`` hidden widths, then ``out`` outputs (logits).
 
-    Input ``[..., d]`` is flattened over its last axes when ``flatten`` is set (images).
+    Input ``[..., d]``; with ``flatten`` set, image inputs ``[..., H, W, C]`` are flattened over their
+    last three axes. ``output_activation`` is applied to the output layer ("identity" = logits;
+    the NumPy notebook uses "relu").
     """
     features: Sequence[int]
     out: int
     activation: str = "relu"
     flatten: bool = False
+    output_activation: str = "identity"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        act = _activation(self.activation)
+        out_act = _activation(self.output_activation, "output_activation")
         if self.flatten:
             x = x.reshape(x.shape[:-3] + (-1,)) if x.ndim >= 3 else x
-        act = ACTIVATIONS[self.activation]
         for w in self.features:
             x = act(nn.Dense(w)(x))
-        return nn.Dense(self.out)(x)
+        return out_act(nn.Dense(self.out)(x))
+
+
+class ConvNet(nn.Module):
+    """Conv stages (``kernel_size`` x ``kernel_size``, SAME padding, activation, ``pool`` x ``pool``
+    max-pool with stride ``pool``), then dense layers ``dense``, then ``out`` logits.
+
+    Input ``[B, H, W, C]`` (or one image ``[H, W, C]``).
+    """
+    features: Sequence[int] = (32, 64)
+    dense: Sequence[int] = (1024,)
+    out: int = 10
+    kernel_size: int = 5
+    pool: int = 2
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = _activation(self.activation)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"ConvNet input must be [B, H, W, C] or [H, W, C], got shape {x.shape}")
+        single = x.ndim == 3
+        if single:
+            x = x[None]
+        k, p = self.kernel_size, self.pool
+        for f in self.features:
+            x = act(nn.Conv(f, (k, k), padding="SAME")(x))
+            if p > 1:
+                x = nn.max_pool(x, (p, p), strides=(p, p), padding="SAME")
+        x = x.reshape(x.shape[0], -1)
+        for w in self.dense:
+            x = act(nn.Dense(w)(x))
+        x = nn.Dense(self.out)(x)
+        return x[0] if single else x
+
+
+def mnist_deep(out: int = 10) -> ConvNet:
+    """TensorFlow's ``mnist_deep.py`` (the MNIST-CNN GA article's network), without dropout:
+    conv 5x5x32, max-pool 2, conv 5x5x64, max-pool 2, dense 1024, dense ``out``.
+    On 28x28x1 inputs: 3,274,634 weights."""
+    return ConvNet(features=(32, 64), dense=(1024,), out=out, kernel_size=5, pool=2)
+
+
+def small_cnn(out: int = 10) -> ConvNet:
+    """A small CNN: conv 3x3x8, pool 2, conv 3x3x16, pool 2, dense ``out``
+    (1,898 weights on 8x8 digits, 9,098 on 28x28 MNIST)."""
+    return ConvNet(features=(8, 16), dense=(), out=out, kernel_size=3, pool=2)
+
+
+def count_params(params: Any) -> int:
+    """Number of scalars in one individual's parameter pytree."""
+    return int(sum(int(np.prod(np.shape(x))) for x in jax.tree_util.tree_leaves(params)))
+
+
+def mlp_flops(in_dim: int, features: Sequence[int], out: int) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one MLP forward pass on one sample (biases and
+    activations not counted)."""
+    dims = [int(in_dim), *[int(f) for f in features], int(out)]
+    return int(sum(2 * a * b for a, b in zip(dims[:-1], dims[1:])))
+
+
+# ------------------------------------------------------------------------------------------------
+# population-batched forward
+# ------------------------------------------------------------------------------------------------
+def mlp_layers(params: Any) -> list[tuple[jax.Array, jax.Array]]:
+    """``[(kernel, bias), ...]`` of an :class:`MLP`'s params (individual or population), in order."""
+    p = params["params"] if isinstance(params, dict) and "params" in params else params
+    names = sorted((k for k in p if k.startswith("Dense_")), key=lambda k: int(k.split("_")[1]))
+    if not names or len(names) != len(p):
+        raise ValueError(f"not MLP params: expected keys Dense_0..Dense_n, got {sorted(p)}")
+    return [(p[n]["kernel"], p[n]["bias"]) for n in names]
+
+
+def _mlp_population_logits_t(model: MLP, pop: Any, x: jax.Array) -> jax.Array:
+    """Logits of a population of MLPs, transposed: ``[P, out, B]`` for ``x`` ``[B, ...]``.
+
+    Samples sit on the fast (last) axis, so the bias, activation and softmax arithmetic vectorise
+    over the batch, and the first layer is a single GEMM ``[P*h, d] @ [d, B]``.
+    """
+    act = _activation(model.activation)
+    out_act = _activation(model.output_activation, "output_activation")
+    x = x.reshape(x.shape[0], -1) if (model.flatten or x.ndim == 2) else x
+    if x.ndim != 2:
+        raise ValueError(f"MLP inputs must be [B, d] (or images with flatten=True), got shape {x.shape}")
+    layers = mlp_layers(pop)
+    h = None
+    for i, (w, b) in enumerate(layers):            # w: [P, din, dout], b: [P, dout]
+        if i == 0:
+            z = jnp.einsum("pio,bi->pob", w, x)      # [P, dout, B]
+        else:
+            z = jnp.einsum("pio,pib->pob", w, h)
+        z = z + b[:, :, None]
+        h = out_act(z) if i == len(layers) - 1 else act(z)
+    return h
+
+
+def population_forward(model: Any) -> tuple[Callable[[Any, jax.Array], jax.Array], int]:
+    """``(forward, class_axis)``: ``forward(population, x [B, ...])`` gives the logits of every
+    individual on the shared batch, with classes on ``class_axis``.
+
+    ``model``: an :class:`MLP` (fast path: logits ``[P, C, B]``, ``class_axis=1``), any other Flax
+    module, or a function ``apply(params, x) -> [B, C]`` (``vmap`` over individuals: logits
+    ``[P, B, C]``, ``class_axis=2``).
+    """
+    if isinstance(model, MLP):
+        return (lambda pop, x: _mlp_population_logits_t(model, pop, x)), 1
+    apply = model.apply if isinstance(model, nn.Module) else model
+    if not callable(apply):
+        raise TypeError(f"model must be a Flax module or a function apply(params, x) -> logits, "
+                        f"got {type(model).__name__}")
+    return jax.vmap(apply, in_axes=(0, None)), 2

@@ -1,0 +1,244 @@
+"""Gradient baselines: the GA's model and data trained with optax (SGD, Adam), jitted end to end.
+
+``make_train`` (purejaxrl's shape) returns a :class:`Trainer` of pure functions: ``init(key)``,
+``run_block(state) -> (state, metrics)`` (``steps_per_block`` optimiser steps in one ``lax.scan``,
+then the test accuracy) and ``train(key)``, the whole run as a single jitted program. ``fit`` drives
+``run_block`` from the host so every block also gets a wall-clock time stamp; its history uses the
+curve schema of :func:`evojax_ga.tasks.classification.learning_curve`, so GA and SGD curves share a
+plot (:func:`plot_curves`):
+
+* ``step`` — optimiser steps so far; ``epoch`` — fractional epochs;
+* ``wall_s`` — seconds since the start of ``fit`` (the first block includes compilation, as in
+  ``evolve``);
+* ``forward_passes`` — sample forward-pass equivalents: one step on B samples counts 3 B (a forward
+  pass, and a backward pass costing about two); evaluation passes are not counted (nor are the GA's);
+* ``train_loss`` / ``train_accuracy`` — means over the block's batches; ``test_accuracy``.
+
+Batches: every epoch is a fresh permutation of the training set (``fold_in(key, epoch)``), cut into
+``N // batch_size`` batches (the remainder is dropped).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from evojax_ga._checks import check_int, check_nonneg, check_positive
+from evojax_ga.data import Dataset
+
+__all__ = ["Trainer", "TrainState", "make_train", "fit", "OPTIMIZERS", "make_optimizer",
+           "FORWARD_EQUIV_PER_SAMPLE", "level_reached", "plot_curves"]
+
+#: forward-pass equivalents of one training sample in one SGD step (forward + backward ~ 2 forwards)
+FORWARD_EQUIV_PER_SAMPLE = 3
+OPTIMIZERS = ("sgd", "adam")
+
+
+class TrainState(NamedTuple):
+    """params: the model's parameters; opt_state: optax state; step: int32; key: data-order key."""
+    params: Any
+    opt_state: Any
+    step: jax.Array
+    key: jax.Array
+
+
+class Trainer(NamedTuple):
+    """Pure functions of one configured SGD run (see :func:`make_train`)."""
+    init: Callable[[jax.Array], TrainState]
+    run_block: Callable[[TrainState], tuple[TrainState, dict]]
+    train: Callable[[jax.Array], tuple[TrainState, dict]]
+    evaluate: Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+    steps_per_block: int
+    num_blocks: int
+    steps_per_epoch: int
+    config: dict
+
+
+def make_optimizer(optimizer: str | optax.GradientTransformation, learning_rate: float,
+                   momentum: float = 0.0) -> optax.GradientTransformation:
+    """``"sgd"`` (with optional ``momentum``), ``"adam"``, or an optax transformation as is."""
+    if isinstance(optimizer, optax.GradientTransformation):
+        return optimizer
+    check_positive(learning_rate, "learning_rate")
+    check_nonneg(momentum, "momentum")
+    if optimizer == "sgd":
+        return optax.sgd(learning_rate, momentum=momentum or None)
+    if optimizer == "adam":
+        return optax.adam(learning_rate)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS} or an optax.GradientTransformation, got {optimizer!r}")
+
+
+def make_train(model: Any, data: Dataset, optimizer: str | optax.GradientTransformation = "adam",
+               learning_rate: float = 1e-3, batch_size: int = 64, epochs: float = 1.0, momentum: float = 0.0,
+               evals_per_epoch: int = 4, test_samples: int | None = None, eval_chunk: int = 2000,
+               dtype: Any = jnp.float32) -> Trainer:
+    """Configure an SGD/Adam run of the Flax ``model`` (logits ``[B, C]``) on ``data``.
+
+    epochs: may be fractional; the run has ``round(epochs * N // batch_size)`` steps, logged every
+    ``steps_per_epoch / evals_per_epoch`` steps (rounded up; at least one step per block).
+    test_samples: test samples scored at every log point (``None`` = all); eval_chunk: test samples
+    per forward call (bounds memory for CNNs).
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an evojax_ga.data.Dataset, got {type(data).__name__}")
+    n = int(data.x_train.shape[0])
+    batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=n)
+    evals_per_epoch = check_int(evals_per_epoch, "evals_per_epoch", minimum=1)
+    eval_chunk = check_int(eval_chunk, "eval_chunk", minimum=1)
+    check_positive(epochs, "epochs")
+    if test_samples is not None:
+        test_samples = check_int(test_samples, "test_samples", minimum=1)
+    tx = make_optimizer(optimizer, learning_rate, momentum)
+    apply = model.apply
+    x_train = jnp.asarray(data.x_train, dtype)
+    y_train = jnp.asarray(data.y_train, jnp.int32)
+    m = int(data.x_test.shape[0]) if test_samples is None else min(test_samples, int(data.x_test.shape[0]))
+    x_test = jnp.asarray(data.x_test[:m], dtype)
+    y_test = jnp.asarray(data.y_test[:m], jnp.int32)
+
+    spe = n // batch_size
+    total_steps = max(1, int(round(float(epochs) * spe)))
+    block = max(1, min(-(-spe // evals_per_epoch), total_steps))
+    num_blocks = -(-total_steps // block)
+
+    def loss_fn(params, x, y):
+        logits = apply(params, x)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, jnp.mean(jnp.argmax(logits, -1) == y)
+
+    def evaluate(params, x, y):
+        """(accuracy, mean cross-entropy) of ``params`` on ``x, y`` in chunks of ``eval_chunk``."""
+        k = x.shape[0]
+        full = (k // eval_chunk) * eval_chunk
+
+        def sums(xb, yb):
+            z = apply(params, xb)
+            nll = optax.softmax_cross_entropy_with_integer_labels(z, yb)
+            return jnp.sum(jnp.argmax(z, -1) == yb, dtype=jnp.float32), jnp.sum(nll)
+
+        c, s = jnp.float32(0.0), jnp.float32(0.0)
+        if full:
+            cs, ss = jax.lax.map(lambda xy: sums(*xy), (x[:full].reshape((-1, eval_chunk) + x.shape[1:]),
+                                                        y[:full].reshape(-1, eval_chunk)))
+            c, s = jnp.sum(cs), jnp.sum(ss)
+        if k > full:
+            c2, s2 = sums(x[full:], y[full:])
+            c, s = c + c2, s + s2
+        return c / k, s / k
+
+    def init(key: jax.Array) -> TrainState:
+        k_init, k_data = jax.random.split(key)
+        params = model.init(k_init, x_train[:1])
+        return TrainState(params, tx.init(params), jnp.int32(0), k_data)
+
+    def run_block(state: TrainState) -> tuple[TrainState, dict]:
+        e0 = state.step // spe
+        perm_a = jax.random.permutation(jax.random.fold_in(state.key, e0), n)
+        perm_b = jax.random.permutation(jax.random.fold_in(state.key, e0 + 1), n)
+
+        def one(carry, _):
+            params, opt_state, step = carry
+            active = step < total_steps
+            j = step % spe
+            idx = jnp.where(step // spe == e0, jax.lax.dynamic_slice(perm_a, (j * batch_size,), (batch_size,)),
+                            jax.lax.dynamic_slice(perm_b, (j * batch_size,), (batch_size,)))
+            (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x_train[idx], y_train[idx])
+            updates, new_opt = tx.update(grads, opt_state, params)
+            new_params = optax.apply_updates(params, updates)
+            params = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new_params, params)
+            opt_state = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new_opt, opt_state)
+            return (params, opt_state, step + active.astype(jnp.int32)), (loss, acc, active)
+
+        (params, opt_state, step), (loss, acc, active) = jax.lax.scan(
+            one, (state.params, state.opt_state, state.step), None, length=block)
+        done = jnp.maximum(jnp.sum(active), 1)
+        test_acc, test_ce = evaluate(params, x_test, y_test)
+        metrics = {"step": step, "epoch": step.astype(jnp.float32) / spe,
+                   "forward_passes": step.astype(jnp.float32) * (FORWARD_EQUIV_PER_SAMPLE * batch_size),
+                   "train_loss": jnp.sum(jnp.where(active, loss, 0.0)) / done,
+                   "train_accuracy": jnp.sum(jnp.where(active, acc, 0.0)) / done,
+                   "test_accuracy": test_acc, "test_loss": test_ce}
+        return TrainState(params, opt_state, step, state.key), metrics
+
+    def train(key: jax.Array) -> tuple[TrainState, dict]:
+        """The whole run as one program: ``num_blocks`` blocks in a ``lax.scan`` (metrics ``[num_blocks]``)."""
+        return jax.lax.scan(lambda s, _: run_block(s), init(key), None, length=num_blocks)
+
+    config = dict(optimizer=optimizer if isinstance(optimizer, str) else "custom", learning_rate=learning_rate,
+                  batch_size=batch_size, epochs=epochs, momentum=momentum, steps=total_steps,
+                  steps_per_block=block, test_samples=m)
+    return Trainer(jax.jit(init), jax.jit(run_block), jax.jit(train), evaluate, block, num_blocks, spe, config)
+
+
+def fit(key: jax.Array, trainer: Trainer, progress: bool = False,
+        callback: Callable[[TrainState, dict], Any] | None = None) -> tuple[TrainState, dict[str, np.ndarray]]:
+    """Run ``trainer`` block by block from the host; returns the final state and the history
+    (``[num_blocks]`` numpy arrays in the shared curve schema plus ``train_loss`` etc.).
+
+    callback(state, metrics) after each block; returning ``False`` stops the run.
+    """
+    state = trainer.init(key)
+    history: dict[str, list] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=trainer.num_blocks, desc="sgd", unit="block", dynamic_ncols=True)
+    t0 = time.perf_counter()
+    try:
+        for _ in range(trainer.num_blocks):
+            state, metrics = trainer.run_block(state)
+            metrics = {k: np.asarray(v).item() for k, v in metrics.items()}
+            metrics["wall_s"] = time.perf_counter() - t0
+            for k, v in metrics.items():
+                history.setdefault(k, []).append(v)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['train_loss']:.4g}", test_acc=f"{metrics['test_accuracy']:.4f}")
+            if callback is not None and callback(state, metrics) is False:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    return state, {k: np.asarray(v) for k, v in history.items()}
+
+
+def level_reached(curve: dict[str, np.ndarray], fraction: float = 0.9, key: str = "forward_passes",
+                  metric: str = "test_accuracy") -> float:
+    """``curve[key]`` at the first point where ``curve[metric] >= fraction * final value``
+    (e.g. forward passes to reach 90% of the final test accuracy); NaN for an empty curve."""
+    vals = np.asarray(curve[metric], np.float64)
+    if vals.size == 0:
+        return float("nan")
+    hit = np.nonzero(vals >= fraction * vals[-1])[0]
+    return float(np.asarray(curve[key], np.float64)[hit[0]])
+
+
+def plot_curves(curves: dict[str, dict[str, np.ndarray]], path: str, title: str = "") -> str:
+    """Test accuracy vs wall-clock seconds and vs forward passes, one line per labelled curve
+    (GA histories via ``learning_curve``, SGD histories from ``fit``). Writes ``path`` (PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for label, c in curves.items():
+        axes[0].plot(c["wall_s"], c["test_accuracy"], label=label)
+        axes[1].plot(c["forward_passes"], c["test_accuracy"], label=label)
+    axes[0].set_xlabel("wall-clock seconds")
+    axes[1].set_xlabel("sample forward-pass equivalents")
+    axes[1].set_xscale("log")
+    for ax in axes:
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

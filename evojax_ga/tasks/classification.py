@@ -1,0 +1,272 @@
+"""Supervised classification as a GA task: fitness of every individual on a shared batch.
+
+Fitness (higher is better), from the mean cross-entropy ``CE = mean_i(logsumexp(z_i) - z_i[y_i])``
+over the evaluated samples:
+
+* ``"accuracy"`` — fraction of samples whose first arg-max logit is the label (the MNIST-CNN GA
+  article's fitness);
+* ``"neg_cross_entropy"`` — ``-CE``;
+* ``"inverse_cross_entropy"`` — ``1 / CE`` (Gursky's NumPy GeneticMLP notebook,
+  ``evaluate_fitness``; CE is floored at 1e-30 so a perfect fit gives a large finite fitness).
+
+Each generation sees either the full training set (``batch_size=None``) or one minibatch drawn
+without replacement from the generation's key and shared by every individual. The population is
+evaluated in chunks of ``pop_chunk`` individuals (``lax.map``) and, inside a chunk, the samples in
+chunks of ``sample_chunk`` (``lax.scan``), so memory stays bounded; an :class:`~evojax_ga.models.MLP`
+uses the population-batched matmul forward of :func:`evojax_ga.models.population_forward`.
+
+``evaluate`` also returns per-generation metrics that ``evolve`` records in its history: the batch
+accuracy and cross-entropy of the generation's best individual, its test accuracy and the number of
+sample forward passes spent (``forward_passes = P * batch``), the schema shared with the SGD
+baselines (:mod:`evojax_ga.baselines.sgd`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evojax_ga._checks import check_int
+from evojax_ga.data import Dataset
+from evojax_ga.models import population_forward
+from evojax_ga.population import from_template, init_population
+from evojax_ga.selection import rank_key
+
+__all__ = ["ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "logits_scores",
+           "learning_curve"]
+
+Population = Any
+FITNESS = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
+_CE_FLOOR = 1e-30
+
+
+def fitness_from_scores(kind: str, accuracy: jax.Array, cross_entropy: jax.Array) -> jax.Array:
+    """Fitness ``[P]`` from per-individual accuracy ``[P]`` and mean cross-entropy ``[P]``."""
+    if kind == "accuracy":
+        return accuracy
+    if kind == "neg_cross_entropy":
+        return -cross_entropy
+    if kind == "inverse_cross_entropy":
+        return 1.0 / jnp.maximum(cross_entropy, _CE_FLOOR)
+    raise ValueError(f"fitness must be one of {FITNESS}, got {kind!r}")
+
+
+def logits_scores(logits: jax.Array, labels: jax.Array, class_axis: int) -> tuple[jax.Array, jax.Array]:
+    """Per-sample ``(correct, nll)`` from logits with classes on ``class_axis``.
+
+    logits: ``[P, B, C]`` (class_axis 2) or ``[P, C, B]`` (class_axis 1); labels ``[B]`` int.
+    correct: ``[P, B]`` bool, true when the label is the *first* maximal logit (``argmax`` semantics,
+    so tied outputs, e.g. ReLU outputs all 0, count once, for the lowest class);
+    nll: ``[P, B]`` float32, ``logsumexp(z) - z[label]``.
+    """
+    z = logits.astype(jnp.float32)
+    C = z.shape[class_axis]
+    shape = [1, 1, 1]
+    shape[class_axis] = C
+    cls = jnp.arange(C, dtype=jnp.int32).reshape(shape)
+    lab = jnp.expand_dims(labels.astype(jnp.int32), 0)
+    lab = jnp.expand_dims(lab, class_axis)
+    onehot = cls == lab
+    mx = jnp.max(z, axis=class_axis, keepdims=True)
+    lse = jnp.log(jnp.sum(jnp.exp(z - mx), axis=class_axis)) + jnp.squeeze(mx, class_axis)
+    tgt = jnp.sum(jnp.where(onehot, z, 0.0), axis=class_axis)
+    first_max = jnp.min(jnp.where(z == mx, cls, C), axis=class_axis)
+    correct = first_max == jnp.squeeze(lab, class_axis)
+    return correct, lse - tgt
+
+
+def _split_rows(tree: Any, n: int, size: int) -> tuple[Any, Any]:
+    """Leaves ``[n, ...]`` -> (``[n // size, size, ...]`` head, ``[n % size, ...]`` tail)."""
+    full = (n // size) * size
+    head = jax.tree_util.tree_map(lambda x: x[:full].reshape((n // size, size) + x.shape[1:]), tree)
+    tail = jax.tree_util.tree_map(lambda x: x[full:], tree)
+    return head, tail
+
+
+class ClassificationTask(NamedTuple):
+    """A classification task: ``evaluate(key, population) -> (fitness [P], metrics)``.
+
+    Build it with :func:`classification`. Arrays are device arrays: ``x_train [N, ...]``,
+    ``y_train [N]`` int32, ``x_test [M, ...]``, ``y_test [M]``.
+    """
+    model: Any
+    forward: Callable[[Population, jax.Array], jax.Array]
+    class_axis: int
+    x_train: jax.Array
+    y_train: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+    num_classes: int
+    fitness: str
+    batch_size: int | None
+    pop_chunk: int
+    sample_chunk: int | None
+    test_samples: int | None
+
+    # -------------------------------------------------------------------- scoring
+    def scores(self, population: Population, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """``(accuracy [P], mean cross-entropy [P])`` of every individual on ``x [B, ...]``, ``y [B]``."""
+        leaves = jax.tree_util.tree_leaves(population)
+        P, B = leaves[0].shape[0], x.shape[0]
+        s = self.sample_chunk
+
+        def chunk_sums(pop_c, xb, yb):
+            correct, nll = logits_scores(self.forward(pop_c, xb), yb, self.class_axis)
+            return jnp.sum(correct, axis=1, dtype=jnp.float32), jnp.sum(nll, axis=1)
+
+        def pop_chunk_sums(pop_c):
+            if s is None or s >= B:
+                return chunk_sums(pop_c, x, y)
+            (xh, yh), (xt, yt) = _split_rows((x, y), B, s)
+            c = jax.tree_util.tree_leaves(pop_c)[0].shape[0]
+
+            def body(acc, xy):
+                a, n = chunk_sums(pop_c, *xy)
+                return (acc[0] + a, acc[1] + n), None
+
+            zero = (jnp.zeros((c,), jnp.float32), jnp.zeros((c,), jnp.float32))
+            acc, _ = jax.lax.scan(body, zero, (xh, yh))
+            if xt.shape[0]:
+                a, n = chunk_sums(pop_c, xt, yt)
+                acc = (acc[0] + a, acc[1] + n)
+            return acc
+
+        c = self.pop_chunk
+        if c >= P:
+            correct, nll = pop_chunk_sums(population)
+        else:
+            head, tail = _split_rows(population, P, c)
+            ch, nh = jax.lax.map(pop_chunk_sums, head)
+            parts_c, parts_n = [ch.reshape(-1)], [nh.reshape(-1)]
+            if P % c:
+                ct, nt = pop_chunk_sums(tail)
+                parts_c.append(ct)
+                parts_n.append(nt)
+            correct, nll = jnp.concatenate(parts_c), jnp.concatenate(parts_n)
+        return correct / B, nll / B
+
+    def sample_batch(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The generation's shared batch: ``batch_size`` training samples drawn without replacement
+        (the whole training set when ``batch_size`` is None)."""
+        if self.batch_size is None:
+            return self.x_train, self.y_train
+        idx = jax.random.choice(key, self.x_train.shape[0], (self.batch_size,), replace=False)
+        return self.x_train[idx], self.y_train[idx]
+
+    def evaluate(self, key: jax.Array, population: Population) -> tuple[jax.Array, dict]:
+        """Fitness ``[P]`` on the generation's batch and metrics (scalars):
+
+        ``accuracy_best`` / ``cross_entropy_best``: batch accuracy / CE of the fittest individual;
+        ``accuracy_max``: best batch accuracy in the population; ``test_accuracy``: the fittest
+        individual's accuracy on the test set (its first ``test_samples``; omitted when 0);
+        ``forward_passes``: sample forward passes this generation (P x batch).
+        """
+        x, y = self.sample_batch(key)
+        acc, ce = self.scores(population, x, y)
+        fit = fitness_from_scores(self.fitness, acc, ce)
+        i = jnp.argmax(rank_key(fit))
+        P = acc.shape[0]
+        metrics = {"accuracy_best": acc[i], "cross_entropy_best": ce[i], "accuracy_max": jnp.max(acc),
+                   "forward_passes": jnp.float32(P * x.shape[0])}
+        if self.test_samples != 0:
+            best = jax.tree_util.tree_map(lambda leaf: leaf[i], population)
+            n = self.x_test.shape[0] if self.test_samples is None else min(self.test_samples, self.x_test.shape[0])
+            metrics["test_accuracy"] = self.accuracy(best, self.x_test[:n], self.y_test[:n])
+        return fit, metrics
+
+    # -------------------------------------------------------------------- one individual
+    def accuracy(self, params: Any, x: jax.Array, y: jax.Array) -> jax.Array:
+        """Accuracy (scalar) of one individual ``params`` on ``x``, ``y`` (sample-chunked)."""
+        one = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf)[None], params)
+        return self.scores(one, x, y)[0][0]
+
+    def test_accuracy(self, params: Any) -> float:
+        """Accuracy of one individual on the whole test set (host float)."""
+        return float(jax.jit(self.accuracy)(params, self.x_test, self.y_test))
+
+    def select_best(self, population: Population, x: jax.Array | None = None,
+                    y: jax.Array | None = None) -> tuple[Any, dict[str, float]]:
+        """Re-score a population on ``x, y`` (default: the whole training set) and return its fittest
+        individual and that individual's ``{"fitness", "accuracy", "cross_entropy"}``.
+
+        With minibatch fitness the GA's best-so-far is the luckiest individual on some batch; this
+        picks the final model on the full training data instead.
+        """
+        x = self.x_train if x is None else x
+        y = self.y_train if y is None else y
+
+        @jax.jit
+        def run(pop, x, y):
+            acc, ce = self.scores(pop, x, y)
+            fit = fitness_from_scores(self.fitness, acc, ce)
+            i = jnp.argmax(rank_key(fit))
+            return jax.tree_util.tree_map(lambda leaf: leaf[i], pop), fit[i], acc[i], ce[i]
+
+        best, f, a, c = run(population, x, y)
+        return best, {"fitness": float(f), "accuracy": float(a), "cross_entropy": float(c)}
+
+    # -------------------------------------------------------------------- construction helpers
+    def template(self, key: jax.Array) -> Any:
+        """One individual's parameters from the model's own initialiser."""
+        return self.model.init(key, self.x_train[:1])
+
+    def init_population(self, key: jax.Array, size: int, initializer: str | Callable | None = None,
+                        scale: float = 0.1) -> Population:
+        """``size`` individuals: the model's initialiser per individual (``initializer=None``), or
+        :func:`~evojax_ga.population.from_template` with ``initializer`` / ``scale``."""
+        if initializer is None:
+            return init_population(key, self.model.init, self.x_train[:1], size=size)
+        k_t, k_p = jax.random.split(key)
+        return from_template(k_p, self.template(k_t), size, initializer=initializer, scale=scale)
+
+
+def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy",
+                   batch_size: int | None = None, pop_chunk: int = 1000, sample_chunk: int | None = None,
+                   test_samples: int | None = None, dtype: Any = jnp.float32) -> ClassificationTask:
+    """A classification task for a Flax ``model`` (logits ``[B, C]``) on a :class:`~evojax_ga.data.Dataset`.
+
+    fitness: one of ``"accuracy"``, ``"neg_cross_entropy"``, ``"inverse_cross_entropy"``.
+    batch_size: samples per generation (one shared minibatch), ``None`` = full training set.
+    pop_chunk: individuals evaluated together (memory ~ pop_chunk x batch x widest layer); a
+    throughput knob, not a code path: results do not depend on it.
+    sample_chunk: samples evaluated together inside a population chunk (``None`` = all).
+    test_samples: test samples for the per-generation ``test_accuracy`` metric (``None`` = all,
+    0 = skip it).
+    dtype: input dtype on the device.
+    """
+    if fitness not in FITNESS:
+        raise ValueError(f"fitness must be one of {FITNESS}, got {fitness!r}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an evojax_ga.data.Dataset (e.g. data.load('digits')), got {type(data).__name__}")
+    n_train = int(data.x_train.shape[0])
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=n_train)
+    pop_chunk = check_int(pop_chunk, "pop_chunk", minimum=1)
+    if sample_chunk is not None:
+        sample_chunk = check_int(sample_chunk, "sample_chunk", minimum=1)
+    if test_samples is not None:
+        test_samples = check_int(test_samples, "test_samples", minimum=0)
+    forward, class_axis = population_forward(model)
+    return ClassificationTask(
+        model=model, forward=forward, class_axis=class_axis,
+        x_train=jnp.asarray(data.x_train, dtype), y_train=jnp.asarray(data.y_train, jnp.int32),
+        x_test=jnp.asarray(data.x_test, dtype), y_test=jnp.asarray(data.y_test, jnp.int32),
+        num_classes=int(data.num_classes), fitness=fitness, batch_size=batch_size, pop_chunk=pop_chunk,
+        sample_chunk=sample_chunk, test_samples=test_samples)
+
+
+def learning_curve(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The GA history as the curve schema shared with the SGD baselines.
+
+    Returns ``step`` (generation), ``wall_s``, ``forward_passes`` (cumulative sample forward-pass
+    equivalents) and ``test_accuracy`` (the generation's fittest individual), all ``[G]`` numpy.
+    """
+    for k in ("generation", "wall_s", "forward_passes"):
+        if k not in history:
+            raise ValueError(f"history lacks {k!r}: pass the history evolve() returned for a classification task")
+    return {"step": np.asarray(history["generation"]), "wall_s": np.asarray(history["wall_s"], np.float64),
+            "forward_passes": np.cumsum(np.asarray(history["forward_passes"], np.float64)),
+            "test_accuracy": np.asarray(history.get("test_accuracy", np.full(len(history["generation"]), np.nan)))}
