@@ -1,0 +1,138 @@
+"""The ``evojax-ga`` command (also ``python -m evojax_ga``).
+
+    evojax-ga run JOB [options]          evolve; writes a run folder (see evojax_ga.run_folder)
+    evojax-ga eval RUN_DIR [--episodes N] [--seed S]
+                                         reload a run folder's best parameters and re-evaluate them
+    evojax-ga list                       the registered jobs
+
+Jobs are modules registered in :data:`evojax_ga.jobs.JOBS` (one line each); see that package's
+docstring for the two functions a job provides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["build_parser", "main"]
+
+_DESCRIPTION = ("Vectorised genetic algorithms for neural networks in JAX. "
+                "'evojax-ga run JOB' evolves and leaves a run folder (config.json, metrics.jsonl, "
+                "best_params.msgpack + model.json, fitness.png, summary.json); "
+                "'evojax-ga eval RUN_DIR' reloads and re-evaluates it.")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _add_common(parser: argparse.ArgumentParser, job: str) -> None:
+    g = parser.add_argument_group("run")
+    g.add_argument("--seed", type=int, default=0, help="random seed (every draw derives from it)")
+    g.add_argument("--out", default=None, metavar="DIR",
+                   help=f"run folder to create (default: runs/{job}-<UTC timestamp>)")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=True,
+                   help="do not show the progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: ``run`` with one sub-parser per registered job, ``eval`` and ``list``.
+
+    The top-level ``--help`` ends with the help of every job and of ``eval``, so it documents
+    every option.
+    """
+    from evojax_ga import jobs
+
+    parser = argparse.ArgumentParser(prog="evojax-ga", description=_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from evojax_ga import __version__
+    parser.add_argument("--version", action="version", version=f"evojax-ga {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="evolve on a job and write a run folder",
+                         description="Evolve on a job; writes a run folder.", formatter_class=_Formatter)
+    run_sub = run.add_subparsers(dest="job", metavar="JOB")
+    job_parsers: dict[str, argparse.ArgumentParser] = {}
+    for name in jobs.JOBS:
+        try:
+            module = jobs.load_job(name)
+            summary = jobs.describe(name, module)
+        except Exception as exc:  # a broken job must not break the other jobs
+            p = run_sub.add_parser(name, help=f"(unavailable: {exc})")
+            p.set_defaults(job=name, _job_error=f"{type(exc).__name__}: {exc}")
+            continue
+        p = run_sub.add_parser(name, help=summary, description=summary, formatter_class=_Formatter)
+        p.set_defaults(job=name)            # visible to add_arguments via parser.get_default("job")
+        module.add_arguments(p)
+        _add_common(p, name)
+        p.set_defaults(_job_module=module)
+        job_parsers[name] = p
+
+    ev = sub.add_parser("eval", help="reload a run folder's best parameters and re-evaluate them",
+                        description="Reload RUN_DIR's best parameters (the job is read from its config.json) "
+                                    "and evaluate them on fresh episodes / held-out data.",
+                        formatter_class=_Formatter)
+    ev.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'evojax-ga run'")
+    ev.add_argument("--episodes", type=int, default=None,
+                    help="episodes to evaluate (control jobs; default: the run's --final-episodes, 100)")
+    ev.add_argument("--seed", type=int, default=12345, help="seed of the fresh evaluation")
+
+    sub.add_parser("list", help="list the registered jobs")
+
+    epilog = ["jobs (evojax-ga run JOB --help):"]
+    epilog += [f"  {name:<14s}{p.description}" for name, p in job_parsers.items()]
+    for name, p in job_parsers.items():
+        epilog += ["", "=" * 78, p.format_help().rstrip()]
+    epilog += ["", "=" * 78, ev.format_help().rstrip()]
+    parser.epilog = "\n".join(epilog)
+    return parser
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from evojax_ga import jobs
+    from evojax_ga import run_folder as rf
+
+    run_dir = Path(args.run_dir)
+    cfg_path = run_dir / rf.CONFIG_FILE
+    if not cfg_path.exists():
+        raise ValueError(f"RUN_DIR={str(run_dir)!r} has no {rf.CONFIG_FILE}; pass a folder written by 'evojax-ga run'")
+    job = rf.read_json(cfg_path).get("job")
+    module = jobs.load_job(job)
+    fn = getattr(module, "evaluate_run", None)
+    if not callable(fn):
+        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga eval'")
+    if args.episodes is not None and args.episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
+    return int(fn(run_dir, args) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``evojax-ga``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            from evojax_ga import jobs
+            for name, module in jobs.JOBS.items():
+                print(f"{name:<14s}{module}")
+            return 0
+        if args.command == "eval":
+            return _eval(args)
+        if args.command == "run":
+            if args.job is None:
+                parser.parse_args(["run", "--help"])
+                return 2
+            if getattr(args, "_job_error", None):
+                raise ValueError(f"job {args.job!r} cannot be loaded: {args._job_error}")
+            return int(args._job_module.main(args) or 0)
+        parser.print_help()
+        return 2
+    except ValueError as exc:
+        print(f"evojax-ga: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

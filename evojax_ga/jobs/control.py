@@ -1,0 +1,379 @@
+"""Control jobs: evolve an MLP policy on a gymnax environment until it solves it.
+
+``evojax-ga run cartpole | acrobot | mountaincar | pendulum``. A run evolves a population of MLP
+policies (fitness = mean return over ``--episodes`` episodes per member); after every block of
+generations, when the current generation's best member reaches ``--target`` on its training
+episodes, it is checked on ``--check-episodes`` fresh episodes and the run stops once that mean
+reaches the target ("solved"). The member that passed (or, failing that, the best-so-far member) is
+saved and evaluated once more on ``--final-episodes`` other fresh episodes: that is the figure printed
+at the end.
+
+The library side is :func:`build` (task, model, strategy, compiled functions for a
+:class:`ControlConfig`) and :func:`train` (one run); the benchmark uses them directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+__all__ = ["ControlConfig", "JOB_DEFAULTS", "Trainer", "build", "train", "add_arguments", "main",
+           "evaluate_run", "describe", "config_for"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ControlConfig:
+    """Everything that defines a control run (JSON-able; the run folder stores it)."""
+    env: str
+    pop_size: int = 64
+    generations: int = 100
+    preset: str = "simple"              # simple | deep_ga
+    sigma: float = 0.1                  # Gaussian mutation step
+    rate: float = 0.1                   # per-gene mutation probability (simple)
+    crossover: float = 0.5              # uniform crossover mask probability (simple)
+    tournament: int = 2                 # tournament size (simple)
+    truncation: int = 8                 # parents drawn from the top T (deep_ga)
+    elite: int = 1
+    episodes: int = 1
+    max_steps: int | None = None
+    chunk_size: int | None = None
+    early_exit: bool = True
+    hidden: tuple[int, ...] = (16, 16)
+    activation: str = "relu"
+    init_scale: float = 1.0             # initial weights ~ N(0, init_scale^2 / fan_in), biases N(0, init_scale^2)
+    block: int = 5
+    target: float = 475.0
+    check_episodes: int = 100
+    final_episodes: int = 100
+
+
+#: per-job defaults (tuned on the 2-core CPU; see benchmarks/bench_control.py)
+JOB_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cartpole": dict(env="CartPole-v1", pop_size=64, generations=100, preset="simple", sigma=0.1, rate=0.1,
+                     episodes=1, hidden=(16, 16), target=475.0, block=5),
+    "acrobot": dict(env="Acrobot-v1", pop_size=128, generations=100, preset="simple", sigma=0.1, rate=0.1,
+                    episodes=1, hidden=(16, 16), target=-100.0, block=5),
+    "mountaincar": dict(env="MountainCar-v0", pop_size=256, generations=300, preset="simple", sigma=0.2, rate=0.1,
+                        episodes=1, hidden=(16, 16), target=-110.0, block=10),
+    "pendulum": dict(env="Pendulum-v1", pop_size=256, generations=300, preset="simple", sigma=0.1, rate=0.1,
+                     episodes=4, hidden=(16, 16), target=-200.0, block=10),
+}
+
+_PRESETS = ("simple", "deep_ga")
+
+
+def describe(job: str) -> str:
+    env = JOB_DEFAULTS.get(job, {}).get("env", job)
+    target = JOB_DEFAULTS.get(job, {}).get("target")
+    return f"evolve an MLP policy on gymnax {env} until its mean return over 100 fresh episodes >= {target:g}"
+
+
+def config_for(job: str, **overrides: Any) -> ControlConfig:
+    """The job's default :class:`ControlConfig` with ``overrides`` (``None`` values are ignored)."""
+    if job not in JOB_DEFAULTS:
+        raise ValueError(f"job must be one of {sorted(JOB_DEFAULTS)}, got {job!r}")
+    values = dict(JOB_DEFAULTS[job])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = ControlConfig(**values)
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: ControlConfig) -> None:
+    if cfg.preset not in _PRESETS:
+        raise ValueError(f"preset must be one of {list(_PRESETS)}, got {cfg.preset!r}")
+    for name in ("pop_size", "generations", "episodes", "block", "check_episodes", "final_episodes", "tournament",
+                 "truncation"):
+        v = getattr(cfg, name)
+        lo = 2 if name == "pop_size" else (0 if name == "generations" else 1)
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    if cfg.elite < 0 or cfg.elite >= cfg.pop_size:
+        raise ValueError(f"elite must be in [0, pop_size - 1] = [0, {cfg.pop_size - 1}], got {cfg.elite}")
+    if cfg.preset == "deep_ga" and cfg.truncation > cfg.pop_size:
+        raise ValueError(f"truncation must be <= pop_size ({cfg.pop_size}), got {cfg.truncation}")
+    if not (0.0 <= cfg.rate <= 1.0):
+        raise ValueError(f"rate must be in [0, 1], got {cfg.rate}")
+    if not (0.0 <= cfg.crossover <= 1.0):
+        raise ValueError(f"crossover must be in [0, 1], got {cfg.crossover}")
+    if not (math.isfinite(cfg.sigma) and cfg.sigma >= 0):
+        raise ValueError(f"sigma must be a finite number >= 0, got {cfg.sigma}")
+    if not (math.isfinite(cfg.init_scale) and cfg.init_scale > 0):
+        raise ValueError(f"init_scale must be a finite number > 0, got {cfg.init_scale}")
+    if not math.isfinite(cfg.target):
+        raise ValueError(f"target must be a finite number, got {cfg.target}")
+    if cfg.chunk_size is not None and cfg.chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1 or None, got {cfg.chunk_size}")
+    if not cfg.hidden or any((not isinstance(h, int)) or h < 1 for h in cfg.hidden):
+        raise ValueError(f"hidden must be a non-empty sequence of positive ints, got {cfg.hidden!r}")
+
+
+class Trainer(NamedTuple):
+    """Compiled pieces of a control run (build once, train many seeds)."""
+    cfg: ControlConfig
+    task: Any                   # GymnaxTask
+    model: Any                  # flax MLP
+    model_config: dict
+    strategy: Any               # ega.Strategy
+    runner: Callable            # jitted block runner (ega.make_block_runner)
+    init_population: Callable   # (key) -> population [P, ...]
+    check: Callable             # (key, params) -> returns [check_episodes]
+
+
+def build(cfg: ControlConfig) -> Trainer:
+    """Task, model, strategy and jitted functions for ``cfg`` (compiled on first use)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+
+    import evojax_ga as ega
+    from evojax_ga.models import MLP
+    from evojax_ga.tasks.gymnax_task import gymnax_task
+
+    _validate(cfg)
+    probe = gymnax_task(cfg.env, lambda p, o: o, episodes=1, max_steps=cfg.max_steps)  # for shapes only
+    model = MLP(features=tuple(cfg.hidden), out=probe.num_outputs, activation=cfg.activation)
+    task = gymnax_task(cfg.env, model.apply, episodes=cfg.episodes, max_steps=cfg.max_steps,
+                       chunk_size=cfg.chunk_size, early_exit=cfg.early_exit)
+    model_config = {"kind": "MLP", "features": list(cfg.hidden), "out": task.num_outputs,
+                    "activation": cfg.activation, "input_shape": list(task.sample_input.shape)}
+
+    if cfg.preset == "simple":
+        strategy = ega.presets.simple_ga(rate=cfg.rate, sigma=cfg.sigma, tournament=cfg.tournament,
+                                         crossover_prob=cfg.crossover, elite=cfg.elite)
+    else:
+        strategy = ega.presets.deep_ga(truncation=cfg.truncation, sigma=cfg.sigma, elite=cfg.elite)
+    runner = ega.make_block_runner(strategy, task, cfg.block)
+
+    # Initial weights: one normal draw per individual (fold_in(key, i): independent of pop_size),
+    # kernels scaled by init_scale / sqrt(fan_in) (LeCun), biases by init_scale.
+    shapes = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
+    zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    flat0, unravel = ravel_pytree(zeros)
+    scale_tree = jax.tree_util.tree_map(
+        lambda s: jnp.full(s.shape, cfg.init_scale / math.sqrt(s.shape[0]) if len(s.shape) == 2 else cfg.init_scale,
+                           jnp.float32), shapes)
+    scale_flat, _ = ravel_pytree(scale_tree)
+    n_genes = flat0.shape[0]
+
+    @jax.jit
+    def init_population(key):
+        z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (n_genes,), jnp.float32))(
+            jnp.arange(cfg.pop_size))
+        return jax.vmap(unravel)(z * scale_flat)
+
+    def check(key, params):
+        return task.evaluate_individual(key, params, cfg.check_episodes)
+
+    return Trainer(cfg, task, model, model_config, strategy, runner, init_population, check)
+
+
+def train(trainer: Trainer, key: Any, progress: bool = False,
+          on_block: Callable[[Any, dict], Any] | None = None) -> tuple[Any, dict, dict]:
+    """One run from ``key``: evolve until solved (checked on fresh episodes) or out of generations.
+
+    Returns ``(state, history, info)``; ``info`` holds ``solved``, ``solved_generation``,
+    ``solve_wall_s`` (from the start of this call, compile included when it happens here),
+    ``check_mean`` (last check), ``checks`` (number of checks run) and ``params`` (the member to
+    keep: the one that passed, else the best so far).
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import evojax_ga as ega
+
+    cfg = trainer.cfg
+    k_init, k_evolve, k_check = jax.random.split(key, 3)
+    t0 = time.perf_counter()
+    pop = trainer.init_population(k_init)
+    # compile the solved check on the second core while the main thread compiles the GA block
+    warm = threading.Thread(target=_warm_check, args=(trainer, k_check, pop), daemon=True)
+    warm.start()
+    state0 = trainer.strategy.init(k_init, pop)
+    info: dict[str, Any] = {"solved": False, "solved_generation": None, "solve_wall_s": None,
+                            "check_mean": None, "checks": 0, "params": None}
+
+    def callback(state, block_hist):
+        if on_block is not None:
+            on_block(state, block_hist)
+        fit = np.asarray(state.fitness)
+        i = int(np.argmax(np.where(np.isfinite(fit), fit, -np.inf)))
+        if fit[i] >= cfg.target:
+            params = jax.tree_util.tree_map(lambda x: x[i], state.population)
+            gen = int(state.generation)
+            ret = np.asarray(trainer.check(jax.random.fold_in(k_check, gen), params))
+            info["checks"] += 1
+            info["check_mean"] = float(ret.mean())
+            if ret.mean() >= cfg.target:
+                info.update(solved=True, solved_generation=gen, solve_wall_s=time.perf_counter() - t0,
+                            params=params)
+                return False
+        return None
+
+    state, history = ega.evolve(k_evolve, trainer.strategy, trainer.task, state0, cfg.generations,
+                                block=cfg.block, progress=progress, callback=callback, runner=trainer.runner)
+    warm.join()
+    if info["params"] is None:
+        info["params"] = state.best_params
+    info["wall_s"] = time.perf_counter() - t0
+    info["generations"] = int(state.generation)
+    return state, history, info
+
+
+def _warm_check(trainer: Trainer, key: Any, pop: Any) -> None:
+    """Compile (and run once, on a dummy member) the solved check; the result is discarded."""
+    import jax
+    params = jax.tree_util.tree_map(lambda x: x[0], pop)
+    jax.block_until_ready(trainer.check(jax.random.fold_in(key, 2**31 - 1), params))  # never a generation index
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+# ------------------------------------------------------------------------------------------------
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated positive ints like 16,16; got {text!r}")
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated positive ints like 16,16; got {text!r}")
+    return vals
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the control jobs (defaults depend on the job: ``parser.get_default('job')``)."""
+    job = parser.get_default("job") or "cartpole"
+    d = ControlConfig(**JOB_DEFAULTS.get(job, JOB_DEFAULTS["cartpole"]))
+    g = parser.add_argument_group("evolution")
+    g.add_argument("--pop-size", type=int, default=None, metavar="P", help=f"population size (default {d.pop_size})")
+    g.add_argument("--generations", type=int, default=None, metavar="G",
+                   help=f"maximum number of generations (default {d.generations})")
+    g.add_argument("--preset", choices=_PRESETS, default=None,
+                   help=f"GA preset: 'simple' = binary tournament, uniform crossover, Gaussian mutation of a "
+                        f"fraction --rate of genes, 1 elite; 'deep_ga' = Such et al.: parents uniform from the "
+                        f"top --truncation, every gene mutated, no crossover (default {d.preset})")
+    g.add_argument("--sigma", type=float, default=None, help=f"Gaussian mutation step (default {d.sigma:g})")
+    g.add_argument("--rate", type=float, default=None,
+                   help=f"probability that a gene mutates (simple preset; default {d.rate:g})")
+    g.add_argument("--truncation", type=int, default=None, metavar="T",
+                   help=f"deep_ga parents come from the top T (default {d.truncation})")
+    g.add_argument("--elite", type=int, default=None, help=f"members copied unchanged (default {d.elite})")
+    g.add_argument("--target", type=float, default=None,
+                   help=f"solved when the mean return over --check-episodes fresh episodes reaches this "
+                        f"(default {d.target:g})")
+    g.add_argument("--block", type=int, default=None,
+                   help=f"generations per compiled block; progress and the solved check run between blocks "
+                        f"(default {d.block})")
+    t = parser.add_argument_group("evaluation")
+    t.add_argument("--episodes", type=int, default=None,
+                   help=f"episodes per member per generation; fitness is their mean return (default {d.episodes})")
+    t.add_argument("--max-steps", type=int, default=None,
+                   help="steps per episode (default: the environment's limit)")
+    t.add_argument("--chunk-size", type=int, default=None,
+                   help="evaluate this many members at a time (bounds memory; default: all at once)")
+    t.add_argument("--no-early-exit", dest="early_exit", action="store_false", default=None,
+                   help="always simulate --max-steps steps instead of stopping when every episode of a chunk ended")
+    t.add_argument("--check-episodes", type=int, default=None,
+                   help=f"fresh episodes of the solved check (default {d.check_episodes})")
+    t.add_argument("--final-episodes", type=int, default=None,
+                   help=f"fresh episodes of the final evaluation (default {d.final_episodes})")
+    m = parser.add_argument_group("policy")
+    m.add_argument("--hidden", type=_hidden, default=None, metavar="H1,H2",
+                   help=f"hidden layer widths of the MLP (default {','.join(map(str, d.hidden))})")
+    m.add_argument("--activation", default=None, help=f"hidden activation (default {d.activation})")
+    m.add_argument("--init-scale", type=float, default=None,
+                   help=f"initial kernels ~ N(0, s^2/fan_in), biases ~ N(0, s^2) (default {d.init_scale:g})")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("pop_size", "generations", "preset", "sigma", "rate", "truncation", "elite", "target", "block",
+             "episodes", "max_steps", "chunk_size", "early_exit", "check_episodes", "final_episodes", "hidden",
+             "activation", "init_scale")
+    return {n: getattr(args, n, None) for n in names}
+
+
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run a control job from parsed arguments; write the run folder; print the final evaluation."""
+    import numpy as np
+
+    from evojax_ga import run_folder as rf
+    from evojax_ga.tasks.gymnax_task import import_gymnax
+
+    t_start = time.perf_counter()
+    import_gymnax(defer_plotting=True)
+    import jax
+
+    job = args.job
+    try:
+        cfg = config_for(job, **_overrides(args))
+    except (TypeError, ValueError) as exc:
+        print(f"evojax-ga run {job}: error: {exc}", file=sys.stderr)
+        return 2
+    run_dir = rf.create_run_dir(args.out, job)
+    trainer = build(cfg)
+    config = {"control": dataclasses.asdict(cfg), "task": trainer.task.config, "model": trainer.model_config,
+              "strategy": trainer.strategy.config}
+    rf.write_config(run_dir, job, {k: v for k, v in vars(args).items() if k != "func"}, config)
+    key = jax.random.key(args.seed)
+    k_train, k_final = jax.random.split(key)
+    state, history, info = train(trainer, k_train, progress=args.progress,
+                                 on_block=lambda s, h: rf.append_metrics(run_dir, h))
+    final = np.asarray(trainer.task.evaluate_individual(k_final, info["params"], cfg.final_episodes))
+    rf.save_params(run_dir, info["params"], trainer.model_config)
+    rf.plot_fitness(run_dir, history, title=f"{cfg.env}: pop {cfg.pop_size}, {cfg.preset}", target=cfg.target)
+    total = time.perf_counter() - t_start
+    summary = {
+        "job": job, "env": cfg.env, "solved": info["solved"], "solved_generation": info["solved_generation"],
+        "generations": info["generations"], "train_wall_s": info["wall_s"], "solve_wall_s": info["solve_wall_s"],
+        "check_mean": info["check_mean"], "checks": info["checks"],
+        "final_episodes": cfg.final_episodes, "final_mean": float(final.mean()), "final_std": float(final.std()),
+        "final_min": float(final.min()), "final_max": float(final.max()),
+        "final_reaches_target": bool(final.mean() >= cfg.target), "target": cfg.target,
+        "best_so_far": float(state.best_fitness), "total_wall_s": total,
+        "env_steps": float(np.sum(history.get("env_steps", 0.0))),
+    }
+    rf.write_json(Path(run_dir) / rf.SUMMARY_FILE, summary)
+    status = (f"solved at generation {info['solved_generation']} ({info['solve_wall_s']:.2f} s)" if info["solved"]
+              else f"not solved in {info['generations']} generations")
+    _print(f"{cfg.env}: {status}; final evaluation over {cfg.final_episodes} fresh episodes: "
+           f"mean {final.mean():.2f} (std {final.std():.2f}, min {final.min():.1f}, max {final.max():.1f}); "
+           f"target {cfg.target:g}; total {total:.2f} s")
+    _print(f"run folder: {run_dir}")
+    return 0
+
+
+def evaluate_run(run_dir: Path, args: argparse.Namespace) -> int:
+    """``evojax-ga eval RUN_DIR``: rebuild the policy, reload the saved parameters, re-evaluate."""
+    import numpy as np
+
+    from evojax_ga import run_folder as rf
+    from evojax_ga.tasks.gymnax_task import gymnax_task, import_gymnax
+
+    import_gymnax(defer_plotting=True)
+    import jax
+
+    config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)
+    ctl = config["config"]["control"]
+    model_config = rf.read_json(Path(run_dir) / rf.MODEL_FILE)
+    model = rf.model_from_config(model_config)
+    task = gymnax_task(ctl["env"], model.apply, episodes=1, max_steps=ctl.get("max_steps"))
+    template = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
+    params, _ = rf.load_params(run_dir, template)
+    episodes = args.episodes if args.episodes is not None else ctl.get("final_episodes", 100)
+    ret = np.asarray(task.evaluate_individual(jax.random.key(args.seed), params, episodes))
+    target = float(ctl["target"])
+    _print(f"{ctl['env']}: {run_dir}: mean return over {episodes} fresh episodes (seed {args.seed}): "
+           f"{ret.mean():.2f} (std {ret.std():.2f}, min {ret.min():.1f}, max {ret.max():.1f}); "
+           f"target {target:g}: {'reached' if ret.mean() >= target else 'not reached'}")
+    return 0

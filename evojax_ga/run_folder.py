@@ -1,0 +1,256 @@
+"""Run folders: everything a command-line run leaves behind, readable without the code that wrote it.
+
+Layout of ``RUN_DIR``::
+
+    config.json       job, full arguments and resolved configuration, the exact command line,
+                      package versions, device, start time (written at the start of the run)
+    metrics.jsonl     one JSON object per generation (appended after every block, so a killed run
+                      keeps what it had)
+    best_params.msgpack  the best individual (``flax.serialization.msgpack_serialize`` of its
+                      parameter dict)
+    model.json        how to rebuild the model the parameters belong to (``{"kind": "MLP", ...}``)
+    fitness.png       best / mean fitness over generations
+    summary.json      final figures (final evaluation, timings), written at the end
+
+Everything here is host-side I/O; nothing draws random numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+__all__ = ["create_run_dir", "write_json", "read_json", "write_config", "append_metrics", "read_metrics",
+           "save_params", "load_params", "model_from_config", "plot_fitness", "environment_info",
+           "command_line", "PARAMS_FILE", "MODEL_FILE", "CONFIG_FILE", "METRICS_FILE", "PLOT_FILE",
+           "SUMMARY_FILE"]
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+PARAMS_FILE = "best_params.msgpack"
+MODEL_FILE = "model.json"
+PLOT_FILE = "fitness.png"
+SUMMARY_FILE = "summary.json"
+
+#: versions recorded in config.json
+PACKAGES = ("evojax-ga", "jax", "jaxlib", "flax", "optax", "numpy", "gymnax", "tqdm", "matplotlib")
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON values: numpy/jax scalars and arrays to Python, non-finite floats to None."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    return str(obj)
+
+
+def command_line(argv: Iterable[str] | None = None) -> str:
+    """The command as typed (``argv`` defaults to ``sys.argv``), shell-quoted."""
+    args = list(sys.argv if argv is None else argv)
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def create_run_dir(out: str | os.PathLike | None, job: str, root: str | os.PathLike = "runs") -> Path:
+    """Create the run folder: ``out`` if given (it may exist but must be empty of a previous run's
+    ``config.json``), else ``root/<job>-<UTC timestamp>`` (suffixed ``-2``, ``-3`` ... if taken)."""
+    if out is not None:
+        path = Path(out)
+        if (path / CONFIG_FILE).exists():
+            raise ValueError(f"out={str(path)!r} already holds a run ({CONFIG_FILE} exists); "
+                             f"choose a new folder or delete it")
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"out={str(path)!r} exists and is not a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{job}-{stamp}"
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
+    """Write ``data`` as indented JSON atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(_jsonable(data), fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """Read a JSON file written by :func:`write_json`."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment_info() -> dict[str, Any]:
+    """Package versions, Python, platform and the JAX devices (imports jax)."""
+    import jax
+    devices = jax.devices()
+    return {
+        "packages": {p: _version(p) for p in PACKAGES},
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "jax_backend": jax.default_backend(),
+        "devices": [str(d) for d in devices],
+        "device_kind": devices[0].device_kind if devices else None,
+    }
+
+
+def write_config(run_dir: str | os.PathLike, job: str, args: Mapping[str, Any], config: Mapping[str, Any],
+                 argv: Iterable[str] | None = None) -> Path:
+    """Write ``config.json``: job, arguments, resolved configuration, command line, environment."""
+    data = {
+        "job": job,
+        "command": command_line(argv),
+        "argv": list(sys.argv if argv is None else argv),
+        "cwd": os.getcwd(),
+        "started_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "args": dict(args),
+        "config": dict(config),
+        "environment": environment_info(),
+    }
+    return write_json(Path(run_dir) / CONFIG_FILE, data)
+
+
+def append_metrics(run_dir: str | os.PathLike, history: Mapping[str, Any]) -> int:
+    """Append one JSON line per generation of ``history`` (a dict of equal-length arrays, as
+    ``evolve`` hands to its callback). Returns the number of lines written."""
+    cols = {k: np.asarray(v) for k, v in history.items()}
+    n = min((len(v) for v in cols.values() if v.ndim >= 1), default=0)
+    with open(Path(run_dir) / METRICS_FILE, "a", encoding="utf-8") as fh:
+        for i in range(n):
+            row = {k: _jsonable(v[i].item() if v[i].ndim == 0 else v[i]) for k, v in cols.items()}
+            fh.write(json.dumps(row) + "\n")
+    return n
+
+
+def read_metrics(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``metrics.jsonl`` back as a dict of arrays (missing values as NaN)."""
+    rows = []
+    path = Path(run_dir) / METRICS_FILE
+    if path.exists():
+        with open(path, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    return {k: np.asarray([np.nan if r.get(k) is None else r[k] for r in rows], dtype=np.float64) for k in keys}
+
+
+def save_params(run_dir: str | os.PathLike, params: Any, model_config: Mapping[str, Any]) -> Path:
+    """Save one individual's parameters (msgpack) and ``model.json`` (how to rebuild the model)."""
+    from flax import serialization
+    import jax
+    host = jax.tree_util.tree_map(np.asarray, params)
+    try:
+        state = serialization.to_state_dict(host)
+        data = serialization.msgpack_serialize(state)
+    except Exception as exc:  # not a dict of arrays
+        raise TypeError(f"params must be a pytree of arrays that flax.serialization can store, got "
+                        f"{type(params).__name__}: {exc}") from exc
+    path = Path(run_dir) / PARAMS_FILE
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    write_json(Path(run_dir) / MODEL_FILE, model_config)
+    return path
+
+
+def load_params(run_dir: str | os.PathLike, template: Any = None) -> tuple[Any, dict]:
+    """``(params, model_config)`` saved by :func:`save_params`.
+
+    With ``template`` (e.g. ``model.init(...)`` or its ``jax.eval_shape``) the stored dict is checked against it and restored
+    into its structure (ValueError on a mismatch); without, the nested dict of numpy arrays is
+    returned as stored.
+    """
+    from flax import serialization
+    run_dir = Path(run_dir)
+    ppath, mpath = run_dir / PARAMS_FILE, run_dir / MODEL_FILE
+    for p in (ppath, mpath):
+        if not p.exists():
+            raise ValueError(f"run_dir={str(run_dir)!r} has no {p.name}; is it a finished evojax-ga run folder?")
+    state = serialization.msgpack_restore(ppath.read_bytes())
+    model_config = read_json(mpath)
+    if template is None:
+        return state, model_config
+    import jax
+    def shape(x):
+        return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
+
+    want = jax.tree_util.tree_map(shape, serialization.to_state_dict(template))
+    got = jax.tree_util.tree_map(shape, state)
+    if want != got:
+        raise ValueError(f"saved parameters in {ppath} do not match the model: expected shapes {want}, got {got}")
+    return serialization.from_state_dict(template, state), model_config
+
+
+def model_from_config(model_config: Mapping[str, Any]) -> Any:
+    """Rebuild a Flax model from ``model.json`` (``kind``: ``"MLP"``)."""
+    kind = model_config.get("kind")
+    if kind == "MLP":
+        from evojax_ga.models import MLP
+        return MLP(features=tuple(model_config["features"]), out=int(model_config["out"]),
+                   activation=model_config.get("activation", "relu"),
+                   flatten=bool(model_config.get("flatten", False)))
+    raise ValueError(f"model kind must be one of ['MLP'], got {kind!r}")
+
+
+def plot_fitness(run_dir: str | os.PathLike, history: Mapping[str, Any], title: str = "",
+                 target: float | None = None) -> Path:
+    """Write ``fitness.png``: best, mean and best-so-far fitness per generation (Agg backend)."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state, no GUI
+
+    gen = np.asarray(history.get("generation", []), dtype=float)
+    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    ax = fig.subplots()
+    for key, style in (("best", "-"), ("mean", "-"), ("best_so_far", "--")):
+        if key in history and len(history[key]):
+            ax.plot(gen, np.asarray(history[key], dtype=float), style, label=key.replace("_", " "))
+    if target is not None:
+        ax.axhline(float(target), color="grey", lw=0.8, ls=":", label=f"target {target:g}")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    path = Path(run_dir) / PLOT_FILE
+    fig.savefig(path)
+    return path
