@@ -112,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``evojax-ga``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the command line as typed, for the run folder (sys.argv when called as the console script)
+    args.argv = list(sys.argv) if argv is None else ["evojax-ga", *argv]
     try:
         if args.command == "list":
             from evojax_ga import jobs

@@ -175,8 +175,13 @@ def build(cfg: ControlConfig) -> Trainer:
 
 
 def train(trainer: Trainer, key: Any, progress: bool = False,
-          on_block: Callable[[Any, dict], Any] | None = None) -> tuple[Any, dict, dict]:
+          on_block: Callable[[Any, dict], Any] | None = None,
+          precompile_check: bool = True) -> tuple[Any, dict, dict]:
     """One run from ``key``: evolve until solved (checked on fresh episodes) or out of generations.
+
+    on_block: ``on_block(state, block_history)`` after every block (e.g. append to metrics.jsonl).
+    precompile_check: compile the solved check in a background thread while the GA block compiles
+    (hides its compile time on a multi-core machine).
 
     Returns ``(state, history, info)``; ``info`` holds ``solved``, ``solved_generation``,
     ``solve_wall_s`` (from the start of this call, compile included when it happens here),
@@ -195,7 +200,8 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
     pop = trainer.init_population(k_init)
     # compile the solved check on the second core while the main thread compiles the GA block
     warm = threading.Thread(target=_warm_check, args=(trainer, k_check, pop), daemon=True)
-    warm.start()
+    if precompile_check:
+        warm.start()
     state0 = trainer.strategy.init(k_init, pop)
     info: dict[str, Any] = {"solved": False, "solved_generation": None, "solve_wall_s": None,
                             "check_mean": None, "checks": 0, "params": None}
@@ -219,7 +225,8 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
 
     state, history = ega.evolve(k_evolve, trainer.strategy, trainer.task, state0, cfg.generations,
                                 block=cfg.block, progress=progress, callback=callback, runner=trainer.runner)
-    warm.join()
+    if precompile_check:
+        warm.join()
     if info["params"] is None:
         info["params"] = state.best_params
     info["wall_s"] = time.perf_counter() - t0
@@ -324,7 +331,8 @@ def main(args: argparse.Namespace) -> int:
     trainer = build(cfg)
     config = {"control": dataclasses.asdict(cfg), "task": trainer.task.config, "model": trainer.model_config,
               "strategy": trainer.strategy.config}
-    rf.write_config(run_dir, job, {k: v for k, v in vars(args).items() if k != "func"}, config)
+    rf.write_config(run_dir, job, {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"},
+                    config, argv=getattr(args, "argv", None))
     key = jax.random.key(args.seed)
     k_train, k_final = jax.random.split(key)
     state, history, info = train(trainer, k_train, progress=args.progress,

@@ -193,8 +193,19 @@ class GymnaxTask(NamedTuple):
     env_params: Any
 
 
+def _check_policy_output(policy_one: Callable, params: Population, obs_shape: tuple[int, int],
+                         spec: _ActionSpec) -> None:
+    """Trace-time check (no computation) that the policy maps ``[E, obs_dim]`` to ``[E, num_outputs]``."""
+    one = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), params)
+    out = jax.eval_shape(policy_one, one, jax.ShapeDtypeStruct(obs_shape, jnp.float32))
+    if out.shape != (obs_shape[0], spec.num_outputs):
+        raise ValueError(f"the policy must map one observation to {spec.num_outputs} outputs "
+                         f"({'one per action' if spec.discrete else 'one per action dimension'}), "
+                         f"got output shape {out.shape[1:]} per observation")
+
+
 def _make_rollout(env: Any, env_params: Any, policy: Policy, spec: _ActionSpec, max_steps: int,
-                  early_exit: bool) -> Callable:
+                  early_exit: bool, obs_dim: int) -> Callable:
     """``rollout(key, first [B] int32, params [B, ...], episodes, common) -> (returns [B, E],
     lengths [B, E], simulated steps)``; ``first`` holds the global indices of the ``B`` individuals."""
 
@@ -212,6 +223,7 @@ def _make_rollout(env: Any, env_params: Any, policy: Policy, spec: _ActionSpec, 
 
     def rollout(key, index, params, episodes, common):
         B, E = index.shape[0], episodes
+        _check_policy_output(policy_one, params, (E, obs_dim), spec)
         ep = jnp.arange(E, dtype=jnp.int32)
         g = jnp.broadcast_to(ep, (B, E)) if common else index[:, None] * E + ep[None, :]   # [B, E]
         k_ep = jax.vmap(lambda i: jax.random.fold_in(key, i))(g.reshape(-1))              # [B * E]
@@ -221,12 +233,6 @@ def _make_rollout(env: Any, env_params: Any, policy: Policy, spec: _ActionSpec, 
 
         def flat_obs(o):
             return o.reshape(B, E, -1).astype(jnp.float32)
-
-        out_shape = jax.eval_shape(policy_one, jax.tree_util.tree_map(lambda x: x[0], params), flat_obs(obs)[0])
-        if out_shape.shape != (E, spec.num_outputs):
-            raise ValueError(f"the policy must map one observation to {spec.num_outputs} outputs "
-                             f"({'one per action' if spec.discrete else 'one per action dimension'}), "
-                             f"got output shape {out_shape.shape[1:]} per observation")
 
         def body(t, obs, state, ret, length, alive):
             out = jax.vmap(policy_one)(params, flat_obs(obs))           # [B, E, n_out]
@@ -332,7 +338,7 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
     spec = _action_spec(env, params, name)
     obs_shape = jax.eval_shape(lambda k: env.reset_env(k, params)[0], jax.random.key(0)).shape
     sample_input = jnp.zeros((max(1, math.prod(obs_shape)),), jnp.float32)
-    rollout = _make_rollout(env, params, policy, spec, max_steps, bool(early_exit))
+    rollout = _make_rollout(env, params, policy, spec, max_steps, bool(early_exit), int(sample_input.shape[0]))
 
     def returns(key: jax.Array, population: Population) -> tuple[jax.Array, jax.Array]:
         """``(returns [P, E] float32, lengths [P, E] int32)`` of ``episodes`` episodes per individual."""

@@ -1,0 +1,123 @@
+"""The evojax-ga command line: a short run writes a valid run folder, eval reloads it, help, errors."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evojax_ga import cli
+from evojax_ga import run_folder as rf
+
+RUN_ARGS = ["--pop-size", "16", "--generations", "4", "--block", "2", "--max-steps", "100",
+            "--check-episodes", "4", "--final-episodes", "4", "--hidden", "8", "--no-progress", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """One short CartPole run (target above the 100-step limit: never solved, runs all generations)."""
+    out = tmp_path_factory.mktemp("runs") / "cartpole-test"
+    code = cli.main(["run", "cartpole", *RUN_ARGS, "--target", "1000", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_run_writes_a_valid_run_folder(run_dir, capsys):
+    for name in (rf.CONFIG_FILE, rf.METRICS_FILE, rf.PARAMS_FILE, rf.MODEL_FILE, rf.PLOT_FILE, rf.SUMMARY_FILE):
+        assert (run_dir / name).is_file(), name
+    config = rf.read_json(run_dir / rf.CONFIG_FILE)
+    assert config["job"] == "cartpole"
+    assert config["argv"][:3] == ["evojax-ga", "run", "cartpole"] and "--pop-size 16" in config["command"]
+    assert config["args"]["pop_size"] == 16 and config["args"]["seed"] == 3
+    assert config["config"]["control"]["pop_size"] == 16
+    assert config["config"]["task"]["env"] == "CartPole-v1" and config["config"]["task"]["max_steps"] == 100
+    assert config["environment"]["packages"]["jax"] == jax.__version__
+    assert config["environment"]["devices"]
+    lines = (run_dir / rf.METRICS_FILE).read_text().splitlines()
+    assert len(lines) == 4                                    # one JSON line per generation
+    rows = [json.loads(line) for line in lines]
+    assert [r["generation"] for r in rows] == [1, 2, 3, 4]
+    for r in rows:
+        assert {"best", "mean", "best_so_far", "env_steps", "wall_s"} <= set(r)
+        assert 0 < r["best"] <= 100
+    metrics = rf.read_metrics(run_dir)
+    assert np.all(np.diff(metrics["best_so_far"]) >= 0)
+    assert (run_dir / rf.PLOT_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = rf.read_json(run_dir / rf.SUMMARY_FILE)
+    assert summary["generations"] == 4 and summary["solved"] is False
+    assert summary["final_episodes"] == 4 and 0 < summary["final_mean"] <= 100
+    model = rf.read_json(run_dir / rf.MODEL_FILE)
+    assert model == {"kind": "MLP", "features": [8], "out": 2, "activation": "relu", "input_shape": [4]}
+
+
+def test_eval_reloads_the_run(run_dir, capsys):
+    capsys.readouterr()
+    assert cli.main(["eval", str(run_dir), "--episodes", "5", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "CartPole-v1" in out and "over 5 fresh episodes" in out
+    model = rf.model_from_config(rf.read_json(run_dir / rf.MODEL_FILE))
+    template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((4,)))
+    params, _ = rf.load_params(run_dir, template)
+    assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(template)
+    out = model.apply(params, jnp.ones((4,)))
+    assert out.shape == (2,) and np.all(np.isfinite(np.asarray(out)))
+
+
+def test_save_load_params_round_trip(tmp_path):
+    params = {"params": {"Dense_0": {"kernel": np.arange(6, dtype=np.float32).reshape(2, 3),
+                                     "bias": np.ones(3, np.float32)}}}
+    rf.save_params(tmp_path, params, {"kind": "MLP", "features": [], "out": 3})
+    loaded, cfg = rf.load_params(tmp_path)
+    np.testing.assert_array_equal(loaded["params"]["Dense_0"]["kernel"], params["params"]["Dense_0"]["kernel"])
+    assert cfg["out"] == 3
+    with pytest.raises(ValueError, match="do not match"):
+        rf.load_params(tmp_path, {"params": {"Dense_0": {"kernel": np.zeros((3, 3)), "bias": np.zeros(3)}}})
+
+
+def test_out_folder_of_a_previous_run_is_refused(run_dir, capsys):
+    code = cli.main(["run", "cartpole", "--out", str(run_dir), "--no-progress"])
+    assert code == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_eval_of_a_folder_without_run(tmp_path, capsys):
+    assert cli.main(["eval", str(tmp_path)]) == 2
+    assert "config.json" in capsys.readouterr().err
+
+
+def test_bad_option_values_are_reported(tmp_path, capsys):
+    code = cli.main(["run", "cartpole", "--preset", "simple", "--pop-size", "1", "--out", str(tmp_path / "x"),
+                     "--no-progress"])
+    assert code == 2
+    assert "pop_size" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["run", "no-such-job"])
+    with pytest.raises(SystemExit):
+        cli.main(["run", "cartpole", "--preset", "nope"])
+
+
+def test_help_documents_every_option():
+    text = cli.build_parser().format_help()
+    for option in ("--pop-size", "--generations", "--preset", "--seed", "--chunk-size", "--episodes", "--out",
+                   "--target", "--no-progress", "--sigma", "--max-steps", "--hidden", "RUN_DIR"):
+        assert option in text, option
+    for job in ("cartpole", "acrobot", "mountaincar", "pendulum"):
+        assert job in text
+
+
+def test_job_defaults_differ_per_job():
+    parser = cli.build_parser()
+    a = parser.parse_args(["run", "pendulum"])
+    assert a.job == "pendulum" and a.seed == 0 and a.progress is True
+    from evojax_ga.jobs import control
+    assert control.config_for("pendulum").env == "Pendulum-v1"
+    assert control.config_for("cartpole", pop_size=None).pop_size == control.JOB_DEFAULTS["cartpole"]["pop_size"]
+
+
+def test_python_dash_m_help():
+    out = subprocess.run([sys.executable, "-m", "evojax_ga", "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "evojax-ga" in out.stdout and "--pop-size" in out.stdout
