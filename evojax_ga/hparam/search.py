@@ -1,0 +1,256 @@
+"""Search drivers over a :class:`~evojax_ga.hparam.space.Space`: GA, brute-force grid, random search.
+
+All three score genomes through one :class:`Evaluator`: a host-side cache keyed by the genome tuple
+(:meth:`Space.keys`) in front of a vectorised :class:`~evojax_ga.hparam.train.Trainer`. A genome
+already scored is looked up, never trained again; the new ones are trained ``chunk`` at a time (the
+last chunk padded), so one compiled program serves the whole search. Because every candidate is
+trained with the evaluator's fixed training key and the same data order (see
+:mod:`~evojax_ga.hparam.train`), a genome's score does not depend on when or beside whom it was
+trained, so a cached score equals what retraining would give, and a GA and the grid that use the
+same training key see the same landscape.
+
+The GA is Harvey's (2017, "Let's evolve a neural network with a genetic algorithm"): keep the top
+25 % unchanged, keep a few random others, breed the rest from parents drawn uniformly among the
+kept (per-gene crossover), and resample each child gene with a small probability — the core
+:func:`evojax_ga.ga` with ``elite``, ``random_survivors`` and ``parent_pool``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evojax_ga import selection as sel
+from evojax_ga._checks import check_int, check_prob, check_range
+from evojax_ga.hparam.space import Genomes, Space
+from evojax_ga.hparam.train import Data, Trainer, train_in_chunks
+from evojax_ga.strategy import Strategy, ga
+
+__all__ = ["Evaluator", "SearchResult", "harvey_strategy", "ga_search", "brute_force", "random_search",
+           "FITNESS_METRICS"]
+
+#: metrics a search can rank by (higher is better once signs are applied)
+FITNESS_METRICS = {"val_acc": 1.0, "val_loss": -1.0}
+
+
+class Evaluator:
+    """Scores genomes with a trainer, training each distinct genome once (host-side cache).
+
+    trainer, data: what trains a candidate and on which splits; key: the training key (initial
+    draws and data order, shared by every candidate); chunk: candidates per compiled training call;
+    fitness: ``"val_acc"`` (default) or ``"val_loss"`` (negated). Test metrics are recorded too but
+    never used for ranking.
+
+    Attributes (host side, grow as genomes are scored): ``cache`` {genome key: metrics dict};
+    ``trained`` distinct genomes trained; ``slots`` candidate slots run including padding;
+    ``calls`` compiled training calls; ``train_s`` wall-clock seconds inside training calls;
+    ``compile_s`` seconds spent compiling the training program (once per evaluator).
+    """
+
+    def __init__(self, trainer: Trainer, data: Data, key: jax.Array, chunk: int = 16, fitness: str = "val_acc"):
+        if not isinstance(trainer, Trainer):
+            raise TypeError(f"trainer must be a Trainer (from make_trainer), got {type(trainer).__name__}")
+        if fitness not in FITNESS_METRICS:
+            raise ValueError(f"fitness must be one of {sorted(FITNESS_METRICS)}, got {fitness!r}")
+        self.trainer = trainer
+        self.space = trainer.space
+        self.data = data.device()
+        self.key = key
+        self.chunk = check_int(chunk, "chunk", minimum=1)
+        self.fitness_name = fitness
+        self.cache: dict[tuple, dict[str, float]] = {}
+        self.trained = 0
+        self.slots = 0
+        self.calls = 0
+        self.train_s = 0.0
+        self.compile_s = 0.0
+        self._train_fn: Callable | None = None
+
+    def compile(self) -> float:
+        """Compile the training program for ``chunk`` candidates (once); returns the seconds it took.
+        :meth:`score` calls it on first use, so ``train_s`` never includes compilation."""
+        if self._train_fn is not None:
+            return 0.0
+        t0 = time.perf_counter()
+        self._train_fn = self.trainer.compile(self.key, self.chunk, self.data)
+        dt = time.perf_counter() - t0
+        self.compile_s += dt
+        return dt
+
+    def fitness_of(self, metrics: dict[str, float]) -> float:
+        """The ranking value of one genome's metrics (higher is better)."""
+        return FITNESS_METRICS[self.fitness_name] * float(metrics[self.fitness_name])
+
+    def score(self, genomes: Genomes, progress: Callable[[int, int], Any] | None = None
+              ) -> tuple[np.ndarray, list[dict[str, float]], int]:
+        """``(fitness [P] float32, metrics per genome, number newly trained)``.
+
+        Genomes already in the cache (or repeated within ``genomes``) are not trained again.
+        """
+        keys = self.space.keys(genomes)
+        new = list(dict.fromkeys(k for k in keys if k not in self.cache))
+        if new:
+            self.compile()
+            t0 = time.perf_counter()
+            res = train_in_chunks(self.trainer, self.key, self.space.from_keys(new), self.data, self.chunk,
+                                  callback=progress, train_fn=self._train_fn)
+            self.train_s += time.perf_counter() - t0
+            n_calls = math.ceil(len(new) / self.chunk)
+            self.calls += n_calls
+            self.slots += n_calls * self.chunk
+            self.trained += len(new)
+            for i, k in enumerate(new):
+                self.cache[k] = {m: float(v[i]) for m, v in res.items()}
+        metrics = [self.cache[k] for k in keys]
+        fitness = np.array([self.fitness_of(m) for m in metrics], np.float32)
+        fitness[~np.isfinite(fitness)] = -np.inf
+        return fitness, metrics, len(new)
+
+
+class SearchResult(NamedTuple):
+    """The outcome of a search.
+
+    best_config: the best genome's configuration; best_key: its cache key; best: its metrics
+    (``val_acc``, ``test_acc`` ...); history: per step (generation, grid chunk or random round)
+    ``{"step", "best_val", "best_test", "mean_val", "trained", "wall_s"}`` lists (``best_test`` is the
+    test metric of the best-by-validation genome so far, ``mean_val`` the mean over the genomes of
+    that step, e.g. the GA's population); trained: genomes trained by this search;
+    wall_s: wall-clock of the whole search (training, GA operators, host work, first compilation).
+    """
+    method: str
+    best_config: dict
+    best_key: tuple
+    best: dict
+    history: dict
+    trained: int
+    wall_s: float
+
+
+class _Tracker:
+    """Best-so-far bookkeeping shared by the drivers."""
+
+    def __init__(self, evaluator: Evaluator):
+        self.ev = evaluator
+        self.best_key: tuple | None = None
+        self.best_fit = -np.inf
+        self.seen: set = set()
+        self.t0 = time.perf_counter()
+        self.history: dict[str, list] = {"step": [], "best_val": [], "best_test": [], "mean_val": [], "trained": [],
+                                         "wall_s": []}
+
+    def add(self, keys: list[tuple], step: int) -> None:
+        for k in keys:
+            self.seen.add(k)
+            f = self.ev.fitness_of(self.ev.cache[k])
+            if f > self.best_fit or self.best_key is None:
+                self.best_fit, self.best_key = f, k
+        b = self.ev.cache[self.best_key]
+        h = self.history
+        h["step"].append(step)
+        h["best_val"].append(b["val_acc"])
+        h["best_test"].append(b["test_acc"])
+        h["mean_val"].append(float(np.mean([self.ev.cache[k]["val_acc"] for k in keys])))
+        h["trained"].append(len(self.seen))
+        h["wall_s"].append(time.perf_counter() - self.t0)
+
+    def result(self, method: str) -> SearchResult:
+        cfg = self.ev.space.to_configs(self.ev.space.from_keys([self.best_key]))[0]
+        return SearchResult(method, cfg, self.best_key, dict(self.ev.cache[self.best_key]), self.history,
+                            len(self.seen), time.perf_counter() - self.t0)
+
+
+def harvey_strategy(space: Space, population: int = 20, keep: float = 0.25, random_survivors: int = 3,
+                    mutation_rate: float = 0.1, crossover_prob: float = 0.5) -> Strategy:
+    """Harvey's GA on genomes of ``space``: the top ``round(keep * population)`` kept unchanged,
+    ``random_survivors`` others kept at random, children bred from parents drawn uniformly among the
+    kept (per-gene crossover with ``crossover_prob``), each child gene resampled with ``mutation_rate``.
+    """
+    population = check_int(population, "population", minimum=2)
+    check_range(keep, "keep", 0.0, 1.0, low_open=True)
+    check_prob(mutation_rate, "mutation_rate")
+    check_prob(crossover_prob, "crossover_prob")
+    elite = max(1, int(round(keep * population)))
+    random_survivors = check_int(random_survivors, "random_survivors", minimum=0)
+    if elite + random_survivors >= population:
+        raise ValueError(f"keep ({keep} -> {elite} kept) + random_survivors ({random_survivors}) must leave room "
+                         f"for children in a population of {population}")
+    return ga(select=sel.uniform(), crossover=space.crossover(crossover_prob), mutate=space.mutation(mutation_rate),
+              elite=elite, random_survivors=random_survivors, parent_pool=elite, diversity_metric=False)
+
+
+def ga_search(key: jax.Array, evaluator: Evaluator, population: int = 20, generations: int = 10,
+              strategy: Strategy | None = None, callback: Callable[[int, dict], Any] | None = None,
+              **strategy_kwargs: Any) -> SearchResult:
+    """Evolve configurations: ``generations`` rounds of ask -> score (cache) -> tell.
+
+    key: the GA's randomness (initial sample, selection, crossover, mutation); the training key is
+    the evaluator's. strategy: defaults to :func:`harvey_strategy` (``strategy_kwargs`` go to it).
+    callback(generation, info) after every generation, with ``best_val``, ``new`` (trained this
+    generation), ``trained``, ``wall_s``, ``best_config``.
+    """
+    space = evaluator.space
+    generations = check_int(generations, "generations", minimum=1)
+    if strategy is None:
+        strategy = harvey_strategy(space, population, **strategy_kwargs)
+    elif strategy_kwargs:
+        raise ValueError(f"pass either strategy or strategy settings, got both ({sorted(strategy_kwargs)})")
+    k_init, k_sample, k_run = jax.random.split(key, 3)
+    tracker = _Tracker(evaluator)
+    state = strategy.init(k_init, space.sample(k_sample, population))
+    ask, tell = jax.jit(strategy.ask), jax.jit(strategy.tell)
+    for gen in range(generations):
+        pop, state = ask(jax.random.fold_in(k_run, gen), state)
+        fitness, _, n_new = evaluator.score(pop)
+        state = tell(state, pop, jnp.asarray(fitness))
+        tracker.add(space.keys(pop), gen + 1)
+        if callback is not None:
+            h = tracker.history
+            callback(gen + 1, {"best_val": h["best_val"][-1], "new": n_new, "trained": h["trained"][-1],
+                               "wall_s": h["wall_s"][-1],
+                               "best_config": space.to_configs(space.from_keys([tracker.best_key]))[0]})
+    return tracker.result("ga")
+
+
+def brute_force(evaluator: Evaluator, callback: Callable[[int, dict], Any] | None = None) -> SearchResult:
+    """Train every configuration of the space's grid, ``evaluator.chunk`` at a time."""
+    space = evaluator.space
+    grid = space.grid()
+    P = space.validate(grid)
+    tracker = _Tracker(evaluator)
+    chunk = evaluator.chunk
+    for i, start in enumerate(range(0, P, chunk)):
+        part = jax.tree_util.tree_map(lambda a: a[start:start + chunk], grid)
+        evaluator.score(part)
+        tracker.add(space.keys(part), i + 1)
+        if callback is not None:
+            callback(i + 1, {"best_val": tracker.history["best_val"][-1], "trained": tracker.history["trained"][-1],
+                             "total": P, "wall_s": tracker.history["wall_s"][-1]})
+    return tracker.result("grid")
+
+
+def random_search(key: jax.Array, evaluator: Evaluator, budget: int,
+                  callback: Callable[[int, dict], Any] | None = None, max_rounds: int = 1000) -> SearchResult:
+    """Sample configurations uniformly until ``budget`` distinct ones are scored (or the space is
+    exhausted), ``evaluator.chunk`` per round."""
+    space = evaluator.space
+    budget = check_int(budget, "budget", minimum=1)
+    budget = min(budget, space.grid_size) if not space.continuous else budget
+    tracker = _Tracker(evaluator)
+    rnd = 0
+    while len(tracker.seen) < budget and rnd < max_rounds:
+        cand = space.keys(space.sample(jax.random.fold_in(key, rnd), evaluator.chunk))
+        fresh = [k for k in dict.fromkeys(cand) if k not in tracker.seen][:budget - len(tracker.seen)]
+        rnd += 1
+        if not fresh:
+            continue
+        evaluator.score(space.from_keys(fresh))
+        tracker.add(fresh, rnd)
+        if callback is not None:
+            callback(rnd, {"best_val": tracker.history["best_val"][-1], "trained": tracker.history["trained"][-1],
+                           "wall_s": tracker.history["wall_s"][-1]})
+    return tracker.result("random")
