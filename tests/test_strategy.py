@@ -239,3 +239,12 @@ def test_deep_ga_improves(key):
                        block=30, progress=False)
     assert h["best_so_far"][-1] > 0.5 * h["best"][0]
     assert np.all(np.diff(h["best_so_far"]) >= 0)
+
+
+def test_population_diversity_matches_numpy(key):
+    from evojax_ga.strategy import population_diversity
+    pop = {"a": jax.random.normal(key, (50, 3, 4)) * 2 + 5, "b": jnp.arange(50, dtype=jnp.int32)[:, None]}
+    expect = np.mean(np.std(np.asarray(pop["a"]).reshape(50, -1), axis=0))
+    np.testing.assert_allclose(float(population_diversity(pop)), expect, rtol=1e-4)
+    sub = float(population_diversity(pop, max_rows=25))      # every second individual
+    np.testing.assert_allclose(sub, np.mean(np.std(np.asarray(pop["a"]).reshape(50, -1)[::2], axis=0)), rtol=1e-4)
