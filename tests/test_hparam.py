@@ -150,10 +150,11 @@ def test_fused_activation_switch_matches_reference_functions(key):
 def test_masked_network_equals_small_network_built_directly(key):
     D, L, H, C = 7, 3, 10, 4
     k1, k2, k3 = jax.random.split(key, 3)
-    base = T.init_base(k1, D, L, H, C)
-    junk = jax.tree_util.tree_map(lambda a: 100.0 * jax.random.normal(jax.random.fold_in(k2, a.size), a.shape), base)
+    base = jax.jit(T.init_base, static_argnums=(1, 2, 3, 4))(k1, D, L, H, C)
+    junk = jax.jit(lambda k: jax.tree_util.tree_map(
+        lambda a: 100.0 * jax.random.normal(jax.random.fold_in(k, a.size), a.shape), base))(k2)
     x = jax.random.normal(k3, (33, D))
-    combos = [(d, w, a) for a in range(len(ACTS)) for d, w in ((1, 10), (2, 4), (3, 1), (3, 7), (2, 10))]
+    combos = [(d, w, a) for a in range(len(ACTS)) for d, w in ((1, 10), (2, 4), (3, 7))] + [(3, 1, 0), (2, 10, 4)]
     d, w, a = (jnp.array(c) for c in zip(*combos))
 
     def one(d, w, a):
@@ -186,86 +187,107 @@ def test_switched_optimizer_steps_equal_optax_own(key):
     sw = T.switched_optimizer(OPTS, params)
     lr = jnp.array([0.1, 0.05, 0.01, 0.02, 0.003, 0.2])
     idx = jnp.arange(len(OPTS))
-    grads_seq = [jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.fold_in(key, 10 + t), a.shape), params)
-                 for t in range(3)]
+    grads_seq = jax.jit(lambda k: [jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.fold_in(k, 10 + t),
+                                                                                     a.shape), params)
+                                   for t in range(3)])(key)
     stack = lambda tree: jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(OPTS),) + a.shape), tree)
     p = stack(params)
-    st = jax.vmap(sw.init)(idx, p)
-    update = jax.jit(jax.vmap(sw.update))
-    ups = []
-    for g in grads_seq:
-        u, st = update(idx, lr, stack(g), st, p)
-        ups.append(u)
-        p = optax.apply_updates(p, u)
-    for i, name in enumerate(OPTS):
-        opt = OPTAX[name](float(lr[i]))
-        q, s = params, opt.init(params)
-        for t, g in enumerate(grads_seq):
-            u, s = opt.update(g, s, q)
-            q = optax.apply_updates(q, u)
+
+    @jax.jit
+    def switched(p, grads_seq):
+        st = jax.vmap(sw.init)(idx, p)
+        ups = []
+        for g in grads_seq:
+            u, st = jax.vmap(sw.update)(idx, lr, stack(g), st, p)
+            ups.append(u)
+            p = optax.apply_updates(p, u)
+        return ups, st
+
+    ups, st = switched(p, grads_seq)
+
+    @jax.jit
+    def optax_own(params, grads_seq):  # each optimizer alone, written plainly, one compiled program
+        out = []
+        for i, name in enumerate(OPTS):
+            opt = OPTAX[name](lr[i])
+            q, s, ups = params, opt.init(params), []
+            for g in grads_seq:
+                u, s = opt.update(g, s, q)
+                q = optax.apply_updates(q, u)
+                ups.append(u)
+            out.append((ups, s))
+        return out
+
+    for i, (name, (ref_ups, ref_state)) in enumerate(zip(OPTS, optax_own(params, grads_seq))):
+        for t in range(len(grads_seq)):
             for leaf in params:
-                np.testing.assert_allclose(np.asarray(ups[t][leaf][i]), np.asarray(u[leaf]), rtol=1e-6, atol=1e-8,
-                                           err_msg=f"{name} step {t} {leaf}")
+                np.testing.assert_allclose(np.asarray(ups[t][leaf][i]), np.asarray(ref_ups[t][leaf]), rtol=1e-6,
+                                           atol=1e-8, err_msg=f"{name} step {t} {leaf}")
         # the packed state unpacks to optax's own state
         mine = sw.unpack(i, jax.tree_util.tree_map(lambda a: a[i], st))
-        for a, b in zip(jax.tree_util.tree_leaves(mine), jax.tree_util.tree_leaves(s)):
+        for a, b in zip(jax.tree_util.tree_leaves(mine), jax.tree_util.tree_leaves(ref_state)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-8, err_msg=name)
 
 
-def _reference_train(key, cfg, data, epochs, num_classes):
-    """Direct training of the small Flax MLP with optax: the ground truth for the masked trainer."""
+def _reference_train(key, cfgs, data, epochs, L, H, num_classes):
+    """Direct training of each small Flax MLP with optax, one after another: the ground truth."""
     x, y = np.asarray(data.x_train), np.asarray(data.y_train)
     N, D = x.shape
     k_init, k_data = T.training_keys(key)
-    base = T.init_base(k_init, D, cfg["L"], cfg["H"], num_classes)
-    params = T.small_params(T.candidate_params(base, cfg["depth"], cfg["width"]), cfg["depth"], cfg["width"])
-    model = MLP(features=(cfg["width"],) * cfg["depth"], out=num_classes, activation=cfg["activation"])
-    opt = OPTAX[cfg["optimizer"]](cfg["learning_rate"])
-    state = opt.init(params)
+    d, w = (jnp.array([c[n] for c in cfgs]) for n in ("depth", "width"))
+    init = jax.jit(lambda k, d, w: jax.vmap(lambda dd, ww: T.candidate_params(T.init_base(k, D, L, H, num_classes),
+                                                                                dd, ww))(d, w))
+    p0 = jax.tree_util.tree_map(np.asarray, init(k_init, d, w))
+    perms = np.asarray(jax.jit(lambda k: jnp.stack([T.data_order(k, e, N) for e in range(epochs)]))(k_data))
+    results = []
+    for i, cfg in enumerate(cfgs):
+        params = T.small_params(jax.tree_util.tree_map(lambda a: a[i], p0), cfg["depth"], cfg["width"])
+        model = MLP(features=(cfg["width"],) * cfg["depth"], out=num_classes, activation=cfg["activation"])
+        opt = OPTAX[cfg["optimizer"]](cfg["learning_rate"])
+        state = opt.init(params)
 
-    @jax.jit
-    def step(p, s, xb, yb):
-        loss, g = jax.value_and_grad(
-            lambda q: optax.softmax_cross_entropy_with_integer_labels(model.apply(q, xb), yb).mean())(p)
-        u, s = opt.update(g, s, p)
-        return optax.apply_updates(p, u), s
+        @jax.jit
+        def step(p, s, xb, yb):
+            g = jax.grad(lambda q: optax.softmax_cross_entropy_with_integer_labels(model.apply(q, xb), yb).mean())(p)
+            u, s = opt.update(g, s, p)
+            return optax.apply_updates(p, u), s
 
-    b = cfg["batch_size"]
-    for e in range(epochs):
-        perm = np.asarray(T.data_order(k_data, e, N))
-        for s in range(math.ceil(N / b)):
-            idx = perm[s * b:(s + 1) * b]
-            params, state = step(params, state, x[idx], y[idx])
-    return params
+        b = cfg["batch_size"]
+        for e in range(epochs):
+            for s in range(math.ceil(N / b)):
+                idx = perms[e, s * b:(s + 1) * b]
+                params, state = step(params, state, x[idx], y[idx])
+        results.append((params, model))
+    return results
 
 
 def test_vectorised_training_equals_direct_small_network_training(tiny_data, key):
     """Masking, activation/optimizer switches and the batch-size gene together: every candidate of a
-    vmapped generation ends with the weights that Flax + optax reach training it alone."""
-    space = Space([choice("depth", (1, 2, 3)), choice("width", (3, 5, 8)), choice("activation", ACTS),
-                   choice("optimizer", OPTS), choice("learning_rate", (0.05, 0.01)), choice("batch_size", (16, 24))])
+    vmapped generation ends with the weights that Flax + optax reach training it alone (all six
+    optimizers are checked step by step against optax in the test above)."""
+    acts, opts = ("relu", "tanh", "sigmoid", "gelu"), ("sgd", "adam", "rmsprop", "adagrad")
+    space = Space([choice("depth", (1, 2, 3)), choice("width", (3, 5, 8)), choice("activation", acts),
+                   choice("optimizer", opts), choice("learning_rate", (0.05, 0.01)), choice("batch_size", (20, 24))])
     epochs = 2
     trainer = hp.make_trainer(space, hp.TrainConfig(epochs=epochs), in_dim=64, num_classes=10)
-    cfgs = [dict(depth=1, width=5, activation="relu", optimizer="sgd", learning_rate=0.05, batch_size=16),
-            dict(depth=3, width=3, activation="elu", optimizer="momentum", learning_rate=0.01, batch_size=24),
-            dict(depth=2, width=8, activation="tanh", optimizer="adam", learning_rate=0.01, batch_size=16),
-            dict(depth=3, width=8, activation="sigmoid", optimizer="adamax", learning_rate=0.05, batch_size=24),
-            dict(depth=2, width=3, activation="gelu", optimizer="rmsprop", learning_rate=0.01, batch_size=16),
-            dict(depth=1, width=8, activation="elu", optimizer="adagrad", learning_rate=0.05, batch_size=24)]
+    # N = 100: batch 20 gives 5 full steps per epoch, batch 24 four full steps and a partial one of 4
+    cfgs = [dict(depth=1, width=5, activation="relu", optimizer="sgd", learning_rate=0.05, batch_size=20),
+            dict(depth=3, width=3, activation="gelu", optimizer="adam", learning_rate=0.01, batch_size=24),
+            dict(depth=2, width=8, activation="sigmoid", optimizer="adagrad", learning_rate=0.05, batch_size=24),
+            dict(depth=3, width=8, activation="tanh", optimizer="rmsprop", learning_rate=0.01, batch_size=20)]
     out = trainer.train(key, space.encode(cfgs), tiny_data, return_params=True)
     assert out["val_acc"].shape == (len(cfgs),)
-    for i, cfg in enumerate(cfgs):
-        trained = jax.tree_util.tree_map(lambda a: a[i], out["params"])
-        ref = _reference_train(key, dict(cfg, L=3, H=8), tiny_data, epochs, 10)
+    refs = _reference_train(key, cfgs, tiny_data, epochs, L=3, H=8, num_classes=10)
+    for i, (cfg, (ref, model)) in enumerate(zip(cfgs, refs)):
+        trained = jax.tree_util.tree_map(lambda a: np.asarray(a[i]), out["params"])
         mine = T.small_params(trained, cfg["depth"], cfg["width"])
         for a, b in zip(jax.tree_util.tree_leaves(mine), jax.tree_util.tree_leaves(ref)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-5, err_msg=str(cfg))
         # entries outside the candidate's network never move from 0
         mask = T.param_mask(trained, cfg["depth"], cfg["width"])
         for p, m in zip(jax.tree_util.tree_leaves(trained), jax.tree_util.tree_leaves(mask)):
-            assert np.all(np.asarray(p)[~np.asarray(m)] == 0.0)
+            assert np.all(p[~np.asarray(m)] == 0.0)
         # the score is the small network's accuracy on the validation split
-        model = MLP(features=(cfg["width"],) * cfg["depth"], out=10, activation=cfg["activation"])
         acc = np.mean(np.argmax(np.asarray(model.apply(ref, tiny_data.x_val)), -1) == tiny_data.y_val)
         assert float(out["val_acc"][i]) == pytest.approx(acc, abs=1.5 / len(tiny_data.y_val))
 
@@ -296,7 +318,7 @@ def test_cache_does_not_retrain_known_genomes(search_setup):
     _, _, new3 = ev.score(pick([0, 11]))
     assert new3 == 1 and ev.trained == 4 and ev.calls == calls + 1
     # a cached score is what retraining would give: same genome, other chunk-mates, same result
-    fresh = trainer.train(ev.key, pick([9, 1, 2, 3]), ev.data)
+    fresh = trainer.compile(ev.key, 4, ev.data)(ev.key, pick([9, 1, 2, 3]), ev.data)  # compiled once, shared
     assert float(fresh["val_acc"][0]) == ev.cache[space.keys(pick([9]))[0]]["val_acc"]
     np.testing.assert_allclose(float(fresh["val_loss"][0]), ev.cache[space.keys(pick([9]))[0]]["val_loss"],
                                rtol=1e-5)
@@ -305,11 +327,12 @@ def test_cache_does_not_retrain_known_genomes(search_setup):
 def test_tiny_ga_search_improves_over_its_first_generation(search_setup):
     space, trainer, data = search_setup
     improved = 0
+    strategy = hp.harvey_strategy(space, population=8, random_survivors=1, mutation_rate=0.2)
     for seed in range(4):
         ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk=4)
         seen = []
-        res = hp.ga_search(jax.random.key(seed), ev, population=8, generations=6, random_survivors=1,
-                           mutation_rate=0.2, callback=lambda g, info: seen.append(info["new"]))
+        res = hp.ga_search(jax.random.key(seed), ev, population=8, generations=6, strategy=strategy,
+                           callback=lambda g, info: seen.append(info["new"]))
         h = res.history
         assert h["step"] == [1, 2, 3, 4, 5, 6]
         assert np.all(np.diff(h["best_val"]) >= 0)

@@ -70,6 +70,7 @@ class Evaluator:
         self.train_s = 0.0
         self.compile_s = 0.0
         self._train_fn: Callable | None = None
+        self._best: tuple[float, tuple, Any] | None = None  # (fitness, genome key, masked params on device)
 
     def compile(self) -> float:
         """Compile the training program for ``chunk`` candidates (once); returns the seconds it took.
@@ -81,6 +82,12 @@ class Evaluator:
         dt = time.perf_counter() - t0
         self.compile_s += dt
         return dt
+
+    def best_network(self) -> tuple[tuple, Any] | None:
+        """``(genome key, params)`` of the best genome this evaluator trained (first among equals):
+        its trained maximum-size masked network (use :func:`~evojax_ga.hparam.train.small_params`
+        to cut out the small one), or ``None`` before any training."""
+        return None if self._best is None else (self._best[1], self._best[2])
 
     def fitness_of(self, metrics: dict[str, float]) -> float:
         """The ranking value of one genome's metrics (higher is better)."""
@@ -97,8 +104,17 @@ class Evaluator:
         if new:
             self.compile()
             t0 = time.perf_counter()
+
+            def keep_best(start: int, n: int, res: dict) -> None:
+                fit = FITNESS_METRICS[self.fitness_name] * np.asarray(res[self.fitness_name])[:n]
+                fit = np.where(np.isfinite(fit), fit, -np.inf)
+                i = int(np.argmax(fit))
+                if "params" in res and (self._best is None or fit[i] > self._best[0]):
+                    self._best = (float(fit[i]), new[start + i],
+                                  jax.tree_util.tree_map(lambda a: a[i], res["params"]))
+
             res = train_in_chunks(self.trainer, self.key, self.space.from_keys(new), self.data, self.chunk,
-                                  callback=progress, train_fn=self._train_fn)
+                                  callback=progress, train_fn=self._train_fn, on_result=keep_best)
             self.train_s += time.perf_counter() - t0
             n_calls = math.ceil(len(new) / self.chunk)
             self.calls += n_calls
@@ -117,9 +133,10 @@ class SearchResult(NamedTuple):
 
     best_config: the best genome's configuration; best_key: its cache key; best: its metrics
     (``val_acc``, ``test_acc`` ...); history: per step (generation, grid chunk or random round)
-    ``{"step", "best_val", "best_test", "mean_val", "trained", "wall_s"}`` lists (``best_test`` is the
-    test metric of the best-by-validation genome so far, ``mean_val`` the mean over the genomes of
-    that step, e.g. the GA's population); trained: genomes trained by this search;
+    ``{"step", "best_val", "best_test", "best_step_val", "mean_val", "trained", "wall_s"}`` lists
+    (``best_val`` is the best validation accuracy so far, ``best_test`` the test accuracy of that
+    genome, ``best_step_val`` / ``mean_val`` the best / mean over the genomes of that step, e.g. the
+    GA's population; ``trained`` counts distinct genomes scored so far); trained: genomes trained by this search;
     wall_s: wall-clock of the whole search (training, GA operators, host work, first compilation).
     """
     method: str
@@ -140,8 +157,8 @@ class _Tracker:
         self.best_fit = -np.inf
         self.seen: set = set()
         self.t0 = time.perf_counter()
-        self.history: dict[str, list] = {"step": [], "best_val": [], "best_test": [], "mean_val": [], "trained": [],
-                                         "wall_s": []}
+        self.history: dict[str, list] = {"step": [], "best_val": [], "best_test": [], "best_step_val": [],
+                                         "mean_val": [], "trained": [], "wall_s": []}
 
     def add(self, keys: list[tuple], step: int) -> None:
         for k in keys:
@@ -154,7 +171,9 @@ class _Tracker:
         h["step"].append(step)
         h["best_val"].append(b["val_acc"])
         h["best_test"].append(b["test_acc"])
-        h["mean_val"].append(float(np.mean([self.ev.cache[k]["val_acc"] for k in keys])))
+        vals = [self.ev.cache[k]["val_acc"] for k in keys]
+        h["best_step_val"].append(float(np.max(vals)))
+        h["mean_val"].append(float(np.mean(vals)))
         h["trained"].append(len(self.seen))
         h["wall_s"].append(time.perf_counter() - self.t0)
 

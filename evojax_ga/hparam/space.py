@@ -349,8 +349,9 @@ def harvey_space(widths: Sequence[int] = (64, 128, 256, 512, 768, 1024), depths:
 
 
 def digits_space() -> Space:
-    """Harvey's four genes with widths scaled to the 64-input digits task (max width 256; 720 configs)."""
-    return harvey_space(widths=(8, 16, 32, 64, 128, 256))
+    """Harvey's four genes with his widths divided by 8 for the 64-input digits task
+    (8, 16, 32, 64, 96, 128; 4 x 6 x 5 x 6 = 720 configurations)."""
+    return harvey_space(widths=(8, 16, 32, 64, 96, 128))
 
 
 def default_space(max_width: int = 1024) -> Space:

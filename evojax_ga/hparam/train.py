@@ -394,7 +394,7 @@ class Trainer(NamedTuple):
 
     ``compile(key, chunk, data) -> train_fn``: the program for ``chunk`` candidates compiled ahead of
     time (once per chunk size and data shapes, then shared); ``train_fn(key, genomes, data) -> metrics``
-    runs it without tracing or compiling again.
+    runs it without tracing or compiling again (its metrics include ``params``, left on the device).
 
     metrics: ``val_acc``, ``val_loss``, ``test_acc``, ``test_loss``, ``train_loss`` (mean loss of the
     last epoch), all ``[P]`` float32; with ``return_params`` also ``params`` (the masked networks,
@@ -594,7 +594,7 @@ def make_trainer(space: Space, config: TrainConfig = TrainConfig(), *, in_dim: i
                                                  for k, v in sorted(arr.items())))
         if sig not in compiled:
             example = space.sample(jax.random.key(0), chunk)
-            compiled[sig] = jitted.lower(key, example, arr, return_params=False).compile()
+            compiled[sig] = jitted.lower(key, example, arr, return_params=True).compile()
         exe = compiled[sig]
         return lambda k, genomes, d: exe(k, genomes, arrays(d))
 
@@ -603,12 +603,16 @@ def make_trainer(space: Space, config: TrainConfig = TrainConfig(), *, in_dim: i
 
 def train_in_chunks(trainer: Trainer, key: jax.Array, genomes: Genomes, data: Data, chunk: int,
                     callback: Callable[[int, int], Any] | None = None,
-                    train_fn: Callable | None = None) -> dict[str, np.ndarray]:
+                    train_fn: Callable | None = None,
+                    on_result: Callable[[int, int, dict], Any] | None = None) -> dict[str, np.ndarray]:
     """Train ``genomes`` ``chunk`` at a time (the last chunk padded with copies of genome 0, whose
-    results are dropped), so one compiled program serves every call. Returns host arrays ``[P]``.
+    results are dropped), so one compiled program serves every call. Returns host arrays ``[P]`` of
+    the scalar metrics (``params`` never leave the device here).
 
     callback(done, total) after every chunk (progress bars); train_fn: a compiled program from
-    ``trainer.compile(key, chunk, data)`` (default: ``trainer.train``).
+    ``trainer.compile(key, chunk, data)`` (default: ``trainer.train``); on_result(start, n, result)
+    gets every chunk's raw result (device arrays, first ``n`` rows valid), e.g. to keep the best
+    network's ``params``.
     """
     train_fn = trainer.train if train_fn is None else train_fn
     chunk = check_int(chunk, "chunk", minimum=1)
@@ -621,7 +625,9 @@ def train_in_chunks(trainer: Trainer, key: jax.Array, genomes: Genomes, data: Da
             part = jax.tree_util.tree_map(
                 lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (chunk - n,) + a.shape[1:])]), part)
         res = train_fn(key, part, data)
-        outs.append({k: np.asarray(v)[:n] for k, v in res.items()})
+        outs.append({k: np.asarray(v)[:n] for k, v in res.items() if k != "params"})
+        if on_result is not None:
+            on_result(start, n, res)
         if callback is not None:
             callback(start + n, P)
     return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}

@@ -36,6 +36,7 @@ JOBS: dict[str, str] = {
     "acrobot": "evojax_ga.jobs.control",
     "mountaincar": "evojax_ga.jobs.control",
     "pendulum": "evojax_ga.jobs.control",
+    "hparam": "evojax_ga.jobs.hparam",
 }
 
 
