@@ -37,6 +37,8 @@ JOBS: dict[str, str] = {
     "mountaincar": "evojax_ga.jobs.control",
     "pendulum": "evojax_ga.jobs.control",
     "hparam": "evojax_ga.jobs.hparam",
+    "digits": "evojax_ga.jobs.classify",
+    "mnist": "evojax_ga.jobs.classify",
 }
 
 
