@@ -12,11 +12,15 @@ docstring for the two functions a job provides.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "enable_compile_cache"]
+
+CACHE_ENV = "EVOJAX_GA_CACHE"
+DEFAULT_CACHE = "~/.cache/evojax-ga/xla"
 
 _DESCRIPTION = ("Vectorised genetic algorithms for neural networks in JAX. "
                 "'evojax-ga run JOB' evolves and leaves a run folder (config.json, metrics.jsonl, "
@@ -35,6 +39,29 @@ def _add_common(parser: argparse.ArgumentParser, job: str) -> None:
                    help=f"run folder to create (default: runs/{job}-<UTC timestamp>)")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=True,
                    help="do not show the progress bar")
+    g.add_argument("--compile-cache", default=None, metavar="DIR",
+                   help=f"persistent XLA compilation cache: later runs of the same configuration skip "
+                        f"compilation (default: ${CACHE_ENV} or {DEFAULT_CACHE})")
+    g.add_argument("--no-compile-cache", dest="compile_cache", action="store_const", const="",
+                   help="do not read or write the compilation cache")
+
+
+def enable_compile_cache(path: str | None) -> str | None:
+    """Point JAX's persistent compilation cache at ``path`` (``None``: ``$EVOJAX_GA_CACHE`` or
+    ``~/.cache/evojax-ga/xla``; ``""``: leave it off). Caches every compilation, however short.
+    Returns the directory used, or None."""
+    if path == "":
+        return None
+    path = path or os.environ.get(CACHE_ENV) or os.path.expanduser(DEFAULT_CACHE)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None  # unwritable home: run without the cache
+    import jax
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             if getattr(args, "_job_error", None):
                 raise ValueError(f"job {args.job!r} cannot be loaded: {args._job_error}")
+            args.compile_cache = enable_compile_cache(args.compile_cache)
             return int(args._job_module.main(args) or 0)
         parser.print_help()
         return 2

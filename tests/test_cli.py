@@ -12,7 +12,7 @@ import pytest
 from evojax_ga import cli
 from evojax_ga import run_folder as rf
 
-RUN_ARGS = ["--pop-size", "16", "--generations", "4", "--block", "2", "--max-steps", "100",
+RUN_ARGS = ["--no-compile-cache", "--fast-compile", "off", "--pop-size", "16", "--generations", "4", "--block", "2", "--max-steps", "100",
             "--check-episodes", "4", "--final-episodes", "4", "--hidden", "8", "--no-progress", "--seed", "3"]
 
 
@@ -115,6 +115,12 @@ def test_job_defaults_differ_per_job():
     from evojax_ga.jobs import control
     assert control.config_for("pendulum").env == "Pendulum-v1"
     assert control.config_for("cartpole", pop_size=None).pop_size == control.JOB_DEFAULTS["cartpole"]["pop_size"]
+
+
+def test_cache_and_fast_compile_options_parse(tmp_path):
+    a = cli.build_parser().parse_args(["run", "cartpole", "--compile-cache", str(tmp_path), "--fast-compile", "off"])
+    assert a.compile_cache == str(tmp_path) and a.fast_compile == "off"
+    assert cli.build_parser().parse_args(["run", "acrobot", "--no-compile-cache"]).compile_cache == ""
 
 
 def test_python_dash_m_help():

@@ -193,6 +193,23 @@ class GymnaxTask(NamedTuple):
     env_params: Any
 
 
+def _obs_affine(env: Any, env_params: Any, obs_dim: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(scale, shift)`` ``[obs_dim]`` mapping finite observation bounds onto [-1, 1] (identity elsewhere)."""
+    try:
+        space = env.observation_space(env_params)
+        low = np.broadcast_to(np.asarray(space.low, np.float64), space.shape).reshape(-1)
+        high = np.broadcast_to(np.asarray(space.high, np.float64), space.shape).reshape(-1)
+    except Exception:  # no Box observation space: leave observations alone
+        return None
+    if low.shape[0] != obs_dim:
+        return None
+    width = high - low
+    ok = np.isfinite(width) & (width > 0) & (width < 1e6)
+    scale = np.where(ok, 2.0 / np.where(ok, width, 1.0), 1.0)
+    shift = np.where(ok, -1.0 - low * scale, 0.0)
+    return scale.astype(np.float32), shift.astype(np.float32)
+
+
 def _check_policy_output(policy_one: Callable, params: Population, obs_shape: tuple[int, int],
                          spec: _ActionSpec) -> None:
     """Trace-time check (no computation) that the policy maps ``[E, obs_dim]`` to ``[E, num_outputs]``."""
@@ -205,7 +222,7 @@ def _check_policy_output(policy_one: Callable, params: Population, obs_shape: tu
 
 
 def _make_rollout(env: Any, env_params: Any, policy: Policy, spec: _ActionSpec, max_steps: int,
-                  early_exit: bool, obs_dim: int) -> Callable:
+                  early_exit: bool, obs_dim: int, obs_affine: tuple[Any, Any] | None = None) -> Callable:
     """``rollout(key, first [B] int32, params [B, ...], episodes, common) -> (returns [B, E],
     lengths [B, E], simulated steps)``; ``first`` holds the global indices of the ``B`` individuals."""
 
@@ -232,7 +249,10 @@ def _make_rollout(env: Any, env_params: Any, policy: Policy, spec: _ActionSpec, 
         obs, state = jax.vmap(lambda k: env.reset_env(k, env_params))(k_reset)
 
         def flat_obs(o):
-            return o.reshape(B, E, -1).astype(jnp.float32)
+            o = o.reshape(B, E, -1).astype(jnp.float32)
+            if obs_affine is not None:
+                o = o * jnp.asarray(obs_affine[0]) + jnp.asarray(obs_affine[1])
+            return o
 
         def body(t, obs, state, ret, length, alive):
             out = jax.vmap(policy_one)(params, flat_obs(obs))           # [B, E, n_out]
@@ -303,7 +323,7 @@ def rollout_returns(rollout: Callable, key: jax.Array, population: Population, e
 
 def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int | None = None,
                 chunk_size: int | None = None, early_exit: bool = True, common_episodes: bool = False,
-                env_kwargs: dict | None = None, env_params: Any = None) -> GymnaxTask:
+                normalize_obs: bool = False, env_kwargs: dict | None = None, env_params: Any = None) -> GymnaxTask:
     """Evaluate populations of policies on the gymnax environment ``env_name``.
 
     env_name: a gymnax id (``"CartPole-v1"``, ``"Acrobot-v1"``, ``"MountainCar-v0"``,
@@ -320,6 +340,10 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
         of always running ``max_steps`` steps (``scan``). Same results either way.
     common_episodes: every individual plays the same ``episodes`` start states (common random
         numbers: less noise when ranking, but a generation is judged on fewer distinct episodes).
+    normalize_obs: map every observation component with finite bounds in the environment's
+        observation space affinely onto [-1, 1] before the policy sees it (MountainCar's velocity
+        lives in [-0.07, 0.07]); unbounded components are passed unchanged. The policy then expects
+        normalised inputs: evaluate it through a task with the same setting.
     env_kwargs / env_params: passed to ``gymnax.make`` / used instead of the default parameters.
     """
     episodes = check_int(episodes, "episodes", minimum=1)
@@ -338,7 +362,9 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
     spec = _action_spec(env, params, name)
     obs_shape = jax.eval_shape(lambda k: env.reset_env(k, params)[0], jax.random.key(0)).shape
     sample_input = jnp.zeros((max(1, math.prod(obs_shape)),), jnp.float32)
-    rollout = _make_rollout(env, params, policy, spec, max_steps, bool(early_exit), int(sample_input.shape[0]))
+    obs_affine = _obs_affine(env, params, sample_input.shape[0]) if normalize_obs else None
+    rollout = _make_rollout(env, params, policy, spec, max_steps, bool(early_exit), int(sample_input.shape[0]),
+                            obs_affine)
 
     def returns(key: jax.Array, population: Population) -> tuple[jax.Array, jax.Array]:
         """``(returns [P, E] float32, lengths [P, E] int32)`` of ``episodes`` episodes per individual."""
@@ -364,6 +390,7 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
         return _individual(key, params_one, jnp.zeros((episodes,), jnp.int8))
 
     config = {"env": name, "episodes": episodes, "max_steps": max_steps, "chunk_size": chunk_size,
+              "normalize_obs": bool(normalize_obs),
               "early_exit": bool(early_exit), "common_episodes": bool(common_episodes),
               "action": "discrete" if spec.discrete else "continuous", "num_outputs": spec.num_outputs,
               "obs_shape": list(obs_shape)}
