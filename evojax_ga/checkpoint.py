@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-__all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path"]
+__all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path", "saver"]
 
 MAGIC = b"EGACKPT1"
 _NAME = re.compile(r"^ckpt_(\d{8})\.msgpack$")
@@ -144,3 +144,25 @@ def latest(directory: str | os.PathLike, template: Any) -> tuple[Any, dict] | No
         except CorruptCheckpointError as e:
             warnings.warn(f"skipping {e}", stacklevel=2)
     return None
+
+
+def saver(directory: str | os.PathLike, every: int = 10, metadata: dict | None = None, keep: int | None = 3):
+    """An ``evolve`` callback that checkpoints whenever the generation count passes a multiple of
+    ``every`` (checks happen between ``lax.scan`` blocks, so choose ``every`` >= the block length).
+
+    Usage: ``evolve(..., callback=checkpoint.saver("run/ckpt", every=20, metadata={"seed": 0}))``;
+    call ``checkpoint.save(...)`` once more after ``evolve`` returns for the final state.
+    """
+    from evojax_ga._checks import check_int
+    every = check_int(every, "every", minimum=1)
+    last = {"gen": None}
+
+    def callback(state: Any, block_history: dict) -> None:
+        gen = int(np.asarray(state.generation))
+        if last["gen"] is None:
+            last["gen"] = gen - len(block_history.get("generation", ())) if block_history else gen
+        if gen // every > last["gen"] // every:
+            save(directory, state, metadata, keep=keep)
+        last["gen"] = gen
+
+    return callback

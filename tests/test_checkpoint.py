@@ -71,3 +71,13 @@ def test_shape_mismatch_and_keep(tmp_path, key):
     for g in range(1, 6):
         ckpt.save(tmp_path, st.replace(generation=jnp.int32(g)), keep=2)
     assert [q.name for q in ckpt.list_checkpoints(tmp_path)] == ["ckpt_00000004.msgpack", "ckpt_00000005.msgpack"]
+
+
+def test_saver_checkpoints_every_interval(tmp_path, key):
+    task, pop, s = _setup(key)
+    cb = ckpt.saver(tmp_path, every=6, metadata={"seed": 1}, keep=None)
+    ega.evolve(key, s, task, pop, generations=20, block=3, progress=False, callback=cb)
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == [
+        "ckpt_00000006.msgpack", "ckpt_00000012.msgpack", "ckpt_00000018.msgpack"]
+    st, meta = ckpt.load(ckpt.checkpoint_path(tmp_path, 12), s.init(key, pop))
+    assert int(st.generation) == 12 and meta["seed"] == 1
