@@ -10,8 +10,8 @@ network with a genetic algorithm"), with every candidate of a generation trained
 """
 
 from evojax_ga.hparam import search, space, train
-from evojax_ga.hparam.search import (Evaluator, SearchResult, brute_force, ga_search, harvey_strategy,
-                                     random_search)
+from evojax_ga.hparam.search import (Evaluator, SearchResult, brute_force, compile_strategy, ga_search,
+                                     harvey_strategy, random_search)
 from evojax_ga.hparam.space import (Gene, Space, choice, default_space, digits_space, harvey_space, log_uniform,
                                     uniform)
 from evojax_ga.hparam.train import (ACTIVATIONS, OPTIMIZERS, Data, TrainConfig, Trainer, load_dataset,
@@ -23,5 +23,5 @@ __all__ = [
     "Gene", "Space", "choice", "uniform", "log_uniform", "harvey_space", "digits_space", "default_space",
     "ACTIVATIONS", "OPTIMIZERS", "Data", "TrainConfig", "Trainer", "load_dataset", "make_trainer",
     "masked_forward", "small_params", "switched_optimizer", "train_in_chunks",
-    "Evaluator", "SearchResult", "ga_search", "brute_force", "random_search", "harvey_strategy",
+    "Evaluator", "SearchResult", "ga_search", "compile_strategy", "brute_force", "random_search", "harvey_strategy",
 ]

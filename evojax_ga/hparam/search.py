@@ -31,7 +31,7 @@ from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.hparam.train import Data, Trainer, train_in_chunks
 from evojax_ga.strategy import Strategy, ga
 
-__all__ = ["Evaluator", "SearchResult", "harvey_strategy", "ga_search", "brute_force", "random_search",
+__all__ = ["Evaluator", "SearchResult", "harvey_strategy", "compile_strategy", "ga_search", "brute_force", "random_search",
            "FITNESS_METRICS"]
 
 #: metrics a search can rank by (higher is better once signs are applied)
@@ -200,6 +200,18 @@ def harvey_strategy(space: Space, population: int = 20, keep: float = 0.25, rand
                          f"for children in a population of {population}")
     return ga(select=sel.uniform(), crossover=space.crossover(crossover_prob), mutate=space.mutation(mutation_rate),
               elite=elite, random_survivors=random_survivors, parent_pool=elite, diversity_metric=False)
+
+
+def compile_strategy(strategy: Strategy, space: Space, population: int) -> float:
+    """Trace and compile ``strategy``'s ask and tell for ``population`` genomes of ``space`` (what
+    :func:`ga_search` would compile on its first generation); returns the seconds it took. Later
+    ``ga_search`` calls with the same strategy object reuse the compiled programs."""
+    t0 = time.perf_counter()
+    key = jax.random.key(0)
+    state = strategy.init(key, space.sample(key, population))
+    pop, state = jax.jit(strategy.ask)(key, state)
+    jax.block_until_ready(jax.jit(strategy.tell)(state, pop, jnp.zeros((population,), jnp.float32)))
+    return time.perf_counter() - t0
 
 
 def ga_search(key: jax.Array, evaluator: Evaluator, population: int = 20, generations: int = 10,
