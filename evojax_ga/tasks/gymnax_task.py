@@ -10,7 +10,10 @@ of any gymnax environment in one array program:
 * the step is ``vmap``-ped over episodes inside the per-individual policy call (the episodes of one
   individual share its weight reads: a ``[E, obs] @ [obs, h]`` matmul) and over individuals;
 * with ``chunk_size`` the population is evaluated ``chunk_size`` individuals at a time in a
-  ``lax.map`` (memory bounded by the chunk, not by ``P``).
+  ``lax.map`` (memory bounded by the chunk, not by ``P``). The default ``"auto"`` uses chunks of
+  :data:`AUTO_CHUNK` (256) members: on the 2-core CPU a chunk's weights then stay in cache (8,192
+  CartPole MLPs x 500 steps: ~1.6x faster than one vmap over all), and with ``early_exit`` a chunk
+  whose episodes have all ended stops early (a random initial population of 10^4: ~2.5x faster).
 
 Actions: discrete spaces take ``argmax`` of the policy output (``num_outputs = n``); continuous
 (``Box``) spaces take ``low + (tanh(out) + 1) / 2 * (high - low)`` (``num_outputs = prod(shape)``).
@@ -45,8 +48,11 @@ from evojax_ga.population import validate_population
 Population = Any
 Policy = Callable[[Any, jax.Array], jax.Array]
 
-__all__ = ["GymnaxTask", "gymnax_task", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
+__all__ = ["AUTO_CHUNK", "GymnaxTask", "gymnax_task", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
            "rollout_returns"]
+
+#: members per chunk when ``chunk_size="auto"`` (measured on the 2-core CPU, see the module docstring)
+AUTO_CHUNK = 256
 
 #: short names accepted besides gymnax's own ids
 ENV_ALIASES: dict[str, str] = {
@@ -322,7 +328,7 @@ def rollout_returns(rollout: Callable, key: jax.Array, population: Population, e
 
 
 def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int | None = None,
-                chunk_size: int | None = None, early_exit: bool = True, common_episodes: bool = False,
+                chunk_size: int | str | None = "auto", early_exit: bool = True, common_episodes: bool = False,
                 normalize_obs: bool = False, env_kwargs: dict | None = None, env_params: Any = None) -> GymnaxTask:
     """Evaluate populations of policies on the gymnax environment ``env_name``.
 
@@ -335,7 +341,8 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
     max_steps: step limit per episode (default: the environment's ``max_steps_in_episode``; when
         given it replaces it, so the limit counts as truncation).
     chunk_size: evaluate at most this many individuals at once (``lax.map`` over chunks); ``None``
-        = the whole population in one ``vmap``. Results do not depend on it.
+        = the whole population in one ``vmap``; ``"auto"`` = :data:`AUTO_CHUNK`. Results do not
+        depend on it.
     early_exit: stop the step loop when every episode of a chunk has ended (``while_loop``) instead
         of always running ``max_steps`` steps (``scan``). Same results either way.
     common_episodes: every individual plays the same ``episodes`` start states (common random
@@ -347,7 +354,11 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
     env_kwargs / env_params: passed to ``gymnax.make`` / used instead of the default parameters.
     """
     episodes = check_int(episodes, "episodes", minimum=1)
-    if chunk_size is not None:
+    if isinstance(chunk_size, str):
+        if chunk_size != "auto":
+            raise ValueError(f"chunk_size must be an int >= 1, None or 'auto', got {chunk_size!r}")
+        chunk_size = AUTO_CHUNK
+    elif chunk_size is not None:
         chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     if not callable(policy):
         raise TypeError(f"policy must be callable (params, obs) -> outputs, e.g. model.apply; "
