@@ -332,7 +332,7 @@ def test_tiny_ga_search_improves_over_its_first_generation(search_setup):
         ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk=4)
         seen = []
         res = hp.ga_search(jax.random.key(seed), ev, population=8, generations=6, strategy=strategy,
-                           callback=lambda g, info: seen.append(info["new"]))
+                           fresh_children=False, callback=lambda g, info: seen.append(info["new"]))
         h = res.history
         assert h["step"] == [1, 2, 3, 4, 5, 6]
         assert np.all(np.diff(h["best_val"]) >= 0)
@@ -342,6 +342,22 @@ def test_tiny_ga_search_improves_over_its_first_generation(search_setup):
         assert seen[0] <= 8 and max(seen[1:]) <= 5 and ev.trained == sum(seen) == res.trained
         assert res.best["val_acc"] == h["best_val"][-1] and set(res.best_config) == set(space.names)
     assert improved >= 2, f"the best improved over the first generation in only {improved} of 4 runs"
+
+
+def test_fresh_children_fill_every_generation_with_new_genomes(search_setup):
+    space, trainer, data = search_setup
+    strategy = hp.harvey_strategy(space, population=8, random_survivors=1, mutation_rate=0.2)
+    counts = {}
+    for fresh in (False, True):
+        ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk=4)
+        seen = []
+        res = hp.ga_search(jax.random.key(5), ev, population=8, generations=5, strategy=strategy,
+                           fresh_children=fresh, callback=lambda g, info: seen.append(info["new"]))
+        counts[fresh] = seen
+        assert space.in_bounds(space.from_keys(list(ev.cache))).all()
+    # 48 configurations: room for 8 + 4 x 5 new ones, so with fresh children every child is new
+    assert counts[True] == [8, 5, 5, 5, 5]
+    assert sum(counts[False]) < sum(counts[True])
 
 
 def test_brute_force_and_random_search(search_setup):

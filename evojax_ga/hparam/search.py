@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evojax_ga import mutation as mu
 from evojax_ga import selection as sel
 from evojax_ga._checks import check_int, check_prob, check_range
 from evojax_ga.hparam.space import Genomes, Space
@@ -34,8 +35,10 @@ from evojax_ga.strategy import Strategy, ga
 __all__ = ["Evaluator", "SearchResult", "harvey_strategy", "compile_strategy", "ga_search", "brute_force", "random_search",
            "FITNESS_METRICS"]
 
-#: metrics a search can rank by (higher is better once signs are applied)
-FITNESS_METRICS = {"val_acc": 1.0, "val_loss": -1.0}
+#: what a search can rank by: validation accuracy, validation loss (negated), or accuracy with ties
+#: broken by the lower loss (``acc - 1e-4 * min(loss, 10)``: never reorders different accuracies on
+#: a validation split of up to 5,000 samples)
+FITNESS_METRICS = ("val_acc", "val_loss", "val_acc_loss")
 
 
 class Evaluator:
@@ -43,8 +46,9 @@ class Evaluator:
 
     trainer, data: what trains a candidate and on which splits; key: the training key (initial
     draws and data order, shared by every candidate); chunk: candidates per compiled training call;
-    fitness: ``"val_acc"`` (default) or ``"val_loss"`` (negated). Test metrics are recorded too but
-    never used for ranking.
+    fitness: ``"val_acc"`` (default, Harvey's), ``"val_loss"`` (negated) or ``"val_acc_loss"``
+    (accuracy, ties broken by the lower loss). Test metrics are recorded too but never used for
+    ranking.
 
     Attributes (host side, grow as genomes are scored): ``cache`` {genome key: metrics dict};
     ``trained`` distinct genomes trained; ``slots`` candidate slots run including padding;
@@ -56,7 +60,7 @@ class Evaluator:
         if not isinstance(trainer, Trainer):
             raise TypeError(f"trainer must be a Trainer (from make_trainer), got {type(trainer).__name__}")
         if fitness not in FITNESS_METRICS:
-            raise ValueError(f"fitness must be one of {sorted(FITNESS_METRICS)}, got {fitness!r}")
+            raise ValueError(f"fitness must be one of {list(FITNESS_METRICS)}, got {fitness!r}")
         self.trainer = trainer
         self.space = trainer.space
         self.data = data.device()
@@ -89,9 +93,15 @@ class Evaluator:
         to cut out the small one), or ``None`` before any training."""
         return None if self._best is None else (self._best[1], self._best[2])
 
-    def fitness_of(self, metrics: dict[str, float]) -> float:
-        """The ranking value of one genome's metrics (higher is better)."""
-        return FITNESS_METRICS[self.fitness_name] * float(metrics[self.fitness_name])
+    def fitness_of(self, metrics: dict[str, Any]) -> Any:
+        """The ranking value of one genome's metrics (higher is better; scalars or arrays)."""
+        acc, loss = metrics["val_acc"], metrics["val_loss"]
+        if self.fitness_name == "val_acc":
+            return acc
+        if self.fitness_name == "val_loss":
+            return -np.asarray(loss, np.float64) if np.ndim(loss) else -float(loss)
+        tie = 1e-4 * np.minimum(np.where(np.isfinite(loss), loss, 10.0), 10.0)
+        return np.asarray(acc, np.float64) - tie if np.ndim(acc) else float(acc) - float(tie)
 
     def score(self, genomes: Genomes, progress: Callable[[int, int], Any] | None = None
               ) -> tuple[np.ndarray, list[dict[str, float]], int]:
@@ -106,7 +116,8 @@ class Evaluator:
             t0 = time.perf_counter()
 
             def keep_best(start: int, n: int, res: dict) -> None:
-                fit = FITNESS_METRICS[self.fitness_name] * np.asarray(res[self.fitness_name])[:n]
+                fit = np.asarray(self.fitness_of({k: np.asarray(res[k])[:n] for k in ("val_acc", "val_loss")}),
+                                 np.float64)
                 fit = np.where(np.isfinite(fit), fit, -np.inf)
                 i = int(np.argmax(fit))
                 if "params" in res and (self._best is None or fit[i] > self._best[0]):
@@ -214,28 +225,59 @@ def compile_strategy(strategy: Strategy, space: Space, population: int) -> float
     return time.perf_counter() - t0
 
 
+def _refresher(space: Space, rate: float) -> Callable:
+    """Jitted ``(key, genomes, rows_mask [P] bool) -> genomes``: resample genes (probability ``rate``
+    each) of the masked rows only."""
+    mut = space.mutation(rate)
+
+    @jax.jit
+    def refresh(key, genomes, rows):
+        params = mu.set_param(mut.params, "rate", jnp.where(rows, jnp.float32(rate), 0.0))
+        return mut.apply(key, genomes, params)
+    return refresh
+
+
 def ga_search(key: jax.Array, evaluator: Evaluator, population: int = 20, generations: int = 10,
               strategy: Strategy | None = None, callback: Callable[[int, dict], Any] | None = None,
-              **strategy_kwargs: Any) -> SearchResult:
+              fresh_children: bool = True, fresh_tries: int = 20, **strategy_kwargs: Any) -> SearchResult:
     """Evolve configurations: ``generations`` rounds of ask -> score (cache) -> tell.
 
     key: the GA's randomness (initial sample, selection, crossover, mutation); the training key is
     the evaluator's. strategy: defaults to :func:`harvey_strategy` (``strategy_kwargs`` go to it).
+    fresh_children: a child whose genome is already scored (or repeats another child of the same
+    generation) would cost no training but also teach nothing; with this set it is mutated again
+    (each gene resampled with probability 1/2, up to ``fresh_tries`` times) until it is new, so
+    every slot of a padded training chunk is used. ``False`` gives Harvey's GA with a cache (known
+    children are looked up, not retrained). Kept individuals are never changed.
     callback(generation, info) after every generation, with ``best_val``, ``new`` (trained this
     generation), ``trained``, ``wall_s``, ``best_config``.
     """
     space = evaluator.space
     generations = check_int(generations, "generations", minimum=1)
+    fresh_tries = check_int(fresh_tries, "fresh_tries", minimum=0)
     if strategy is None:
         strategy = harvey_strategy(space, population, **strategy_kwargs)
     elif strategy_kwargs:
         raise ValueError(f"pass either strategy or strategy settings, got both ({sorted(strategy_kwargs)})")
-    k_init, k_sample, k_run = jax.random.split(key, 3)
+    kept = int(strategy.config["elite"]) + int(strategy.config["random_survivors"])
+    k_init, k_sample, k_run, k_fresh = jax.random.split(key, 4)
     tracker = _Tracker(evaluator)
     state = strategy.init(k_init, space.sample(k_sample, population))
     ask, tell = jax.jit(strategy.ask), jax.jit(strategy.tell)
+    refresh = _refresher(space, 0.5) if fresh_children else None
     for gen in range(generations):
         pop, state = ask(jax.random.fold_in(k_run, gen), state)
+        if refresh is not None:
+            first = 0 if gen == 0 else kept  # the first ask returns the initial sample: all of it is new
+            for t in range(fresh_tries):
+                keys = space.keys(pop)
+                seen, stale = set(), np.zeros(len(keys), bool)
+                for i, k in enumerate(keys):
+                    stale[i] = i >= first and (k in evaluator.cache or k in seen)
+                    seen.add(k)
+                if not stale.any():
+                    break
+                pop = refresh(jax.random.fold_in(jax.random.fold_in(k_fresh, gen), t), pop, jnp.asarray(stale))
         fitness, _, n_new = evaluator.score(pop)
         state = tell(state, pop, jnp.asarray(fitness))
         tracker.add(space.keys(pop), gen + 1)
