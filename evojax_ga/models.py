@@ -128,22 +128,28 @@ def mlp_layers(params: Any) -> list[tuple[jax.Array, jax.Array]]:
     return [(p[n]["kernel"], p[n]["bias"]) for n in names]
 
 
-def _mlp_population_logits_t(model: MLP, pop: Any, x: jax.Array) -> jax.Array:
-    """Logits of a population of MLPs, transposed: ``[P, out, B]`` for ``x`` ``[B, ...]``.
-
-    Samples sit on the fast (last) axis, so the bias, activation and softmax arithmetic vectorise
-    over the batch, and the first layer is a single GEMM ``[P*h, d] @ [d, B]``.
-    """
-    act = _activation(model.activation)
-    out_act = _activation(model.output_activation, "output_activation")
+def _mlp_prepare(model: MLP, x: jax.Array) -> jax.Array:
+    """``x [B, ...]`` -> the feature-major ``[d, B]`` layout the population forward consumes."""
     x = x.reshape(x.shape[0], -1) if (model.flatten or x.ndim == 2) else x
     if x.ndim != 2:
         raise ValueError(f"MLP inputs must be [B, d] (or images with flatten=True), got shape {x.shape}")
+    return x.T
+
+
+def _mlp_population_logits_t(model: MLP, pop: Any, xt: jax.Array) -> jax.Array:
+    """Logits of a population of MLPs, transposed: ``[P, out, B]`` for ``xt = [d, B]``.
+
+    Samples sit on the fast (last) axis, so the bias, activation and softmax arithmetic vectorise
+    over the batch, and every layer is a GEMM ``[P*out, in] @ [in, B]`` (batched over P after the
+    first) with row-major operands: no transposes of the data inside the population loop.
+    """
+    act = _activation(model.activation)
+    out_act = _activation(model.output_activation, "output_activation")
     layers = mlp_layers(pop)
     h = None
     for i, (w, b) in enumerate(layers):            # w: [P, din, dout], b: [P, dout]
         if i == 0:
-            z = jnp.einsum("pio,bi->pob", w, x)      # [P, dout, B]
+            z = jnp.einsum("pio,ib->pob", w, xt)     # [P, dout, B]
         else:
             z = jnp.einsum("pio,pib->pob", w, h)
         z = z + b[:, :, None]
@@ -151,18 +157,20 @@ def _mlp_population_logits_t(model: MLP, pop: Any, x: jax.Array) -> jax.Array:
     return h
 
 
-def population_forward(model: Any) -> tuple[Callable[[Any, jax.Array], jax.Array], int]:
-    """``(forward, class_axis)``: ``forward(population, x [B, ...])`` gives the logits of every
-    individual on the shared batch, with classes on ``class_axis``.
+def population_forward(model: Any) -> tuple[Callable[[Any, Any], jax.Array], int, Callable[[jax.Array], Any]]:
+    """``(forward, class_axis, prepare)``: ``forward(population, prepare(x))`` gives the logits of
+    every individual on the shared batch ``x [B, ...]``, with classes on ``class_axis``.
 
-    ``model``: an :class:`MLP` (fast path: logits ``[P, C, B]``, ``class_axis=1``), any other Flax
-    module, or a function ``apply(params, x) -> [B, C]`` (``vmap`` over individuals: logits
-    ``[P, B, C]``, ``class_axis=2``).
+    ``prepare`` runs once per batch, outside any loop over population chunks (a layout change).
+    ``model``: an :class:`MLP` (fast path: ``prepare`` gives ``[d, B]``, logits ``[P, C, B]``,
+    ``class_axis=1``), any other Flax module, or a function ``apply(params, x) -> [B, C]``
+    (``vmap`` over individuals: logits ``[P, B, C]``, ``class_axis=2``, ``prepare`` the identity).
     """
     if isinstance(model, MLP):
-        return (lambda pop, x: _mlp_population_logits_t(model, pop, x)), 1
+        return ((lambda pop, xt: _mlp_population_logits_t(model, pop, xt)), 1,
+                (lambda x: _mlp_prepare(model, x)))
     apply = model.apply if isinstance(model, nn.Module) else model
     if not callable(apply):
         raise TypeError(f"model must be a Flax module or a function apply(params, x) -> logits, "
                         f"got {type(model).__name__}")
-    return jax.vmap(apply, in_axes=(0, None)), 2
+    return jax.vmap(apply, in_axes=(0, None)), 2, (lambda x: x)

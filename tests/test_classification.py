@@ -118,7 +118,7 @@ def test_mlp_fast_path_matches_vmap_and_chunking(mlp_task, small_pop):
     acc, ce = mlp_task.scores(small_pop, x, y)
     np.testing.assert_allclose(acc, ref_acc, atol=1e-6)
     np.testing.assert_allclose(ce, ref_ce, rtol=1e-4)
-    generic = mlp_task._replace(forward=jax.vmap(m.apply, in_axes=(0, None)), class_axis=2)
+    generic = mlp_task._replace(forward=jax.vmap(m.apply, in_axes=(0, None)), class_axis=2, prepare=lambda x: x)
     for t in (mlp_task._replace(pop_chunk=7, sample_chunk=64), generic._replace(pop_chunk=40, sample_chunk=None)):
         a2, c2 = jax.jit(t.scores)(small_pop, x, y)
         np.testing.assert_allclose(a2, acc, atol=1e-6)

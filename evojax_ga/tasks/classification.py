@@ -110,8 +110,9 @@ class ClassificationTask(NamedTuple):
     ``y_train [N]`` int32, ``x_test [M, ...]``, ``y_test [M]``.
     """
     model: Any
-    forward: Callable[[Population, jax.Array], jax.Array]
+    forward: Callable[[Population, Any], jax.Array]
     class_axis: int
+    prepare: Callable[[jax.Array], Any]
     x_train: jax.Array
     y_train: jax.Array
     x_test: jax.Array
@@ -152,38 +153,39 @@ class ClassificationTask(NamedTuple):
         P, B = leaves[0].shape[0], x.shape[0]
         c, s = self.chunks(P, B)
 
-        def chunk_sums(pop_c, xb, yb):
-            correct, nll = logits_scores(self.forward(pop_c, xb), yb, self.class_axis)
-            return jnp.sum(correct, axis=1, dtype=jnp.float32), jnp.sum(nll, axis=1)
+        def population_sums(xp, yb):
+            """Sums over the samples of one sample chunk, for every individual: ``[P]`` twice."""
+            def chunk_sums(pop_c):
+                correct, nll = logits_scores(self.forward(pop_c, xp), yb, self.class_axis)
+                return jnp.sum(correct, axis=1, dtype=jnp.float32), jnp.sum(nll, axis=1)
 
-        def pop_chunk_sums(pop_c):
-            if s >= B:
-                return chunk_sums(pop_c, x, y)
-            (xh, yh), (xt, yt) = _split_rows((x, y), B, s)
-            c = jax.tree_util.tree_leaves(pop_c)[0].shape[0]
-
-            def body(acc, xy):
-                a, n = chunk_sums(pop_c, *xy)
-                return (acc[0] + a, acc[1] + n), None
-
-            zero = (jnp.zeros((c,), jnp.float32), jnp.zeros((c,), jnp.float32))
-            acc, _ = jax.lax.scan(body, zero, (xh, yh))
-            if xt.shape[0]:
-                a, n = chunk_sums(pop_c, xt, yt)
-                acc = (acc[0] + a, acc[1] + n)
-            return acc
-
-        if c >= P:
-            correct, nll = pop_chunk_sums(population)
-        else:
+            if c >= P:
+                return chunk_sums(population)
             head, tail = _split_rows(population, P, c)
-            ch, nh = jax.lax.map(pop_chunk_sums, head)
+            ch, nh = jax.lax.map(chunk_sums, head)
             parts_c, parts_n = [ch.reshape(-1)], [nh.reshape(-1)]
             if P % c:
-                ct, nt = pop_chunk_sums(tail)
+                ct, nt = chunk_sums(tail)
                 parts_c.append(ct)
                 parts_n.append(nt)
-            correct, nll = jnp.concatenate(parts_c), jnp.concatenate(parts_n)
+            return jnp.concatenate(parts_c), jnp.concatenate(parts_n)
+
+        # samples outermost: the batch layout change (prepare) runs once per sample chunk, and the
+        # chunk stays in cache while the population streams past it
+        if s >= B:
+            correct, nll = population_sums(self.prepare(x), y)
+        else:
+            (xh, yh), (xt, yt) = _split_rows((x, y), B, s)
+
+            def body(acc, xy):
+                a, n = population_sums(self.prepare(xy[0]), xy[1])
+                return (acc[0] + a, acc[1] + n), None
+
+            zero = (jnp.zeros((P,), jnp.float32), jnp.zeros((P,), jnp.float32))
+            (correct, nll), _ = jax.lax.scan(body, zero, (xh, yh))
+            if xt.shape[0]:
+                a, n = population_sums(self.prepare(xt), yt)
+                correct, nll = correct + a, nll + n
         return correct / B, nll / B
 
     def sample_batch(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -263,7 +265,7 @@ class ClassificationTask(NamedTuple):
 
 def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy",
                    batch_size: int | None = None, pop_chunk: int | None = None, sample_chunk: int | None = None,
-                   test_samples: int | None = None, chunk_bytes: int = 4 * 2**20,
+                   test_samples: int | None = None, chunk_bytes: int = 2 * 2**20,
                    dtype: Any = jnp.float32) -> ClassificationTask:
     """A classification task for a Flax ``model`` (logits ``[B, C]``) on a :class:`~evojax_ga.data.Dataset`.
 
@@ -291,9 +293,9 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
         sample_chunk = check_int(sample_chunk, "sample_chunk", minimum=1)
     if test_samples is not None:
         test_samples = check_int(test_samples, "test_samples", minimum=0)
-    forward, class_axis = population_forward(model)
+    forward, class_axis, prepare = population_forward(model)
     return ClassificationTask(
-        model=model, forward=forward, class_axis=class_axis,
+        model=model, forward=forward, class_axis=class_axis, prepare=prepare,
         x_train=jnp.asarray(data.x_train, dtype), y_train=jnp.asarray(data.y_train, jnp.int32),
         x_test=jnp.asarray(data.x_test, dtype), y_test=jnp.asarray(data.y_test, jnp.int32),
         num_classes=int(data.num_classes), fitness=fitness, batch_size=batch_size, pop_chunk=pop_chunk,
