@@ -28,8 +28,16 @@ _DESCRIPTION = ("Vectorised genetic algorithms for neural networks in JAX. "
                 "'evojax-ga eval RUN_DIR' reloads and re-evaluates it.")
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless the help already names its default, the
+    default is None, or the option is a flag."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text.lower() or action.default is None or action.default is argparse.SUPPRESS
+                or isinstance(action.default, bool) or not action.option_strings):
+            return text
+        return text + " (default: %(default)s)"
 
 
 def _add_common(parser: argparse.ArgumentParser, job: str) -> None:

@@ -54,7 +54,7 @@ def article_trainer(generations: int):
         return jax.tree_util.tree_map(lambda t, n: t[None] + n, template, noise)
 
     return trainer._replace(strategy=strategy, runner=ega.make_block_runner(strategy, task, cfg.block),
-                            init_population=init_population)
+                            init_population=init_population, compiled={})
 
 
 def run_seeds(name: str, trainer, seeds: list[int]) -> dict:

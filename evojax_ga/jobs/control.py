@@ -15,10 +15,10 @@ The library side is :func:`build` (task, model, strategy, compiled functions for
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import math
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -136,6 +136,7 @@ class Trainer(NamedTuple):
     runner: Callable            # jitted block runner (ega.make_block_runner)
     init_population: Callable   # (key) -> population [P, ...]
     check: Callable             # (key, params) -> returns [check_episodes]
+    compiled: dict              # ahead-of-time compiled runner, filled by the first train()
 
 
 def build(cfg: ControlConfig) -> Trainer:
@@ -184,7 +185,7 @@ def build(cfg: ControlConfig) -> Trainer:
     def check(key, params):
         return task.evaluate_individual(key, params, cfg.check_episodes)
 
-    return Trainer(cfg, task, model, model_config, strategy, runner, init_population, check)
+    return Trainer(cfg, task, model, model_config, strategy, runner, init_population, check, {})
 
 
 def train(trainer: Trainer, key: Any, progress: bool = False,
@@ -193,8 +194,9 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
     """One run from ``key``: evolve until solved (checked on fresh episodes) or out of generations.
 
     on_block: ``on_block(state, block_history)`` after every block (e.g. append to metrics.jsonl).
-    precompile_check: compile the solved check in a background thread while the GA block compiles
-    (hides its compile time on a multi-core machine).
+    precompile_check: on the first call, compile the GA block ahead of time from shapes in this
+    thread while a second thread builds the initial population and compiles the solved check
+    (XLA compiles without holding the GIL, so on a multi-core machine the two overlap).
 
     Returns ``(state, history, info)``; ``info`` holds ``solved``, ``solved_generation``,
     ``solve_wall_s`` (from the start of this call, compile included when it happens here),
@@ -202,7 +204,6 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
     keep: the one that passed, else the best so far).
     """
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
     import evojax_ga as ega
@@ -210,12 +211,14 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
     cfg = trainer.cfg
     k_init, k_evolve, k_check = jax.random.split(key, 3)
     t0 = time.perf_counter()
-    pop = trainer.init_population(k_init)
-    # compile the solved check on the second core while the main thread compiles the GA block
-    warm = threading.Thread(target=_warm_check, args=(trainer, k_check, pop), daemon=True)
-    if precompile_check:
-        warm.start()
-    state0 = trainer.strategy.init(k_init, pop)
+    runner = trainer.compiled.get("runner", trainer.runner)
+    if precompile_check and "runner" not in trainer.compiled:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            prep = pool.submit(_prepare, trainer, k_init, k_check)
+            runner = _compile_runner(trainer, k_init, k_evolve)
+            state0 = prep.result()
+    else:
+        state0 = trainer.strategy.init(k_init, trainer.init_population(k_init))
     info: dict[str, Any] = {"solved": False, "solved_generation": None, "solve_wall_s": None,
                             "check_mean": None, "checks": 0, "params": None}
 
@@ -237,14 +240,40 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
         return None
 
     state, history = ega.evolve(k_evolve, trainer.strategy, trainer.task, state0, cfg.generations,
-                                block=cfg.block, progress=progress, callback=callback, runner=trainer.runner)
-    if precompile_check:
-        warm.join()
+                                block=cfg.block, progress=progress, callback=callback, runner=runner)
     if info["params"] is None:
         info["params"] = state.best_params
     info["wall_s"] = time.perf_counter() - t0
     info["generations"] = int(state.generation)
     return state, history, info
+
+
+def _prepare(trainer: Trainer, k_init: Any, k_check: Any) -> Any:
+    """Initial GA state; then compile (and run once on a member, result discarded) the solved check."""
+    import jax
+    pop = trainer.init_population(k_init)
+    state0 = jax.block_until_ready(trainer.strategy.init(k_init, pop))
+    _warm_check(trainer, k_check, pop)
+    return state0
+
+
+def _compile_runner(trainer: Trainer, k_init: Any, k_evolve: Any) -> Callable:
+    """The GA block compiled ahead of time from the state's shapes (kept in ``trainer.compiled``);
+    falls back to the jitted runner if the real state's types differ from the traced ones."""
+    import jax
+    import jax.numpy as jnp
+    state_shape = jax.eval_shape(lambda k: trainer.strategy.init(k, trainer.init_population(k)), k_init)
+    k_run = jax.random.split(k_evolve)[1]
+    compiled = trainer.runner.lower(k_run, state_shape, jnp.int32(0), jnp.float32(0.0)).compile()
+
+    def runner(*args):
+        try:
+            return compiled(*args)
+        except (TypeError, ValueError):
+            return trainer.runner(*args)
+
+    trainer.compiled["runner"] = runner
+    return runner
 
 
 def _warm_check(trainer: Trainer, key: Any, pop: Any) -> None:
