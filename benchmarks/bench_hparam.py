@@ -137,7 +137,8 @@ def part_vectorised(quick: bool, repeats: int, rows: list, notes: list, data: An
         n_direct = 16
         cfgs = space.to_configs(jax.tree_util.tree_map(lambda a: a[:n_direct], genomes))
         t0 = time.perf_counter()
-        accs = [float(_direct_trainer(c, data, epochs, batch, jax.random.fold_in(key, i))()) for i, c in enumerate(cfgs)]
+        accs = [float(_direct_trainer(c, data, epochs, batch, jax.random.fold_in(key, i))())
+                for i, c in enumerate(cfgs)]
         td = time.perf_counter() - t0
         rows.append({"part": "1 training", "impl": f"direct: one jitted Flax+optax program per configuration "
                      f"({n_direct} of them, compile included)", "candidates": n_direct, "epochs": epochs,
@@ -230,7 +231,8 @@ def part_search(quick: bool, rows: list, notes: list, data: Any) -> dict:
                          "best_test": rr.best["test_acc"], "trained": rr.trained, "wall_s": rr.wall_s,
                          "reached": rr.best["val_acc"] >= thr})
     rows.append({"part": "2 search", "impl": f"random search, as many trainings as GA + fresh children, chunks of "
-                 f"{children}", "seeds": seeds, "best_val": med(rnd_rows, "best_val"), "gap_pp": med(rnd_rows, "gap_pp"),
+                 f"{children}", "seeds": seeds, "best_val": med(rnd_rows, "best_val"),
+                 "gap_pp": med(rnd_rows, "gap_pp"),
                  "best_test": med(rnd_rows, "best_test"), "trained": med(rnd_rows, "trained"),
                  "median_s": med(rnd_rows, "wall_s"), "reached": f"{sum(r['reached'] for r in rnd_rows)}/{seeds}",
                  "x_grid_wall": med(rnd_rows, "wall_s") / grid.wall_s})
@@ -270,7 +272,8 @@ class _LookupEvaluator:
         new = [k for k in dict.fromkeys(keys) if k not in self.cache]
         for k in new:
             self.cache[k] = self._table[k]
-        return np.array([self.fitness_of(self.cache[k]) for k in keys], np.float32), [self.cache[k] for k in keys], len(new)
+        metrics = [self.cache[k] for k in keys]
+        return np.array([self.fitness_of(m) for m in metrics], np.float32), metrics, len(new)
 
 
 def run(quick: bool, repeats: int) -> dict[str, Any]:

@@ -92,7 +92,8 @@ def main(argv=None) -> int:
         grid = hp.brute_force(ev, callback=lambda i, info: print(
             f"  grid {info['trained']}/{info['total']}: best val {info['best_val']:.4f} ({info['wall_s']:.1f} s)",
             flush=True) if i % 5 == 0 else None)
-        print(f"grid: best {grid.best_config}: validation {grid.best['val_acc']:.4f}, test {grid.best['test_acc']:.4f}; "
+        print(f"grid: best {grid.best_config}: validation {grid.best['val_acc']:.4f}, "
+              f"test {grid.best['test_acc']:.4f}; "
               f"{grid.trained} networks in {grid.wall_s:.1f} s (+{c:.1f} s compile)", flush=True)
         out["grid"] = {"best_config": grid.best_config, "best": grid.best, "trained": grid.trained,
                        "wall_s": grid.wall_s, "compile_s": c, "history": grid.history}
@@ -102,7 +103,8 @@ def main(argv=None) -> int:
         print("GA vs grid: " + "; ".join(f"seed {r['seed']}: {r['gap_pp']:.2f} pp below the grid's best in "
                                          f"{r['x_grid_wall']:.2f} of its wall-clock" for r in out["ga"]))
     print(f"the article (CIFAR-10, Keras, one network after another): grid {ARTICLE['grid_best']:.2%} in "
-          f"{ARTICLE['grid_hours']} h ({ARTICLE['grid_config']}), GA {ARTICLE['ga_best']:.2%} in {ARTICLE['ga_hours']} h "
+          f"{ARTICLE['grid_hours']} h ({ARTICLE['grid_config']}), GA {ARTICLE['ga_best']:.2%} in "
+          f"{ARTICLE['ga_hours']} h "
           f"({ARTICLE['ga_config']})")
     out["total_s"] = time.perf_counter() - t0
     path = Path(args.out)

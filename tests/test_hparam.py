@@ -9,7 +9,6 @@ import numpy as np
 import optax
 import pytest
 
-import evojax_ga as ega
 from evojax_ga import hparam as hp
 from evojax_ga.hparam import train as T
 from evojax_ga.hparam.space import Space, choice, log_uniform, uniform

@@ -32,7 +32,8 @@ from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.hparam.train import Data, Trainer, train_in_chunks
 from evojax_ga.strategy import Strategy, ga
 
-__all__ = ["Evaluator", "SearchResult", "harvey_strategy", "compile_strategy", "ga_search", "brute_force", "random_search",
+__all__ = ["Evaluator", "SearchResult", "harvey_strategy", "compile_strategy", "ga_search", "brute_force",
+           "random_search",
            "FITNESS_METRICS"]
 
 #: what a search can rank by: validation accuracy, validation loss (negated), or accuracy with ties

@@ -22,7 +22,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 __all__ = ["add_arguments", "main", "evaluate_run", "describe", "make_space", "SPACES", "DATASETS"]
 
@@ -192,8 +191,8 @@ def evaluate_run(run_dir: Path, args: argparse.Namespace) -> int:
     cfg = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)["args"]
     params, model_config = rf.load_params(run_dir)
     model = rf.model_from_config(model_config)
-    data = hp.load_dataset(cfg.get("dataset", "digits"), path=cfg.get("data"), val_fraction=cfg.get("val_fraction", 0.2),
-                           seed=0, train_subset=cfg.get("train_subset"))
+    data = hp.load_dataset(cfg.get("dataset", "digits"), path=cfg.get("data"),
+                           val_fraction=cfg.get("val_fraction", 0.2), seed=0, train_subset=cfg.get("train_subset"))
     acc = {}
     for split in ("val", "test"):
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
