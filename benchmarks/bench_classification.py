@@ -246,9 +246,14 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
     notes = [f"Sections run: {', '.join(sections)}. %peak is against the matmul peak measured in this process "
              f"({peak:.0f} GFLOP/s)."]
     extra: dict[str, Any] = {}
+    load0 = os.getloadavg()
     if "throughput" in sections:
         rows += throughput(quick, repeats, peak, notes)
     for ds in ("digits", "mnist"):
         if ds in sections:
             rows += ga_vs_sgd(ds, quick, notes, extra)
+    load1 = os.getloadavg()
+    notes.append(f"Machine load (1-minute load average, {os.cpu_count()} CPUs) at start {load0[0]:.1f}, at end "
+                 f"{load1[0]:.1f}: other processes share these cores, so wall-clock figures are only comparable "
+                 f"within this run.")
     return {"rows": rows, "notes": notes, "roofline": roof, **extra}

@@ -195,3 +195,32 @@ def test_ga_improves_digits_accuracy(digits):
     assert history["best"][-1] > history["best"][0] + 0.3          # cross-entropy fell by > 0.3 nats
     assert curve["test_accuracy"][-1] > curve["test_accuracy"][0] + 0.15
     assert task.test_accuracy(state.best_params) > 0.4
+
+
+# ------------------------------------------------------------------------------------------------ command line
+def test_cli_digits_run_and_eval(tmp_path, capsys):
+    import json
+
+    from evojax_ga import cli
+
+    out = tmp_path / "digits-run"
+    code = cli.main(["run", "digits", "--no-compile-cache", "--no-progress", "--pop-size", "24", "--generations", "4",
+                     "--block", "2", "--hidden", "8", "--sgd-epochs", "0.5", "--out", str(out)])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["generations"] == 4 and 0.0 <= summary["ga_test_accuracy"] <= 1.0
+    assert summary["baseline"] == "adam" and summary["ga_forward_passes"] == 4 * 24 * 1347
+    for name in ("config.json", "metrics.jsonl", "best_params.msgpack", "model.json", "curves.png"):
+        assert (out / name).is_file(), name
+    capsys.readouterr()
+    assert cli.main(["eval", str(out)]) == 0
+    assert f"test accuracy {summary['ga_test_accuracy']:.4f}" in capsys.readouterr().out
+
+
+def test_cli_mnist_without_files(tmp_path, capsys):
+    from evojax_ga import cli
+
+    code = cli.main(["run", "mnist", "--no-compile-cache", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte" in err and str(tmp_path) in err
