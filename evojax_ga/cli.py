@@ -49,18 +49,22 @@ def _add_common(parser: argparse.ArgumentParser, job: str) -> None:
                    help="do not show the progress bar")
     g.add_argument("--compile-cache", default=None, metavar="DIR",
                    help=f"persistent XLA compilation cache: later runs of the same configuration skip "
-                        f"compilation (default: ${CACHE_ENV} or {DEFAULT_CACHE})")
+                        f"compilation (default: ${CACHE_ENV} or {DEFAULT_CACHE}; {CACHE_ENV}=off disables it)")
     g.add_argument("--no-compile-cache", dest="compile_cache", action="store_const", const="",
                    help="do not read or write the compilation cache")
 
 
 def enable_compile_cache(path: str | None) -> str | None:
     """Point JAX's persistent compilation cache at ``path`` (``None``: ``$EVOJAX_GA_CACHE`` or
-    ``~/.cache/evojax-ga/xla``; ``""``: leave it off). Caches every compilation, however short.
-    Returns the directory used, or None."""
+    ``~/.cache/evojax-ga/xla``; ``""``: leave it off; ``EVOJAX_GA_CACHE=off`` turns the default off).
+    Caches every compilation, however short. Returns the directory used, or None."""
     if path == "":
         return None
-    path = path or os.environ.get(CACHE_ENV) or os.path.expanduser(DEFAULT_CACHE)
+    if path is None:
+        env = os.environ.get(CACHE_ENV)
+        if env is not None and env.strip().lower() in ("", "off", "none", "0"):
+            return None
+        path = env or os.path.expanduser(DEFAULT_CACHE)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError:

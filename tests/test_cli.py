@@ -78,7 +78,7 @@ def test_save_load_params_round_trip(tmp_path):
 
 
 def test_out_folder_of_a_previous_run_is_refused(run_dir, capsys):
-    code = cli.main(["run", "cartpole", "--out", str(run_dir), "--no-progress"])
+    code = cli.main(["run", "cartpole", "--out", str(run_dir), "--no-progress", "--no-compile-cache"])
     assert code == 2
     assert "already holds a run" in capsys.readouterr().err
 
@@ -90,7 +90,7 @@ def test_eval_of_a_folder_without_run(tmp_path, capsys):
 
 def test_bad_option_values_are_reported(tmp_path, capsys):
     code = cli.main(["run", "cartpole", "--preset", "simple", "--pop-size", "1", "--out", str(tmp_path / "x"),
-                     "--no-progress"])
+                     "--no-progress", "--no-compile-cache"])
     assert code == 2
     assert "pop_size" in capsys.readouterr().err
     with pytest.raises(SystemExit):
