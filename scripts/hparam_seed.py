@@ -42,6 +42,9 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--random-survivors", type=int, default=3, help="others kept at random (the article: 3)")
     p.add_argument("--mutation-rate", type=float, default=0.1, help="per-gene resampling probability of a child")
     p.add_argument("--seeds", type=int, default=3, help="GA runs with different seeds")
+    p.add_argument("--no-fresh-children", dest="fresh_children", action="store_false",
+                   help="Harvey's GA exactly (children already scored are looked up and keep their slot) instead "
+                        "of mutating them again until new")
     p.add_argument("--grid", action="store_true", help="also train the whole grid (brute force) to compare")
     p.add_argument("--out", default="runs/hparam_seed", help="output directory")
     return p.parse_args(argv)
@@ -80,7 +83,7 @@ def main(argv=None) -> int:
                   f"(+{info['new']} trained, {info['trained']} so far, {info['wall_s']:.1f} s)", flush=True)
 
         res = hp.ga_search(jax.random.key(seed), ev, population=args.population, generations=args.generations,
-                           strategy=strategy, callback=show)
+                           strategy=strategy, fresh_children=args.fresh_children, callback=show)
         print(f"seed {seed}: best {res.best_config}: validation {res.best['val_acc']:.4f}, test "
               f"{res.best['test_acc']:.4f}; {res.trained} networks trained in {res.wall_s:.1f} s", flush=True)
         out["ga"].append({"seed": seed, "best_config": res.best_config, "best": res.best, "trained": res.trained,

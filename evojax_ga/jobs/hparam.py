@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--random-survivors", type=int, default=3, help="GA: other members kept at random")
     s.add_argument("--mutation-rate", type=float, default=0.1, help="GA: probability that a child's gene is resampled")
     s.add_argument("--crossover", type=float, default=0.5, help="GA: probability that a gene comes from parent b")
+    s.add_argument("--no-fresh-children", dest="fresh_children", action="store_false",
+                   help="GA: keep children that were already scored (looked up, not retrained) instead of mutating "
+                        "them again until new (Harvey's GA exactly)")
     s.add_argument("--budget", type=int, default=None,
                    help="random search: configurations to train (default: the GA's maximum, "
                         "population + (generations - 1) * children)")
@@ -137,7 +140,8 @@ def main(args: argparse.Namespace) -> int:
     if args.method == "ga":
         res = hp.ga_search(k_search, ev, population=args.population, generations=args.generations,
                            keep=args.keep, random_survivors=args.random_survivors,
-                           mutation_rate=args.mutation_rate, crossover_prob=args.crossover, callback=report)
+                           mutation_rate=args.mutation_rate, crossover_prob=args.crossover,
+                           fresh_children=args.fresh_children, callback=report)
     elif args.method == "grid":
         res = hp.brute_force(ev, callback=report)
     else:
