@@ -63,8 +63,8 @@ class ClassifyConfig:
 JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits": dict(dataset="digits", hidden=(32,), pop_size=1000, generations=300, batch_size=None, sigma=0.05,
                    rate=0.1, block=10, sgd_lr=3e-3, sgd_batch_size=32, sgd_epochs=20.0),
-    "mnist": dict(dataset="mnist", hidden=(32,), pop_size=1000, generations=2000, time_limit=1800.0,
-                  batch_size=256, sigma=0.05, rate=0.1, block=50, test_samples=2000, sgd_lr=1e-3,
+    "mnist": dict(dataset="mnist", hidden=(16,), pop_size=1000, generations=100000, time_limit=1800.0,
+                  batch_size=256, sigma=0.02, rate=0.1, block=50, test_samples=2000, sgd_lr=1e-3,
                   sgd_batch_size=64, sgd_epochs=5.0),
 }
 
