@@ -17,8 +17,8 @@ command run twice with a fresh ``--compile-cache`` folder; the second run's wall
 
 Throughput: one evaluation of P CartPole-v1 MLP 4-16-16-2 policies (386 weights, the seed article's
 network) x 1 episode x 500 steps (``early_exit=False``: every member simulates all 500 steps, so the
-work is exactly P x 500 env steps), each size in its own subprocess (its ``ru_maxrss`` is the peak
-memory), the population evaluated in chunks of ``chunk`` members (``lax.map``; "auto" = 256). Early exit (stop a
+work is exactly P x 500 env steps), each size in its own subprocess (its ``VmHWM`` is the peak
+memory; not ``ru_maxrss``, which on Linux includes the parent's RSS inherited through fork + exec), the population evaluated in chunks of ``chunk`` members (``lax.map``; "auto" = 256). Early exit (stop a
 chunk's step loop when all its episodes ended) is measured apart on a random initial population.
 
 Peers, when installed: evosax (SimpleGA with its own GymnaxProblem rollout) and the seed article's
@@ -70,8 +70,18 @@ for r in range(cfg["repeats"]):
     out = jax.block_until_ready(ev(jax.random.key(2 + r), pop))
     times.append(time.perf_counter() - t0)
 f, m = out
+def peak_mib():
+    # VmHWM: this process's own peak RSS. ru_maxrss is not: Linux carries the forking parent's RSS
+    # over into the child's ru_maxrss across fork + exec.
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print("RESULT " + json.dumps({"first_s": first, "times_s": times, "sim_steps": float(m["sim_steps"]),
-      "env_steps": float(m["env_steps"]), "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+      "env_steps": float(m["env_steps"]), "maxrss_mib": peak_mib()}))
 """
 
 
@@ -182,7 +192,8 @@ def throughput(quick: bool, repeats: int) -> tuple[list[dict], list[str]]:
             print(json.dumps(row), flush=True)
     notes.append("throughput: env_steps_per_s = P x 500 / median time of one evaluation (first call, with compile, "
                  "excluded); every member simulates 500 steps (early_exit=False), steps after an episode ended "
-                 "are simulated and masked; peak_rss_mib = ru_maxrss of the subprocess (population included)")
+                 "are simulated and masked; peak_rss_mib = the subprocess's own peak resident memory (VmHWM: "
+                 "Python, JAX and the population included)")
     notes.append("chunk / early exit: a random initial population (weights N(0, 0.5^2)); sim_steps_per_s counts "
                  "every simulated step, useful_env_steps the steps inside episodes; with early exit a chunk "
                  "stops when all its episodes have ended")
