@@ -1,7 +1,7 @@
 """Scaling: seconds per generation, evaluations per second and peak memory from 10^3 to 10^6
 individuals, dense and seed-encoded, and the same GA on 1 and 2 (forced) CPU devices.
 
-Every configuration runs in its own subprocess so its peak resident memory (``ru_maxrss``) is its own.
+Every configuration runs in its own subprocess so its peak resident memory (``VmHWM``) is its own.
 A "generation" is one fused ``strategy.step`` (reproduce + evaluate + tell), timed after a warm-up
 generation that includes compilation.
 
@@ -23,8 +23,16 @@ import sys
 from typing import Any
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 cfg = json.loads(sys.argv[1])
+
+def hwm_gib():
+    # VmHWM is this process's own peak RSS (ru_maxrss would carry the parent's over fork+exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
 import jax, jax.numpy as jnp
 import evojax_ga as ega
 from evojax_ga.models import MLP
@@ -71,7 +79,7 @@ med = times[len(times) // 2] if times else first   # gens = 0: only the first ge
 n_genes = sum(x.size // P for x in jax.tree_util.tree_leaves(state.population)) if cfg["encoding"] == "dense" else \
     sum(x.size // cfg["parents"] for x in jax.tree_util.tree_leaves(state.encoded.parents))
 out = {"first_gen_s": first, "median_gen_s": med, "evals_per_s": P / med, "genes": int(n_genes),
-       "best": float(m["best"]), "maxrss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+       "best": float(m["best"]), "maxrss_gib": hwm_gib(),
        "devices": len(jax.devices())}
 if "env_steps" in m:
     out["env_steps_per_s"] = float(m["env_steps"]) / med
@@ -128,7 +136,7 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
                      "first_generation_s": res["first_gen_s"], "evals_per_s": res["evals_per_s"],
                      "env_steps_per_s": res.get("env_steps_per_s"), "peak_rss_gib": res["maxrss_gib"]})
     notes.append("s_per_generation: median of the timed generations after one warm-up generation "
-                 "(first_generation_s includes compilation); peak_rss_gib: the subprocess's ru_maxrss.")
+                 "(first_generation_s includes compilation); peak_rss_gib: the subprocess's own peak resident memory (VmHWM).")
     notes.append("devices = 2: the same configuration on 2 CPU devices forced with "
                  "XLA_FLAGS=--xla_force_host_platform_device_count=2 on the same 2 cores (results are "
                  "identical to 1 device; tests/test_scale.py checks that).")
