@@ -129,21 +129,22 @@ class ClassificationTask(NamedTuple):
     def chunks(self, P: int, B: int) -> tuple[int, int]:
         """``(pop_chunk, sample_chunk)`` used for ``P`` individuals on ``B`` samples.
 
-        Unset sizes are chosen so that one chunk's widest activation (``pop_chunk x sample_chunk x
-        activation_width`` float32) stays within ``chunk_bytes``: cache-sized working sets are what
-        make the population-batched GEMMs fast; a set size is used as given.
+        Unset sizes are chosen so that a sample chunk's inputs plus one chunk's widest activation
+        (``pop_chunk x sample_chunk x activation_width`` float32) stay within ``chunk_bytes``
+        (inputs get half of it when the whole batch does not fit):
+        cache-sized working sets are what make the population-batched GEMMs fast (the input chunk
+        stays in cache while the population streams past it). A set size is used as given.
         """
         per = 4 * self.activation_width
+        inp = 4 * int(np.prod(self.x_train.shape[1:]))
+        budget = self.chunk_bytes
         c, s = self.pop_chunk, self.sample_chunk
-        if c is None and s is None:
-            if B * per <= self.chunk_bytes:
-                s, c = B, max(1, self.chunk_bytes // (B * per))
-            else:
-                s, c = max(1, self.chunk_bytes // per), 1
-        elif c is None:
-            c = max(1, self.chunk_bytes // (min(s, B) * per))
-        elif s is None:
-            s = B if c * B * per <= self.chunk_bytes else max(1, self.chunk_bytes // (c * per))
+        if s is None:
+            need = inp + (per if c is None else c * per)
+            # the whole batch if it fits with one population chunk, else inputs take half the budget
+            s = B if B * need <= budget else max(1, (budget // 2) // (inp if c is None else need))
+        if c is None:
+            c = max(1, (budget - min(s, B) * inp) // (min(s, B) * per))
         return min(c, P), min(s, B)
 
     # -------------------------------------------------------------------- scoring
