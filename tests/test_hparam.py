@@ -217,15 +217,17 @@ def test_switched_optimizer_steps_equal_optax_own(key):
             out.append((ups, s))
         return out
 
+    # float32 rounding differs between the two separately compiled programs (seen: 1.5e-6 relative);
+    # a wrong optimizer or state would be off by orders of magnitude more
     for i, (name, (ref_ups, ref_state)) in enumerate(zip(OPTS, optax_own(params, grads_seq))):
         for t in range(len(grads_seq)):
             for leaf in params:
-                np.testing.assert_allclose(np.asarray(ups[t][leaf][i]), np.asarray(ref_ups[t][leaf]), rtol=1e-6,
-                                           atol=1e-8, err_msg=f"{name} step {t} {leaf}")
+                np.testing.assert_allclose(np.asarray(ups[t][leaf][i]), np.asarray(ref_ups[t][leaf]), rtol=1e-5,
+                                           atol=1e-7, err_msg=f"{name} step {t} {leaf}")
         # the packed state unpacks to optax's own state
         mine = sw.unpack(i, jax.tree_util.tree_map(lambda a: a[i], st))
         for a, b in zip(jax.tree_util.tree_leaves(mine), jax.tree_util.tree_leaves(ref_state)):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-8, err_msg=name)
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7, err_msg=name)
 
 
 def _reference_train(key, cfgs, data, epochs, L, H, num_classes):
