@@ -301,20 +301,9 @@ def skip_note(peer: str, reason: str) -> str:
 # results and README
 # --------------------------------------------------------------------------------------------
 def _jsonable(obj: Any) -> Any:
-    """Convert numpy / jax scalars and arrays to plain JSON values (NaN/inf become None)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    return str(obj)
+    """Plain JSON values (numpy/jax scalars and arrays to Python, non-finite floats to None)."""
+    from evojax_ga.run_folder import to_jsonable
+    return to_jsonable(obj)
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:

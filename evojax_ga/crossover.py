@@ -50,6 +50,19 @@ def _leaf_keys(key: jax.Array, n: int) -> list[jax.Array]:
     return [jax.random.fold_in(key, j) for j in range(n)]
 
 
+def _map_gene_pairs(key: jax.Array, a: Population, b: Population, row_offset,
+                    fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]) -> Population:
+    """``fn(xa, xb, bits)`` per leaf, with one counter-based uint32 draw per gene (leaf ``j`` keyed
+    by ``fold_in(key, j)``)."""
+    la, treedef = jax.tree_util.tree_flatten(a)
+    lb = jax.tree_util.tree_leaves(b)
+    out = []
+    for k, xa, xb in zip(_leaf_keys(key, len(la)), la, lb):
+        h0, _ = prng.counter_bits(k, xa.shape, row_offset)
+        out.append(fn(xa, xb, h0))
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
 def _row_bits(key: jax.Array, rows: int, width: int, row_offset) -> tuple[jax.Array, jax.Array]:
     """Per-row draws ``[rows, width]`` (two uint32 words each)."""
     return prng.counter_bits(key, (rows, width), row_offset)
@@ -69,13 +82,8 @@ def uniform(prob: float = 0.5) -> Crossover:
     check_prob(prob, "prob")
 
     def apply(key, a, b, params, row_offset=0):
-        la, treedef = jax.tree_util.tree_flatten(a)
-        lb = jax.tree_util.tree_leaves(b)
-        out = []
-        for k, xa, xb in zip(_leaf_keys(key, len(la)), la, lb):
-            h0, _ = prng.counter_bits(k, xa.shape, row_offset)
-            out.append(jnp.where(prng.bernoulli_from_bits(h0, params["prob"]), xb, xa))
-        return jax.tree_util.tree_unflatten(treedef, out)
+        return _map_gene_pairs(key, a, b, row_offset,
+                               lambda xa, xb, h: jnp.where(prng.bernoulli_from_bits(h, params["prob"]), xb, xa))
     return Crossover({"prob": jnp.float32(prob)}, apply, f"uniform({prob})")
 
 
@@ -202,15 +210,12 @@ def blend(alpha: float = 0.5) -> Crossover:
     check_nonneg(alpha, "alpha")
 
     def apply(key, a, b, params, row_offset=0):
-        la, treedef = jax.tree_util.tree_flatten(a)
-        lb = jax.tree_util.tree_leaves(b)
-        out = []
-        for kk, xa, xb in zip(_leaf_keys(key, len(la)), la, lb):
-            h0, _ = prng.counter_bits(kk, xa.shape, row_offset)
-            al = params["alpha"]
-            u = -al + (1.0 + 2.0 * al) * prng.bits_to_unit(h0)
-            out.append((xa + u * (xb - xa)).astype(xa.dtype))
-        return jax.tree_util.tree_unflatten(treedef, out)
+        al = params["alpha"]
+
+        def leaf(xa, xb, h):
+            u = -al + (1.0 + 2.0 * al) * prng.bits_to_unit(h)
+            return (xa + u * (xb - xa)).astype(xa.dtype)
+        return _map_gene_pairs(key, a, b, row_offset, leaf)
     return Crossover({"alpha": jnp.float32(alpha)}, apply, f"blend({alpha})")
 
 

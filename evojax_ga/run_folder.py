@@ -46,16 +46,16 @@ SUMMARY_FILE = "summary.json"
 PACKAGES = ("evojax-ga", "jax", "jaxlib", "flax", "optax", "numpy", "gymnax", "tqdm", "matplotlib")
 
 
-def _jsonable(obj: Any) -> Any:
+def to_jsonable(obj: Any) -> Any:
     """Plain JSON values: numpy/jax scalars and arrays to Python, non-finite floats to None."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [to_jsonable(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
-        return _jsonable(obj.tolist())
+        return to_jsonable(obj.tolist())
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if obj is None or isinstance(obj, (bool, int, str)):
@@ -98,7 +98,7 @@ def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(_jsonable(data), fh, indent=2)
+        json.dump(to_jsonable(data), fh, indent=2)
         fh.write("\n")
     os.replace(tmp, path)
     return path
@@ -155,7 +155,7 @@ def append_metrics(run_dir: str | os.PathLike, history: Mapping[str, Any]) -> in
     n = min((len(v) for v in cols.values() if v.ndim >= 1), default=0)
     with open(Path(run_dir) / METRICS_FILE, "a", encoding="utf-8") as fh:
         for i in range(n):
-            row = {k: _jsonable(v[i].item() if v[i].ndim == 0 else v[i]) for k, v in cols.items()}
+            row = {k: to_jsonable(v[i].item() if v[i].ndim == 0 else v[i]) for k, v in cols.items()}
             fh.write(json.dumps(row) + "\n")
     return n
 
