@@ -28,7 +28,6 @@ pipeline (PyGAD + gymnasium CartPole + a NumPy MLP in place of PyTorch, populati
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys

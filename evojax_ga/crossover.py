@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga import prng
-from evojax_ga._checks import check_int, check_nonneg, check_prob, check_range
+from evojax_ga._checks import check_int, check_nonneg, check_prob
 from evojax_ga.population import check_same_structure
 
 Population = Any

@@ -14,13 +14,12 @@ a neural network with a genetic algorithm").
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from evojax_ga._checks import check_int, check_nonneg, check_prob, check_range
+from evojax_ga._checks import check_int, check_nonneg, check_range
 
 __all__ = [
     "Selection", "rank_key", "argsort_desc", "top_k", "uniform", "tournament", "truncation",

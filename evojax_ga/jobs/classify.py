@@ -290,7 +290,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def main(args: argparse.Namespace) -> int:
     """Run a classification job; write the run folder; print the test accuracies."""
     import jax
-    import numpy as np
 
     from evojax_ga import baselines, run_folder as rf
     from evojax_ga.data import DataNotFoundError
