@@ -120,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the registered jobs")
 
+    pl = sub.add_parser("plot", help="plot several run folders on one figure (GA and SGD runs alike)",
+                        description="Draw metrics of one or more run folders against generation and "
+                                    "wall-clock seconds on one PNG.", formatter_class=_Formatter)
+    pl.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="run folders with a metrics.jsonl")
+    pl.add_argument("--metrics", default="best_so_far,mean,test_accuracy",
+                    help="comma-separated metrics.jsonl keys to plot (missing ones are skipped)")
+    pl.add_argument("--out", default="runs-plot.png", help="PNG file to write")
+
     epilog = ["jobs (evojax-ga run JOB --help):"]
     epilog += [f"  {name:<14s}{p.description}" for name, p in job_parsers.items()]
     for name, p in job_parsers.items():
@@ -161,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "eval":
             return _eval(args)
+        if args.command == "plot":
+            from evojax_ga import run_folder as rf
+            path = rf.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])
+            print(f"wrote {path}")
+            return 0
         if args.command == "run":
             if args.job is None:
                 parser.parse_args(["run", "--help"])

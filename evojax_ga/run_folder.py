@@ -254,3 +254,46 @@ def plot_fitness(run_dir: str | os.PathLike, history: Mapping[str, Any], title: 
     path = Path(run_dir) / PLOT_FILE
     fig.savefig(path)
     return path
+
+
+def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
+              metrics: Iterable[str] = ("best_so_far", "test_accuracy")) -> Path:
+    """Several runs on one figure: each metric against generation (left) and wall-clock (right).
+
+    Works for GA and SGD run folders alike (anything with a ``metrics.jsonl``); a metric a run lacks
+    is skipped for that run. Raises ValueError when a folder has no metrics or none of the metrics.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = []
+    for d in run_dirs:
+        m = read_metrics(d)
+        if not m:
+            raise ValueError(f"RUN_DIR={str(d)!r} has no {METRICS_FILE} (not a run folder, or empty)")
+        runs.append((Path(d), m))
+    metrics = [k for k in metrics if any(k in m for _, m in runs)]
+    if not metrics:
+        raise ValueError("none of the requested metrics is in any of the runs' metrics.jsonl")
+    fig, axes = plt.subplots(len(metrics), 2, figsize=(11, 3.6 * len(metrics)), squeeze=False)
+    for row, key in enumerate(metrics):
+        for d, m in runs:
+            if key not in m:
+                continue
+            x_gen = m.get("generation", np.arange(1, len(m[key]) + 1))
+            axes[row, 0].plot(x_gen, m[key], label=d.name)
+            if "wall_s" in m:
+                axes[row, 1].plot(m["wall_s"], m[key], label=d.name)
+        axes[row, 0].set_xlabel("generation")
+        axes[row, 1].set_xlabel("wall-clock seconds")
+        for ax in axes[row]:
+            ax.set_ylabel(key)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
