@@ -116,11 +116,14 @@ def _throughput_case(label: str, X: np.ndarray, y: np.ndarray, hidden: int, size
                                                                                    batch_size=min(P, 1000)))))
         ref = None
         for name, fn in methods:
-            t = harness.time_fn(fn, pop, repeats=repeats)
+            slow = P >= 100000 and not name.startswith("evojax_ga")
+            t = harness.time_fn(fn, pop, repeats=1 if slow else repeats, warmup=0 if slow else 1)
             out = np.asarray(fn(pop)[0])
             if ref is None:
                 ref = out
-            agree = bool(np.allclose(out, ref, atol=1e-5))
+            # out is the accuracy: a different summation order may flip an argmax near-tie, which moves
+            # one individual's accuracy by one sample (1/B); more than that is a real disagreement
+            agree = bool(np.allclose(out, ref, rtol=0, atol=1.5 / B))
             rate = P * B / t["median_s"]
             rows.append({"section": "throughput", "case": label, "method": name + ("" if agree else " (MISMATCH)"),
                          "P": P, "samples": B, "seconds": t["median_s"], "compile_s": t["compile_s"],
@@ -234,6 +237,34 @@ def ga_vs_sgd(dataset: str, quick: bool, notes: list[str], extra: dict) -> list[
     return rows
 
 
+def _carry_over(sections: list[str], notes: list[str], extra: dict) -> list[dict]:
+    """Rows (and curves) of the sections not run now, copied from the previous result file."""
+    import json
+    path = harness.RESULTS_DIR / "classification.json"
+    if set(sections) == set(SECTIONS) or not path.exists():
+        return []
+    old = json.loads(path.read_text())
+    keep = {"throughput"} - set(sections) if "throughput" not in sections else set()
+    keep |= {"ga_vs_sgd_" + d for d in ("digits", "mnist") if d not in sections}
+    rows = []
+    for r in old.get("rows", []):
+        tag = r.get("section")
+        if tag == "ga_vs_sgd":
+            tag = "ga_vs_sgd_" + str(r.get("case", "")).split(" ")[0]
+        if tag in keep:
+            rows.append(r)
+    for k, v in old.items():
+        if any(k.startswith(d + "_") for d in ("digits", "mnist") if d not in sections):
+            extra.setdefault(k, v)
+    if rows:
+        when = (old.get("env") or {}).get("utc", "?")
+        notes.append(f"Rows of the sections not run this time ({', '.join(sorted(keep))}) are copied from the "
+                     f"previous run ({when}), with its own machine load.")
+        notes.extend("(previous run) " + n for n in old.get("notes", [])
+                     if n.startswith(("digits:", "mnist:", "Machine load")))
+    return rows
+
+
 def run(quick: bool, repeats: int) -> dict[str, Any]:
     """Run the selected sections; see the module docstring."""
     sections = [s for s in os.environ.get("BENCH_CLASSIFICATION", ",".join(SECTIONS)).split(",") if s]
@@ -243,15 +274,29 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
     roof = harness.roofline(quick=quick, repeats=repeats)
     peak = roof["matmul_gflops"]
     rows: list[dict] = []
-    notes = [f"Sections run: {', '.join(sections)}. %peak is against the matmul peak measured in this process "
-             f"({peak:.0f} GFLOP/s)."]
+    notes = [f"Sections run: {', '.join(sections)}."]
     extra: dict[str, Any] = {}
     load0 = os.getloadavg()
     if "throughput" in sections:
-        rows += throughput(quick, repeats, peak, notes)
+        # measure the peak again right before the section and keep the higher figure: on a shared
+        # machine a low peak would flatter the ratios
+        again = harness.roofline(quick=quick, repeats=repeats, refresh=True)
+        peak = max(peak, again["matmul_gflops"])
+        roof = {**roof, "matmul_gflops": peak}
+        thr = throughput(quick, repeats, peak, notes)
+        after = harness.roofline(quick=quick, repeats=repeats, refresh=True)["matmul_gflops"]
+        if after > peak:  # re-express against the highest peak seen
+            for r in thr:
+                r["%peak"] = r["%peak"] * peak / after
+            peak = after
+            roof = {**roof, "matmul_gflops": peak}
+        notes.append(f"%peak is against the highest float32 matmul rate measured in this process (before and "
+                     f"after the throughput section): {peak:.0f} GFLOP/s.")
+        rows += thr
     for ds in ("digits", "mnist"):
         if ds in sections:
             rows += ga_vs_sgd(ds, quick, notes, extra)
+    rows += _carry_over(sections, notes, extra)
     load1 = os.getloadavg()
     notes.append(f"Machine load (1-minute load average, {os.cpu_count()} CPUs) at start {load0[0]:.1f}, at end "
                  f"{load1[0]:.1f}: other processes share these cores, so wall-clock figures are only comparable "
