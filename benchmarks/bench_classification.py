@@ -240,7 +240,9 @@ def ga_vs_sgd(dataset: str, quick: bool, notes: list[str], extra: dict) -> list[
 def _carry_over(sections: list[str], notes: list[str], extra: dict) -> list[dict]:
     """Rows (and curves) of the sections not run now, copied from the previous result file."""
     import json
-    path = harness.RESULTS_DIR / "classification.json"
+    import jax
+    suffix = "" if jax.default_backend() == "cpu" else "_" + jax.default_backend()
+    path = harness.RESULTS_DIR / f"classification{suffix}.json"   # this backend's previous result only
     if set(sections) == set(SECTIONS) or not path.exists():
         return []
     old = json.loads(path.read_text())

@@ -28,6 +28,7 @@ pipeline (PyGAD + gymnasium CartPole + a NumPy MLP in place of PyTorch, populati
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -79,9 +80,31 @@ def peak_mib():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+try:
+    dev_peak = (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use")
+except Exception:
+    dev_peak = None
 print("RESULT " + json.dumps({"first_s": first, "times_s": times, "sim_steps": float(m["sim_steps"]),
-      "env_steps": float(m["env_steps"]), "maxrss_mib": peak_mib()}))
+      "env_steps": float(m["env_steps"]), "maxrss_mib": peak_mib(),
+      "device_peak_mib": None if dev_peak is None else dev_peak / 2**20}))
 """
+
+
+SECTIONS = ("threshold", "peers", "throughput", "sweep", "evosax_throughput")
+
+
+def _sections() -> set[str]:
+    """Sections to run: $BENCH_CONTROL (comma-separated names of SECTIONS), default all."""
+    chosen = {x for x in os.environ.get("BENCH_CONTROL", ",".join(SECTIONS)).split(",") if x}
+    unknown = chosen - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"BENCH_CONTROL: unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+    return chosen
+
+
+def _accelerator() -> bool:
+    import jax
+    return jax.default_backend() != "cpu"
 
 
 def _median(xs: list[float]) -> float | None:
@@ -167,19 +190,26 @@ def _throughput_child(P: int, chunk: int | None, early_exit: bool, repeats: int,
 def throughput(quick: bool, repeats: int) -> tuple[list[dict], list[str]]:
     rows, notes = [], []
     sizes = [10**3, 10**4, 10**5] if quick else [10**3, 10**4, 10**5, 10**6]
-    for P in sizes:
+    for P in sizes if "throughput" in _sections() else []:
         chunk = "auto"
-        reps = max(1, repeats if P <= 10**5 else 1)
+        reps = max(1, repeats if P <= 10**5 or _accelerator() else 1)
         r = _throughput_child(P, chunk, False, reps)
         med = statistics.median(r["times_s"])
         row = {"section": "throughput", "P": P, "chunk": chunk, "early_exit": False, "steps": 500,
                "first_call_s": r["first_s"], "median_s": med, "env_steps_per_s": P * 500 / med,
                "peak_rss_mib": r["maxrss_mib"]}
+        if r.get("device_peak_mib") is not None:
+            row["device_peak_mib"] = r["device_peak_mib"]
         rows.append(row)
         print(json.dumps(row), flush=True)
+    if "sweep" not in _sections():
+        return rows, notes
     # chunk size sweep and early exit on a random initial population (most episodes end early)
     P = 10**4 if quick else 10**5
-    for chunk in ([256, 1024, None] if quick else [256, 1024, 8192, None]):
+    chunks = [256, 1024, None] if quick else [256, 1024, 8192, None]
+    if _accelerator():   # cache-sized chunks only cost launches on a GPU: sweep large ones at 10^6
+        P, chunks = 10**6, [None]
+    for chunk in chunks:
         for ee in (False, True):
             r = _throughput_child(P, chunk, ee, max(1, repeats // 2))
             med = statistics.median(r["times_s"])
@@ -388,27 +418,39 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
     """Benchmark entry point (see the module docstring)."""
     rows: list[dict] = []
     notes: list[str] = []
-    r, n = time_to_threshold(quick)
-    rows += r
-    notes += n
+    sections = _sections()
+    if "threshold" in sections:
+        r, n = time_to_threshold(quick)
+        rows += r
+        notes += n
     seeds = list(range(3 if quick else 5))
-    if harness.peer_available("evosax"):
-        r, n = evosax_cartpole(seeds)
+    if "peers" in sections:
+        if harness.peer_available("evosax"):
+            r, n = evosax_cartpole(seeds)
+            rows += r
+            notes += n
+        else:
+            notes.append(harness.skip_note("evosax", "not installed"))
+        if harness.peer_available("pygad") and harness.peer_available("gymnasium"):
+            r, n = pygad_cartpole(seeds)
+            rows += r
+            notes += n
+        else:
+            notes.append(harness.skip_note("PyGAD pipeline", "pygad or gymnasium not installed"))
+    if "throughput" in sections or "sweep" in sections:
+        r, n = throughput(quick, repeats)
         rows += r
         notes += n
-    else:
-        notes.append(harness.skip_note("evosax", "not installed"))
-    if harness.peer_available("pygad") and harness.peer_available("gymnasium"):
-        r, n = pygad_cartpole(seeds)
-        rows += r
-        notes += n
-    else:
-        notes.append(harness.skip_note("PyGAD pipeline", "pygad or gymnasium not installed"))
-    r, n = throughput(quick, repeats)
-    rows += r
-    notes += n
-    if harness.peer_available("evosax"):
-        rows += evosax_throughput([10**3, 10**4] if quick else [10**3, 10**4, 10**5], max(1, repeats // 2))
+    if "evosax_throughput" in sections and harness.peer_available("evosax"):
+        sizes = [10**3, 10**4] if quick else [10**3, 10**4, 10**5]
+        if _accelerator() and not quick:
+            sizes.append(10**6)
+        try:
+            rows += evosax_throughput(sizes, max(1, repeats // 2))
+        except Exception as exc:  # noqa: BLE001 - a peer version that does not run here
+            notes.append(harness.skip_note("evosax throughput", f"{type(exc).__name__}: {exc}"[:300]))
+    if sections != set(SECTIONS):
+        notes.append(f"sections run: {', '.join(s for s in SECTIONS if s in sections)} ($BENCH_CONTROL)")
     notes.append("all figures from one run on the machine named above; other processes shared its 2 cores, "
                  "so wall-clock figures carry their load (compare rows of the same run only)")
     return {"rows": rows, "notes": notes}

@@ -41,7 +41,8 @@ P = cfg["P"]
 if cfg["task"] == "cartpole":
     from evojax_ga.tasks.gymnax_task import gymnax_task
     model = MLP(features=(16, 16), out=2)
-    task = gymnax_task("CartPole-v1", model.apply, episodes=1, chunk_size=min(P, 100_000))
+    task = gymnax_task("CartPole-v1", model.apply, episodes=1, chunk_size=cfg.get("eval_chunk", min(P, 100_000)),
+                       early_exit=cfg.get("early_exit", True))
     sample = task.sample_input
 else:
     from evojax_ga import data
@@ -80,6 +81,8 @@ n_genes = sum(x.size // P for x in jax.tree_util.tree_leaves(state.population)) 
     sum(x.size // cfg["parents"] for x in jax.tree_util.tree_leaves(state.encoded.parents))
 out = {"first_gen_s": first, "median_gen_s": med, "evals_per_s": P / med, "genes": int(n_genes),
        "best": float(m["best"]), "maxrss_gib": hwm_gib(),
+       "device_peak_gib": (lambda st: None if st.get("peak_bytes_in_use") is None else st["peak_bytes_in_use"] / 2**30)(
+           jax.devices()[0].memory_stats() or {}) if jax.default_backend() != "cpu" else None,
        "devices": len(jax.devices())}
 if "env_steps" in m:
     out["env_steps_per_s"] = float(m["env_steps"]) / med
@@ -99,7 +102,21 @@ def _run_child(cfg: dict, timeout: int = 3000) -> dict[str, Any]:
     raise RuntimeError(f"scale child failed for {cfg}: {r.stderr[-2000:]}")
 
 
-def configs(quick: bool) -> list[dict]:
+def configs(quick: bool, accelerator: bool = False) -> list[dict]:
+    if accelerator:
+        # one GPU/TPU: CartPole evaluated in one chunk, every member simulating all 500 steps (the issue's
+        # "10^6 policies x 500 steps" generation) and with early exit; digits dense to 10^4, seed-encoded above
+        return [
+            {"task": "cartpole", "P": 1_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": False},
+            {"task": "cartpole", "P": 10_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": False},
+            {"task": "cartpole", "P": 100_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": False},
+            {"task": "cartpole", "P": 1_000_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": False},
+            {"task": "cartpole", "P": 1_000_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": True},
+            {"task": "digits", "P": 1_000, "encoding": "dense", "gens": 5},
+            {"task": "digits", "P": 10_000, "encoding": "dense", "gens": 5},
+            {"task": "digits", "P": 100_000, "encoding": "seed", "parents": 256, "chunk": 5_000, "gens": 3},
+            {"task": "digits", "P": 1_000_000, "encoding": "seed", "parents": 256, "chunk": 5_000, "gens": 1},
+        ]
     if quick:
         return [
             {"task": "cartpole", "P": 1_000, "encoding": "dense", "gens": 3},
@@ -125,7 +142,9 @@ def configs(quick: bool) -> list[dict]:
 def run(quick: bool, repeats: int) -> dict[str, Any]:
     rows, notes = [], []
     only = os.environ.get("SCALE_ONLY")  # e.g. "digits:1000000" to rerun one configuration
-    for cfg in configs(quick):
+    import jax
+    accelerator = jax.default_backend() != "cpu"
+    for cfg in configs(quick, accelerator):
         if only and f"{cfg['task']}:{cfg['P']}" not in only.split(","):
             continue
         res = _run_child(cfg)
@@ -135,13 +154,24 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
                      "dense_size_gb": dense_gb, "s_per_generation": res["median_gen_s"],
                      "first_generation_s": res["first_gen_s"], "evals_per_s": res["evals_per_s"],
                      "env_steps_per_s": res.get("env_steps_per_s"), "peak_rss_gib": res["maxrss_gib"]})
+        if accelerator:
+            rows[-1]["device_peak_gib"] = res.get("device_peak_gib")
+            rows[-1]["early_exit"] = cfg.get("early_exit", True) if cfg["task"] == "cartpole" else None
+        print(json.dumps(rows[-1]), flush=True)
     notes.append("s_per_generation: median of the timed generations after one warm-up generation "
                  "(first_generation_s includes compilation); peak_rss_gib: the subprocess's own peak resident memory (VmHWM).")
-    notes.append("devices = 2: the same configuration on 2 CPU devices forced with "
-                 "XLA_FLAGS=--xla_force_host_platform_device_count=2 on the same 2 cores (results are "
-                 "identical to 1 device; tests/test_scale.py checks that).")
-    notes.append("The 10^6 seed-encoded digits row times a single generation including its compilation "
-                 "(gens = 0), to keep the run short; compilation is a few seconds of it.")
-    notes.append("seed-encoded rows store 256 parents densely and rebuild children in chunks of 1,000 "
-                 "(dense_size_gb is what the population would take densely).")
+    if accelerator:
+        notes.append("On the GPU: CartPole rows evaluate the whole population in one chunk; early_exit False = every "
+                     "member simulates all 500 steps (steps after an episode ended are masked), so a generation is "
+                     "exactly P x 500 env steps plus reproduction; device_peak_gib = the allocator's peak on the GPU "
+                     "(JAX preallocates 75% of the card, so nvidia-smi would show more). Seed-encoded rows rebuild "
+                     "children in chunks of 5,000.")
+    if not accelerator:
+        notes.append("devices = 2: the same configuration on 2 CPU devices forced with "
+                     "XLA_FLAGS=--xla_force_host_platform_device_count=2 on the same 2 cores (results are "
+                     "identical to 1 device; tests/test_scale.py checks that).")
+        notes.append("The 10^6 seed-encoded digits row times a single generation including its compilation "
+                     "(gens = 0), to keep the run short; compilation is a few seconds of it.")
+        notes.append("seed-encoded rows store 256 parents densely and rebuild children in chunks of 1,000 "
+                     "(dense_size_gb is what the population would take densely).")
     return {"rows": rows, "notes": notes}

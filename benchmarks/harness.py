@@ -300,6 +300,18 @@ def skip_note(peer: str, reason: str) -> str:
 # --------------------------------------------------------------------------------------------
 # results and README
 # --------------------------------------------------------------------------------------------
+def device_peak_gib() -> float | None:
+    """Peak bytes the default device's allocator has held (GiB), or None where JAX does not say
+    (the CPU backend)."""
+    import jax
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:  # noqa: BLE001 - a backend without memory statistics
+        return None
+    peak = stats.get("peak_bytes_in_use")
+    return None if peak is None else peak / 2**30
+
+
 def _jsonable(obj: Any) -> Any:
     """Plain JSON values (numpy/jax scalars and arrays to Python, non-finite floats to None)."""
     from evojax_ga.run_folder import to_jsonable
@@ -309,11 +321,17 @@ def _jsonable(obj: Any) -> Any:
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     """Write ``benchmarks/results/<name>.json`` atomically (replaces the previous one).
 
+    On a GPU/TPU backend the file is ``<name>_<backend>.json`` (e.g. ``control_gpu.json``).
+
     ``env`` (from :func:`env_info`) is added when missing; ``roofline`` is added from the
     per-process cache when missing (measured in quick mode if the payload says ``quick``).
     """
+    import jax
+    backend = jax.default_backend()
+    if backend != "cpu" and not name.endswith("_" + backend):
+        name = f"{name}_{backend}"   # accelerator results sit beside the CPU ones, not over them
     data = dict(payload)
-    data.setdefault("name", name)
+    data["name"] = name
     if "env" not in data:
         data["env"] = env_info()
     if "roofline" not in data:

@@ -14,9 +14,20 @@ import jax.numpy as jnp
 from evojax_ga._checks import check_int
 from evojax_ga.population import validate_population
 
-__all__ = ["lift", "chunked_apply"]
+__all__ = ["lift", "chunked_apply", "on_accelerator", "by_backend"]
 
 Population = Any
+
+
+def on_accelerator() -> bool:
+    """True when JAX's default backend is a GPU or TPU (not the CPU)."""
+    return jax.default_backend() != "cpu"
+
+
+def by_backend(cpu: Any, accelerator: Any) -> Any:
+    """``cpu`` on the CPU backend, else ``accelerator``: for defaults tuned per kind of device
+    (cache-sized chunks on a CPU, large ones that fill a GPU)."""
+    return accelerator if on_accelerator() else cpu
 
 
 def _check_chunk(chunk_size: int | None) -> int | None:

@@ -24,8 +24,9 @@ DEFAULT_CACHE = "~/.cache/evojax-ga/xla"
 
 _DESCRIPTION = ("Vectorised genetic algorithms for neural networks in JAX. "
                 "'evojax-ga run JOB' evolves and leaves a run folder (config.json, metrics.jsonl, "
-                "best_params.msgpack + model.json, fitness.png, summary.json); "
-                "'evojax-ga eval RUN_DIR' reloads and re-evaluates it.")
+                "best_params.msgpack + model.json, fitness.png, summary.json, checkpoints/); "
+                "'evojax-ga eval RUN_DIR' reloads and re-evaluates it; 'evojax-ga resume RUN_DIR' continues "
+                "a killed run from its newest checkpoint.")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -118,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="episodes to evaluate (control jobs; default: the run's --final-episodes, 100)")
     ev.add_argument("--seed", type=int, default=12345, help="seed of the fresh evaluation")
 
+    rs = sub.add_parser("resume", help="continue a killed or interrupted run from its newest checkpoint",
+                        description="Continue RUN_DIR (the job and every option are read from its config.json) "
+                                    "from the newest complete checkpoint in RUN_DIR/checkpoints. Metrics written after "
+                                    "that checkpoint are dropped and recomputed, so the finished run folder equals "
+                                    "one of an uninterrupted run (bit-identical on the same machine and JAX).",
+                        formatter_class=_Formatter)
+    rs.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'evojax-ga run'")
+    rs.add_argument("--no-progress", dest="progress", action="store_false", default=True,
+                    help="do not show the progress bar")
+    rs.add_argument("--compile-cache", default=None, metavar="DIR",
+                    help=f"persistent XLA compilation cache (default: ${CACHE_ENV} or {DEFAULT_CACHE})")
+
     sub.add_parser("list", help="list the registered jobs")
 
     pl = sub.add_parser("plot", help="plot several run folders on one figure (GA and SGD runs alike)",
@@ -133,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, p in job_parsers.items():
         epilog += ["", "=" * 78, p.format_help().rstrip()]
     epilog += ["", "=" * 78, ev.format_help().rstrip()]
+    epilog += ["", "=" * 78, rs.format_help().rstrip()]
     parser.epilog = "\n".join(epilog)
     return parser
 
@@ -155,6 +169,35 @@ def _eval(args: argparse.Namespace) -> int:
     return int(fn(run_dir, args) or 0)
 
 
+def _resume(args: argparse.Namespace) -> int:
+    from evojax_ga import jobs
+    from evojax_ga import run_folder as rf
+
+    run_dir = Path(args.run_dir)
+    cfg_path = run_dir / rf.CONFIG_FILE
+    if not cfg_path.exists():
+        raise ValueError(f"RUN_DIR={str(run_dir)!r} has no {rf.CONFIG_FILE}; pass a folder written by 'evojax-ga run'")
+    job = rf.read_json(cfg_path).get("job")
+    module = jobs.load_job(job)
+    fn = getattr(module, "resume_run", None)
+    if not callable(fn):
+        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga resume' "
+                         f"(jobs that do: {', '.join(n for n in jobs.JOBS if _can_resume(n))})")
+    if (run_dir / rf.SUMMARY_FILE).exists():
+        print(f"{run_dir} is complete ({rf.SUMMARY_FILE} exists); nothing to resume", flush=True)
+        return 0
+    args.compile_cache = enable_compile_cache(args.compile_cache)
+    return int(fn(run_dir, args) or 0)
+
+
+def _can_resume(job: str) -> bool:
+    from evojax_ga import jobs
+    try:
+        return callable(getattr(jobs.load_job(job), "resume_run", None))
+    except Exception:  # noqa: BLE001 - a broken job cannot resume
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``evojax-ga``; returns the exit status."""
     parser = build_parser()
@@ -169,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "eval":
             return _eval(args)
+        if args.command == "resume":
+            return _resume(args)
         if args.command == "plot":
             from evojax_ga import run_folder as rf
             path = rf.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])

@@ -11,6 +11,9 @@ Layout of ``RUN_DIR``::
     model.json        how to rebuild the model the parameters belong to (``{"kind": "MLP", ...}``)
     fitness.png       best / mean fitness over generations
     summary.json      final figures (final evaluation, timings), written at the end
+    checkpoints/      ``ckpt_<generation>.msgpack``: the strategy state every ``--checkpoint-every``
+                      generations and at the end (see :mod:`evojax_ga.checkpoint`); ``evojax-ga
+                      resume RUN_DIR`` continues from the newest one that verifies
 
 Everything here is host-side I/O; nothing draws random numbers.
 """
@@ -33,7 +36,7 @@ import numpy as np
 __all__ = ["create_run_dir", "write_json", "read_json", "write_config", "append_metrics", "read_metrics",
            "save_params", "load_params", "model_from_config", "plot_fitness", "environment_info",
            "command_line", "PARAMS_FILE", "MODEL_FILE", "CONFIG_FILE", "METRICS_FILE", "PLOT_FILE",
-           "SUMMARY_FILE"]
+           "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics", "block_logger", "latest_checkpoint"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -41,6 +44,7 @@ PARAMS_FILE = "best_params.msgpack"
 MODEL_FILE = "model.json"
 PLOT_FILE = "fitness.png"
 SUMMARY_FILE = "summary.json"
+CHECKPOINT_DIR = "checkpoints"
 
 #: versions recorded in config.json
 PACKAGES = ("evojax-ga", "jax", "jaxlib", "flax", "optax", "numpy", "gymnax", "tqdm", "matplotlib")
@@ -158,6 +162,65 @@ def append_metrics(run_dir: str | os.PathLike, history: Mapping[str, Any]) -> in
             row = {k: to_jsonable(v[i].item() if v[i].ndim == 0 else v[i]) for k, v in cols.items()}
             fh.write(json.dumps(row) + "\n")
     return n
+
+
+def truncate_metrics(run_dir: str | os.PathLike, generation: int) -> int:
+    """Drop the ``metrics.jsonl`` lines of generations after ``generation`` (what a killed run wrote
+    after its last checkpoint), atomically. Returns the number of lines kept."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return 0
+    with open(path, encoding="utf-8") as fh:
+        lines = [line for line in fh if line.strip()]
+    kept = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            continue
+        if int(row.get("generation", 0)) <= generation:
+            kept.append(json.dumps(row) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(kept)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return len(kept)
+
+
+def block_logger(run_dir: str | os.PathLike, every: int, metadata: Any = None, keep: int | None = 2):
+    """An ``on_block(state, block_history)`` callback for jobs: append the block to ``metrics.jsonl``,
+    then checkpoint the state into ``RUN_DIR/checkpoints`` whenever the generation count passes a
+    multiple of ``every`` (0 = never). ``metadata()`` (a callable) gives the JSON-able metadata saved
+    with each checkpoint. Metrics are written first, so they always reach the newest checkpoint."""
+    from evojax_ga import checkpoint
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(f"checkpoint_every must be an int >= 0 (0 = no checkpoints), got {every!r}")
+    directory = Path(run_dir) / CHECKPOINT_DIR
+
+    def on_block(state: Any, block_history: Mapping[str, Any]) -> None:
+        append_metrics(run_dir, block_history)
+        if not every:
+            return
+        gen = int(np.asarray(state.generation))
+        n = len(block_history.get("generation", ()))
+        if gen // every > (gen - n) // every:
+            checkpoint.save(directory, state, metadata() if callable(metadata) else metadata, keep=keep)
+
+    return on_block
+
+
+def latest_checkpoint(run_dir: str | os.PathLike, template: Any) -> tuple[Any, dict]:
+    """The newest verified checkpoint of a run folder as ``(state, metadata)``; ValueError naming the
+    folder when there is none."""
+    from evojax_ga import checkpoint
+    found = checkpoint.latest(Path(run_dir) / CHECKPOINT_DIR, template)
+    if found is None:
+        raise ValueError(f"RUN_DIR={str(run_dir)!r} has no complete checkpoint in {CHECKPOINT_DIR}/ (the run was "
+                         f"killed before its first one, or ran with --checkpoint-every 0): start it again with "
+                         f"'evojax-ga run'")
+    return found
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "Trainer", "build", "train", "add_arguments", "main",
-           "evaluate_run", "describe", "config_for"]
+           "evaluate_run", "resume_run", "describe", "config_for"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +42,7 @@ class ControlConfig:
     elite: int = 1
     episodes: int = 1
     max_steps: int | None = None
-    chunk_size: int | str | None = "auto"   # members evaluated at once ("auto": 256; None: all)
+    chunk_size: int | str | None = "auto"   # members evaluated at once ("auto": 256 on a CPU, 2^20 on a GPU; None: all)
     early_exit: bool = True
     normalize_obs: bool = True          # finite observation bounds mapped onto [-1, 1]
     common_episodes: bool = False       # all members of a generation play the same start states
@@ -190,13 +190,20 @@ def build(cfg: ControlConfig) -> Trainer:
 
 def train(trainer: Trainer, key: Any, progress: bool = False,
           on_block: Callable[[Any, dict], Any] | None = None,
-          precompile_check: bool = True) -> tuple[Any, dict, dict]:
+          precompile_check: bool = True, state0: Any = None,
+          info: dict | None = None) -> tuple[Any, dict, dict]:
     """One run from ``key``: evolve until solved (checked on fresh episodes) or out of generations.
 
-    on_block: ``on_block(state, block_history)`` after every block (e.g. append to metrics.jsonl).
+    on_block: ``on_block(state, block_history)`` after every block, after that block's solved check
+    (e.g. append to metrics.jsonl and checkpoint).
     precompile_check: on the first call, compile the GA block ahead of time from shapes in this
     thread while a second thread builds the initial population and compiles the solved check
     (XLA compiles without holding the GIL, so on a multi-core machine the two overlap).
+    state0: continue from this state (a checkpoint of a run with the same ``key``) instead of the
+    initial population; the run then goes on to ``cfg.generations`` in all, bit-identical to a run
+    that was never interrupted.
+    info: a dict filled in place with the counters below (pass a checkpoint's counters to resume
+    them; read it from ``on_block`` to checkpoint them).
 
     Returns ``(state, history, info)``; ``info`` holds ``solved``, ``solved_generation``,
     ``solve_wall_s`` (from the start of this call, compile included when it happens here),
@@ -212,19 +219,26 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
     k_init, k_evolve, k_check = jax.random.split(key, 3)
     t0 = time.perf_counter()
     runner = trainer.compiled.get("runner", trainer.runner)
-    if precompile_check and "runner" not in trainer.compiled:
+    if state0 is not None:
+        start_gen = int(state0.generation)
+        if start_gen > cfg.generations:
+            raise ValueError(f"the state to continue from is at generation {start_gen}, past generations="
+                             f"{cfg.generations}")
+    elif precompile_check and "runner" not in trainer.compiled:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             prep = pool.submit(_prepare, trainer, k_init, k_check)
             runner = _compile_runner(trainer, k_init, k_evolve)
             state0 = prep.result()
     else:
         state0 = trainer.strategy.init(k_init, trainer.init_population(k_init))
-    info: dict[str, Any] = {"solved": False, "solved_generation": None, "solve_wall_s": None,
-                            "check_mean": None, "checks": 0, "params": None}
+    info = {} if info is None else info
+    for k, v in {"solved": False, "solved_generation": None, "solve_wall_s": None, "check_mean": None,
+                 "checks": 0}.items():
+        info.setdefault(k, v)
+    info["params"] = None
 
     def callback(state, block_hist):
-        if on_block is not None:
-            on_block(state, block_hist)
+        stop = None
         fit = np.asarray(state.fitness)
         i = int(np.argmax(np.where(np.isfinite(fit), fit, -np.inf)))
         if fit[i] >= cfg.target:
@@ -236,10 +250,13 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
             if ret.mean() >= cfg.target:
                 info.update(solved=True, solved_generation=gen, solve_wall_s=time.perf_counter() - t0,
                             params=params)
-                return False
-        return None
+                stop = False
+        if on_block is not None:
+            on_block(state, block_hist)
+        return stop
 
-    state, history = ega.evolve(k_evolve, trainer.strategy, trainer.task, state0, cfg.generations,
+    state, history = ega.evolve(k_evolve, trainer.strategy, trainer.task, state0,
+                                cfg.generations - int(state0.generation),
                                 block=cfg.block, progress=progress, callback=callback, runner=runner)
     if info["params"] is None:
         info["params"] = state.best_params
@@ -339,7 +356,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="steps per episode (default: the environment's limit)")
     t.add_argument("--chunk-size", type=_chunk, default=None, metavar="{N,auto,all}",
                    help="evaluate N members at a time (bounds memory; results do not change); 'auto' = 256 "
-                        "(fastest measured on the 2-core CPU), 'all' = the whole population in one vmap "
+                        "on a CPU (fastest measured on the 2-core CPU), 2^20 on a GPU, 'all' = the whole population in one vmap "
                         "(default: auto)")
     t.add_argument("--no-early-exit", dest="early_exit", action="store_false", default=None,
                    help="always simulate --max-steps steps instead of stopping when every episode of a chunk ended")
@@ -355,6 +372,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--hidden", type=_hidden, default=None, metavar="H1,H2",
                    help=f"hidden layer widths of the MLP (default {','.join(map(str, d.hidden))})")
     m.add_argument("--activation", default=None, help=f"hidden activation (default {d.activation})")
+    k = parser.add_argument_group("checkpoints")
+    k.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                   help=f"save the full GA state into RUN_DIR/checkpoints when the generation count passes a "
+                        f"multiple of N (checked after each --block), and at the end; 'evojax-ga resume RUN_DIR' "
+                        f"continues from the newest; 0 = none (default: {DEFAULT_CHECKPOINT_BLOCKS} blocks)")
     c = parser.add_argument_group("compilation")
     c.add_argument("--fast-compile", choices=("auto", "on", "off"), default="auto",
                    help=f"compile with XLA's CPU optimisation level 0: about half the compile time, 2-3x slower "
@@ -414,6 +436,7 @@ def main(args: argparse.Namespace) -> int:
     job = args.job
     try:
         cfg = config_for(job, **_overrides(args))
+        every = _checkpoint_every(args, cfg)
     except (TypeError, ValueError) as exc:
         print(f"evojax-ga run {job}: error: {exc}", file=sys.stderr)
         return 2
@@ -422,7 +445,6 @@ def main(args: argparse.Namespace) -> int:
         fast = cfg.pop_size * cfg.episodes <= FAST_COMPILE_MAX_EPISODES
     fast = set_fast_compile(fast)
     import_gymnax(defer_plotting=True)
-    import jax
     run_dir = rf.create_run_dir(args.out, job)
     trainer = build(cfg)
     config = {"control": dataclasses.asdict(cfg), "task": trainer.task.config, "model": trainer.model_config,
@@ -430,10 +452,60 @@ def main(args: argparse.Namespace) -> int:
               "compile_cache": getattr(args, "compile_cache", None)}
     rf.write_config(run_dir, job, {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"},
                     config, argv=getattr(args, "argv", None))
-    key = jax.random.key(args.seed)
+    return _execute(run_dir, job, trainer, args.seed, args.progress, every, t_start)
+
+
+def _checkpoint_every(args: argparse.Namespace, cfg: ControlConfig) -> int:
+    every = getattr(args, "checkpoint_every", None)
+    every = DEFAULT_CHECKPOINT_BLOCKS * cfg.block if every is None else every
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(f"--checkpoint-every must be an int >= 0 (0 = no checkpoints), got {every!r}")
+    return every
+
+
+#: default checkpoint interval, in blocks of generations
+DEFAULT_CHECKPOINT_BLOCKS = 5
+
+
+def _execute(run_dir: Path, job: str, trainer: Trainer, seed: int, progress: bool, every: int, t_start: float,
+             resume: tuple[Any, dict] | None = None) -> int:
+    """Train (from the start or from ``resume = (state, metadata)``), checkpointing into the run
+    folder; then the final evaluation, parameters, plot and summary."""
+    import jax
+    import numpy as np
+
+    from evojax_ga import checkpoint
+    from evojax_ga import run_folder as rf
+
+    cfg = trainer.cfg
+    key = jax.random.key(seed)
     k_train, k_final = jax.random.split(key)
-    state, history, info = train(trainer, k_train, progress=args.progress,
-                                 on_block=lambda s, h: rf.append_metrics(run_dir, h))
+    counters = ("solved", "solved_generation", "solve_wall_s", "check_mean", "checks")
+    info: dict[str, Any] = {}
+    resumed_from = None
+    if resume is not None:
+        state, meta = resume
+        resumed_from = int(state.generation)
+        info.update({k: meta[k] for k in counters if k in meta})
+
+    def metadata() -> dict:
+        return {"job": job, "seed": seed, "run_key": np.asarray(jax.random.key_data(k_train)).tolist(),
+                **{k: info.get(k) for k in counters}}
+
+    on_block = rf.block_logger(run_dir, every, metadata)
+    if resume is not None and resume[1].get("final"):
+        # killed after training finished: the final state is all there is to rebuild
+        fit = np.asarray(state.fitness)
+        i = int(np.argmax(np.where(np.isfinite(fit), fit, -np.inf)))
+        info["params"] = (jax.tree_util.tree_map(lambda x: x[i], state.population) if info.get("solved")
+                          else state.best_params)
+        info["wall_s"], info["generations"] = 0.0, int(state.generation)
+    else:
+        state, _, info = train(trainer, k_train, progress=progress, on_block=on_block,
+                               state0=None if resume is None else state, info=info)
+        if every:
+            checkpoint.save(Path(run_dir) / rf.CHECKPOINT_DIR, state, {**metadata(), "final": True}, keep=2)
+    history = rf.read_metrics(run_dir)   # the whole run, the part before a resume included
     final = np.asarray(trainer.task.evaluate_individual(k_final, info["params"], cfg.final_episodes))
     rf.save_params(run_dir, info["params"], trainer.model_config)
     rf.plot_fitness(run_dir, history, title=f"{cfg.env}: pop {cfg.pop_size}, {cfg.preset}", target=cfg.target)
@@ -446,7 +518,7 @@ def main(args: argparse.Namespace) -> int:
         "final_min": float(final.min()), "final_max": float(final.max()),
         "final_reaches_target": bool(final.mean() >= cfg.target), "target": cfg.target,
         "best_so_far": float(state.best_fitness), "total_wall_s": total,
-        "env_steps": float(np.sum(history.get("env_steps", 0.0))),
+        "env_steps": float(np.sum(history.get("env_steps", 0.0))), "resumed_from_generation": resumed_from,
     }
     rf.write_json(Path(run_dir) / rf.SUMMARY_FILE, summary)
     status = (f"solved at generation {info['solved_generation']} ({info['solve_wall_s']:.2f} s)" if info["solved"]
@@ -456,6 +528,36 @@ def main(args: argparse.Namespace) -> int:
            f"target {cfg.target:g}; total {total:.2f} s")
     _print(f"run folder: {run_dir}")
     return 0
+
+
+def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
+    """``evojax-ga resume RUN_DIR``: rebuild the run from ``config.json`` and continue it from its newest
+    complete checkpoint (metrics written after that checkpoint are dropped and recomputed)."""
+    import jax
+
+    from evojax_ga import run_folder as rf
+    from evojax_ga.tasks.gymnax_task import import_gymnax
+
+    t_start = time.perf_counter()
+    config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)
+    ctl = dict(config["config"]["control"])
+    ctl["hidden"] = tuple(ctl["hidden"])
+    cfg = ControlConfig(**ctl)
+    _validate(cfg)
+    run_args = config.get("args", {})
+    set_fast_compile(bool(config["config"].get("fast_compile", False)))
+    import_gymnax(defer_plotting=True)
+    trainer = build(cfg)
+    seed = int(run_args.get("seed", 0))
+    # any state of the same strategy and shapes serves as the template
+    template = jax.jit(lambda k: trainer.strategy.init(k, trainer.init_population(k)))(jax.random.key(0))
+    state, meta = rf.latest_checkpoint(run_dir, template)
+    rf.truncate_metrics(run_dir, int(state.generation))
+    every = run_args.get("checkpoint_every")
+    every = DEFAULT_CHECKPOINT_BLOCKS * cfg.block if every is None else int(every)
+    _print(f"resuming {run_dir} from generation {int(state.generation)} of {cfg.generations}")
+    progress = getattr(args, "progress", True)
+    return _execute(Path(run_dir), config["job"], trainer, seed, progress, every, t_start, resume=(state, meta))
 
 
 def evaluate_run(run_dir: Path, args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga._checks import check_int
+from evojax_ga.chunking import by_backend
 from evojax_ga.data import Dataset
 from evojax_ga.models import MLP, population_forward
 from evojax_ga.population import from_template, init_population
@@ -41,6 +42,10 @@ __all__ = ["ClassificationTask", "classification", "FITNESS", "fitness_from_scor
 
 Population = Any
 FITNESS = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
+#: default ``chunk_bytes`` on a CPU: chunks that stay in cache (measured on the 2-core CPU)
+CPU_CHUNK_BYTES = 2 * 2**20
+#: default ``chunk_bytes`` on a GPU/TPU: large population x sample blocks, one wide GEMM each
+ACCELERATOR_CHUNK_BYTES = 512 * 2**20
 _CE_FLOOR = 1e-30
 
 
@@ -266,7 +271,7 @@ class ClassificationTask(NamedTuple):
 
 def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy",
                    batch_size: int | None = None, pop_chunk: int | None = None, sample_chunk: int | None = None,
-                   test_samples: int | None = None, chunk_bytes: int = 2 * 2**20,
+                   test_samples: int | None = None, chunk_bytes: int | None = None,
                    dtype: Any = jnp.float32) -> ClassificationTask:
     """A classification task for a Flax ``model`` (logits ``[B, C]``) on a :class:`~evojax_ga.data.Dataset`.
 
@@ -274,7 +279,8 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
     batch_size: samples per generation (one shared minibatch), ``None`` = full training set.
     pop_chunk: individuals evaluated together (``lax.map`` over chunks); sample_chunk: samples
     evaluated together inside a population chunk (``lax.scan``). ``None`` = automatic: the largest
-    chunks whose widest activation fits ``chunk_bytes`` (see :meth:`ClassificationTask.chunks`).
+    chunks whose widest activation fits ``chunk_bytes`` (see :meth:`ClassificationTask.chunks`;
+    default :data:`CPU_CHUNK_BYTES` on a CPU, :data:`ACCELERATOR_CHUNK_BYTES` on a GPU/TPU).
     Throughput knobs, not code paths: results do not depend on them (up to float rounding).
     test_samples: test samples for the per-generation ``test_accuracy`` metric (``None`` = all,
     0 = skip it).
@@ -289,6 +295,8 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
         batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=n_train)
     if pop_chunk is not None:
         pop_chunk = check_int(pop_chunk, "pop_chunk", minimum=1)
+    if chunk_bytes is None:  # cache-sized on a CPU; large enough to fill a GPU/TPU with one GEMM
+        chunk_bytes = by_backend(CPU_CHUNK_BYTES, ACCELERATOR_CHUNK_BYTES)
     chunk_bytes = check_int(chunk_bytes, "chunk_bytes", minimum=1)
     if sample_chunk is not None:
         sample_chunk = check_int(sample_chunk, "sample_chunk", minimum=1)

@@ -43,16 +43,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga._checks import check_int
+from evojax_ga.chunking import by_backend
 from evojax_ga.population import validate_population
 
 Population = Any
 Policy = Callable[[Any, jax.Array], jax.Array]
 
-__all__ = ["AUTO_CHUNK", "GymnaxTask", "gymnax_task", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
+__all__ = ["AUTO_CHUNK", "AUTO_CHUNK_ACCELERATOR", "GymnaxTask", "gymnax_task", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
            "rollout_returns"]
 
-#: members per chunk when ``chunk_size="auto"`` (measured on the 2-core CPU, see the module docstring)
+#: members per chunk when ``chunk_size="auto"`` on a CPU (measured on the 2-core CPU, see the module docstring)
 AUTO_CHUNK = 256
+#: members per chunk when ``chunk_size="auto"`` on a GPU/TPU: one chunk up to a million members
+#: (about 2 KB of live state each for CartPole), so the device sees one wide batch
+AUTO_CHUNK_ACCELERATOR = 2**20
 
 #: short names accepted besides gymnax's own ids
 ENV_ALIASES: dict[str, str] = {
@@ -341,8 +345,9 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
     max_steps: step limit per episode (default: the environment's ``max_steps_in_episode``; when
         given it replaces it, so the limit counts as truncation).
     chunk_size: evaluate at most this many individuals at once (``lax.map`` over chunks); ``None``
-        = the whole population in one ``vmap``; ``"auto"`` = :data:`AUTO_CHUNK`. Results do not
-        depend on it.
+        = the whole population in one ``vmap``; ``"auto"`` = :data:`AUTO_CHUNK` on a CPU,
+        :data:`AUTO_CHUNK_ACCELERATOR` on a GPU/TPU (the default backend when the task is built).
+        Results do not depend on it.
     early_exit: stop the step loop when every episode of a chunk has ended (``while_loop``) instead
         of always running ``max_steps`` steps (``scan``). Same results either way.
     common_episodes: every individual plays the same ``episodes`` start states (common random
@@ -357,7 +362,7 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
     if isinstance(chunk_size, str):
         if chunk_size != "auto":
             raise ValueError(f"chunk_size must be an int >= 1, None or 'auto', got {chunk_size!r}")
-        chunk_size = AUTO_CHUNK
+        chunk_size = by_backend(AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR)
     elif chunk_size is not None:
         chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     if not callable(policy):
