@@ -164,7 +164,7 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
         notes.append("On the GPU: CartPole rows evaluate the whole population in one chunk; early_exit False = every "
                      "member simulates all 500 steps (steps after an episode ended are masked), so a generation is "
                      "exactly P x 500 env steps plus reproduction; device_peak_gib = the allocator's peak on the GPU "
-                     "(JAX preallocates 75% of the card, so nvidia-smi would show more). Seed-encoded rows rebuild "
+                     "(run_gpu.sh turns JAX's up-front preallocation off). Seed-encoded rows rebuild "
                      "children in chunks of 5,000.")
     if not accelerator:
         notes.append("devices = 2: the same configuration on 2 CPU devices forced with "

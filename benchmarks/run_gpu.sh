@@ -10,6 +10,8 @@
 # (default: $OUT, else nothing is copied).
 set -u
 export PYTHONUNBUFFERED=1
+# parent and child processes share the GPU: allocate on demand instead of taking 75% up front
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 PY=${PYTHON:-python3}
 OUTDIR=${1:-${OUT:-}}
 cap() { local s=$1; shift; echo "=== $* (cap ${s}s) $(date -u +%T)"; timeout "$s" "$@" || echo "=== exit $? : $*"; }
