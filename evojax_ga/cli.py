@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="do not show the progress bar")
     rs.add_argument("--compile-cache", default=None, metavar="DIR",
                     help=f"persistent XLA compilation cache (default: ${CACHE_ENV} or {DEFAULT_CACHE})")
+    rs.add_argument("--no-compile-cache", dest="compile_cache", action="store_const", const="",
+                    help="do not read or write the compilation cache")
 
     sub.add_parser("list", help="list the registered jobs")
 

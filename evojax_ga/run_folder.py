@@ -36,7 +36,7 @@ import numpy as np
 __all__ = ["create_run_dir", "write_json", "read_json", "write_config", "append_metrics", "read_metrics",
            "save_params", "load_params", "model_from_config", "plot_fitness", "environment_info",
            "command_line", "PARAMS_FILE", "MODEL_FILE", "CONFIG_FILE", "METRICS_FILE", "PLOT_FILE",
-           "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics", "block_logger", "latest_checkpoint"]
+           "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics", "block_logger", "latest_checkpoint", "last_wall_s"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -189,17 +189,21 @@ def truncate_metrics(run_dir: str | os.PathLike, generation: int) -> int:
     return len(kept)
 
 
-def block_logger(run_dir: str | os.PathLike, every: int, metadata: Any = None, keep: int | None = 2):
+def block_logger(run_dir: str | os.PathLike, every: int, metadata: Any = None, keep: int | None = 2,
+                 wall_offset: float = 0.0):
     """An ``on_block(state, block_history)`` callback for jobs: append the block to ``metrics.jsonl``,
     then checkpoint the state into ``RUN_DIR/checkpoints`` whenever the generation count passes a
-    multiple of ``every`` (0 = never). ``metadata()`` (a callable) gives the JSON-able metadata saved
-    with each checkpoint. Metrics are written first, so they always reach the newest checkpoint."""
+    multiple of ``every`` (0 = never). ``metadata`` (a dict, or a callable returning one) is saved
+    with each checkpoint. Metrics are written first, so they always reach the newest checkpoint.
+    ``wall_offset`` is added to ``wall_s`` (a resumed run continues the clock of the part before)."""
     from evojax_ga import checkpoint
     if isinstance(every, bool) or not isinstance(every, int) or every < 0:
         raise ValueError(f"checkpoint_every must be an int >= 0 (0 = no checkpoints), got {every!r}")
     directory = Path(run_dir) / CHECKPOINT_DIR
 
     def on_block(state: Any, block_history: Mapping[str, Any]) -> None:
+        if wall_offset and "wall_s" in block_history:
+            block_history = {**block_history, "wall_s": np.asarray(block_history["wall_s"]) + wall_offset}
         append_metrics(run_dir, block_history)
         if not every:
             return
@@ -209,6 +213,12 @@ def block_logger(run_dir: str | os.PathLike, every: int, metadata: Any = None, k
             checkpoint.save(directory, state, metadata() if callable(metadata) else metadata, keep=keep)
 
     return on_block
+
+
+def last_wall_s(run_dir: str | os.PathLike) -> float:
+    """The ``wall_s`` of the last line of ``metrics.jsonl`` (0.0 when there is none)."""
+    wall = read_metrics(run_dir).get("wall_s")
+    return float(wall[-1]) if wall is not None and len(wall) and np.isfinite(wall[-1]) else 0.0
 
 
 def latest_checkpoint(run_dir: str | os.PathLike, template: Any) -> tuple[Any, dict]:

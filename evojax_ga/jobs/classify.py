@@ -23,8 +23,10 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from evojax_ga.jobs import checkpointing
+
 __all__ = ["ClassifyConfig", "JOB_DEFAULTS", "Built", "build", "train", "run_baseline", "model_config",
-           "model_from_config", "add_arguments", "main", "evaluate_run", "describe", "config_for"]
+           "model_from_config", "add_arguments", "main", "evaluate_run", "resume_run", "describe", "config_for"]
 
 MODELS = ("mlp", "small_cnn", "mnist_deep")
 CROSSOVERS = ("uniform", "neuron", "layer", "none")
@@ -176,8 +178,13 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Built:
     return Built(cfg, ds, model, mc, task, strategy)
 
 
-def train(built: Built, key: Any, progress: bool = False, on_block: Any = None) -> tuple[Any, dict, dict]:
+def train(built: Built, key: Any, progress: bool = False, on_block: Any = None,
+          state0: Any = None) -> tuple[Any, dict, dict]:
     """Evolve (until ``generations`` or ``time_limit``), then pick the final individual.
+
+    state0: continue from this state (a checkpoint of a run with the same ``key``) up to
+    ``generations`` in all; without a time limit the result is bit-identical to an uninterrupted run
+    (``time_limit`` counts from this call).
 
     Returns ``(state, history, info)``; ``info``: ``params`` (the individual kept: the fittest of the
     final population re-scored on ``select_samples`` training samples), ``test_accuracy``,
@@ -191,10 +198,13 @@ def train(built: Built, key: Any, progress: bool = False, on_block: Any = None) 
     cfg, task = built.cfg, built.task
     k_init, k_evolve = jax.random.split(key)
     t0 = time.perf_counter()
-    if cfg.init == "model":
-        pop = task.init_population(k_init, cfg.pop_size)
+    if state0 is not None:
+        if int(state0.generation) > cfg.generations:
+            raise ValueError(f"the state to continue from is at generation {int(state0.generation)}, past "
+                             f"generations={cfg.generations}")
+        pop = state0
     else:
-        pop = task.init_population(k_init, cfg.pop_size, initializer=cfg.init, scale=cfg.init_scale)
+        pop = initial_population(built, k_init)
 
     def callback(state, block_hist):
         if on_block is not None:
@@ -203,7 +213,8 @@ def train(built: Built, key: Any, progress: bool = False, on_block: Any = None) 
             return False
         return None
 
-    state, history = ega.evolve(k_evolve, built.strategy, task, pop, cfg.generations, block=cfg.block,
+    remaining = cfg.generations - (0 if state0 is None else int(state0.generation))
+    state, history = ega.evolve(k_evolve, built.strategy, task, pop, remaining, block=cfg.block,
                                 progress=progress, callback=callback)
     wall = time.perf_counter() - t0
     n = task.x_train.shape[0] if cfg.select_samples is None else min(cfg.select_samples, task.x_train.shape[0])
@@ -213,6 +224,14 @@ def train(built: Built, key: Any, progress: bool = False, on_block: Any = None) 
             "select_s": time.perf_counter() - t0 - wall}
     history = {k: np.asarray(v) for k, v in history.items()}
     return state, history, info
+
+
+def initial_population(built: Built, key: Any) -> Any:
+    """The configured initial population ``[pop_size, ...]``."""
+    cfg, task = built.cfg, built.task
+    if cfg.init == "model":
+        return task.init_population(key, cfg.pop_size)
+    return task.init_population(key, cfg.pop_size, initializer=cfg.init, scale=cfg.init_scale)
 
 
 def run_baseline(built: Built, key: Any, progress: bool = False) -> tuple[Any, dict] | None:
@@ -272,6 +291,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--pop-chunk", type=int, default=None, help="individuals evaluated together (default: automatic)")
     e.add_argument("--test-samples", type=int, default=None,
                    help="test samples for the per-generation test accuracy (default: all)")
+    checkpointing.add_arguments(parser)
     b = parser.add_argument_group("gradient baseline")
     b.add_argument("--baseline", choices=("adam", "sgd", "none"), default=None,
                    help=f"train this optimiser on the same model and data too (default {d.baseline})")
@@ -289,15 +309,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     """Run a classification job; write the run folder; print the test accuracies."""
-    import jax
-
-    from evojax_ga import baselines, run_folder as rf
+    from evojax_ga import run_folder as rf
     from evojax_ga.data import DataNotFoundError
-    from evojax_ga.tasks.classification import learning_curve
 
     job = args.job
     try:
         cfg = config_for(job, **_overrides(args))
+        every = checkpointing.interval(getattr(args, "checkpoint_every", None), cfg.block)
         built = build(cfg)
     except DataNotFoundError as exc:
         print(f"evojax-ga run {job}: {exc}", file=sys.stderr)
@@ -308,11 +326,34 @@ def main(args: argparse.Namespace) -> int:
     run_dir = rf.create_run_dir(args.out, job)
     config = {"classify": dataclasses.asdict(cfg), "data": built.data.summary(), "model": built.model_config,
               "strategy": built.strategy.config}
-    rf.write_config(run_dir, job, {k: v for k, v in vars(args).items() if k != "func"}, config)
+    rf.write_config(run_dir, job, {k: v for k, v in vars(args).items() if k != "func" and not k.startswith("_")
+                                   and k != "argv"}, config, argv=getattr(args, "argv", None))
+    return _execute(Path(run_dir), job, built, args.seed, args.progress, every)
+
+
+def _execute(run_dir: Path, job: str, built: Built, seed: int, progress: bool, every: int,
+             resume: tuple[Any, dict] | None = None) -> int:
+    """Evolve (from the start or from ``resume = (state, metadata)``) with checkpoints in the run
+    folder; pick and save the final individual; train the baseline; write plots and the summary."""
+    import jax
+    import numpy as np
+
+    from evojax_ga import baselines, checkpoint, run_folder as rf
+    from evojax_ga.tasks.classification import learning_curve
+
+    cfg = built.cfg
     print(built.data.summary(), flush=True)
-    k_ga, k_sgd = jax.random.split(jax.random.key(args.seed))
-    state, history, info = train(built, k_ga, progress=args.progress,
-                                 on_block=lambda s, h: rf.append_metrics(run_dir, h))
+    k_ga, k_sgd = jax.random.split(jax.random.key(seed))
+    meta = {"job": job, "seed": seed}
+    on_block = rf.block_logger(run_dir, every, meta, wall_offset=rf.last_wall_s(run_dir) if resume else 0.0)
+    state0 = None if resume is None else resume[0]
+    if resume is not None and resume[1].get("final"):   # killed after evolving: nothing left to evolve
+        state0 = resume[0]
+        built = built._replace(cfg=dataclasses.replace(cfg, generations=int(state0.generation)))
+    state, _, info = train(built, k_ga, progress=progress, on_block=on_block, state0=state0)
+    if every:
+        checkpoint.save(Path(run_dir) / rf.CHECKPOINT_DIR, state, {**meta, "final": True}, keep=2)
+    history = {k: np.asarray(v) for k, v in rf.read_metrics(run_dir).items()}  # the whole run
     rf.save_params(run_dir, info["params"], built.model_config)
     rf.plot_fitness(run_dir, history, title=f"{cfg.dataset}: GA, pop {cfg.pop_size}, fitness {cfg.fitness}")
     curves = {"GA": learning_curve(history)}
@@ -320,10 +361,11 @@ def main(args: argparse.Namespace) -> int:
         "job": job, "dataset": cfg.dataset, "ga_test_accuracy": info["test_accuracy"],
         "ga_train_accuracy": info["train_accuracy"], "ga_wall_s": info["wall_s"], "generations": info["generations"],
         "ga_forward_passes": float(curves["GA"]["forward_passes"][-1]) if info["generations"] else 0.0,
+        "resumed_from_generation": None if resume is None else int(resume[0].generation),
     }
     print(f"GA: test accuracy {info['test_accuracy']:.4f} after {info['generations']} generations "
           f"({info['wall_s']:.1f} s)", flush=True)
-    base = run_baseline(built, k_sgd, progress=args.progress)
+    base = run_baseline(built, k_sgd, progress=progress)
     if base is not None:
         sgd_state, sgd_hist = base
         curves[cfg.baseline] = sgd_hist
@@ -338,6 +380,26 @@ def main(args: argparse.Namespace) -> int:
     rf.write_json(Path(run_dir) / rf.SUMMARY_FILE, summary)
     print(f"run folder: {run_dir}", flush=True)
     return 0
+
+
+def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
+    """``evojax-ga resume RUN_DIR``: rebuild the run from ``config.json`` (the data are read again from
+    the recorded path) and continue from its newest complete checkpoint."""
+    import jax
+
+    from evojax_ga import run_folder as rf
+
+    config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)
+    values = dict(config["config"]["classify"])
+    values["hidden"] = tuple(values["hidden"])
+    cfg = ClassifyConfig(**values)
+    built = build(cfg)
+    template = jax.jit(lambda k: built.strategy.init(k, initial_population(built, k)))(jax.random.key(0))
+    state, meta = checkpointing.restore(run_dir, template)
+    print(f"resuming {run_dir} from generation {int(state.generation)} of {cfg.generations}", flush=True)
+    seed = int(config.get("args", {}).get("seed", 0))
+    return _execute(Path(run_dir), config["job"], built, seed, getattr(args, "progress", True),
+                    checkpointing.recorded_interval(config, cfg.block), resume=(state, meta))
 
 
 def evaluate_run(run_dir: Path, args: argparse.Namespace) -> int:

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
+from evojax_ga.jobs import checkpointing
+
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "Trainer", "build", "train", "add_arguments", "main",
            "evaluate_run", "resume_run", "describe", "config_for"]
 
@@ -372,11 +374,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--hidden", type=_hidden, default=None, metavar="H1,H2",
                    help=f"hidden layer widths of the MLP (default {','.join(map(str, d.hidden))})")
     m.add_argument("--activation", default=None, help=f"hidden activation (default {d.activation})")
-    k = parser.add_argument_group("checkpoints")
-    k.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
-                   help=f"save the full GA state into RUN_DIR/checkpoints when the generation count passes a "
-                        f"multiple of N (checked after each --block), and at the end; 'evojax-ga resume RUN_DIR' "
-                        f"continues from the newest; 0 = none (default: {DEFAULT_CHECKPOINT_BLOCKS} blocks)")
+    checkpointing.add_arguments(parser)
     c = parser.add_argument_group("compilation")
     c.add_argument("--fast-compile", choices=("auto", "on", "off"), default="auto",
                    help=f"compile with XLA's CPU optimisation level 0: about half the compile time, 2-3x slower "
@@ -436,7 +434,7 @@ def main(args: argparse.Namespace) -> int:
     job = args.job
     try:
         cfg = config_for(job, **_overrides(args))
-        every = _checkpoint_every(args, cfg)
+        every = checkpointing.interval(getattr(args, "checkpoint_every", None), cfg.block)
     except (TypeError, ValueError) as exc:
         print(f"evojax-ga run {job}: error: {exc}", file=sys.stderr)
         return 2
@@ -453,18 +451,6 @@ def main(args: argparse.Namespace) -> int:
     rf.write_config(run_dir, job, {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"},
                     config, argv=getattr(args, "argv", None))
     return _execute(run_dir, job, trainer, args.seed, args.progress, every, t_start)
-
-
-def _checkpoint_every(args: argparse.Namespace, cfg: ControlConfig) -> int:
-    every = getattr(args, "checkpoint_every", None)
-    every = DEFAULT_CHECKPOINT_BLOCKS * cfg.block if every is None else every
-    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-        raise ValueError(f"--checkpoint-every must be an int >= 0 (0 = no checkpoints), got {every!r}")
-    return every
-
-
-#: default checkpoint interval, in blocks of generations
-DEFAULT_CHECKPOINT_BLOCKS = 5
 
 
 def _execute(run_dir: Path, job: str, trainer: Trainer, seed: int, progress: bool, every: int, t_start: float,
@@ -492,7 +478,7 @@ def _execute(run_dir: Path, job: str, trainer: Trainer, seed: int, progress: boo
         return {"job": job, "seed": seed, "run_key": np.asarray(jax.random.key_data(k_train)).tolist(),
                 **{k: info.get(k) for k in counters}}
 
-    on_block = rf.block_logger(run_dir, every, metadata)
+    on_block = rf.block_logger(run_dir, every, metadata, wall_offset=rf.last_wall_s(run_dir) if resume else 0.0)
     if resume is not None and resume[1].get("final"):
         # killed after training finished: the final state is all there is to rebuild
         fit = np.asarray(state.fitness)
@@ -551,10 +537,8 @@ def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
     seed = int(run_args.get("seed", 0))
     # any state of the same strategy and shapes serves as the template
     template = jax.jit(lambda k: trainer.strategy.init(k, trainer.init_population(k)))(jax.random.key(0))
-    state, meta = rf.latest_checkpoint(run_dir, template)
-    rf.truncate_metrics(run_dir, int(state.generation))
-    every = run_args.get("checkpoint_every")
-    every = DEFAULT_CHECKPOINT_BLOCKS * cfg.block if every is None else int(every)
+    state, meta = checkpointing.restore(run_dir, template)
+    every = checkpointing.recorded_interval(config, cfg.block)
     _print(f"resuming {run_dir} from generation {int(state.generation)} of {cfg.generations}")
     progress = getattr(args, "progress", True)
     return _execute(Path(run_dir), config["job"], trainer, seed, progress, every, t_start, resume=(state, meta))
