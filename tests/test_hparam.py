@@ -352,7 +352,7 @@ def test_fresh_children_fill_every_generation_with_new_genomes(search_setup):
     for fresh in (False, True):
         ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk=4)
         seen = []
-        res = hp.ga_search(jax.random.key(5), ev, population=8, generations=5, strategy=strategy,
+        hp.ga_search(jax.random.key(5), ev, population=8, generations=5, strategy=strategy,
                            fresh_children=fresh, callback=lambda g, info: seen.append(info["new"]))
         counts[fresh] = seen
         assert space.in_bounds(space.from_keys(list(ev.cache))).all()

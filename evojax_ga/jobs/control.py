@@ -425,7 +425,6 @@ def _print(msg: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run a control job from parsed arguments; write the run folder; print the final evaluation."""
-    import numpy as np
 
     from evojax_ga import run_folder as rf
     from evojax_ga.tasks.gymnax_task import import_gymnax
