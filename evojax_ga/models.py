@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["MLP", "ConvNet", "ACTIVATIONS", "mnist_deep", "small_cnn", "count_params", "mlp_flops",
+__all__ = ["MLP", "member_forward", "UNROLL_MAX_FAN_IN", "ConvNet", "ACTIVATIONS", "mnist_deep", "small_cnn", "count_params", "mlp_flops",
            "population_forward", "mlp_layers"]
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -174,3 +174,46 @@ def population_forward(model: Any) -> tuple[Callable[[Any, Any], jax.Array], int
         raise TypeError(f"model must be a Flax module or a function apply(params, x) -> logits, "
                         f"got {type(model).__name__}")
     return jax.vmap(apply, in_axes=(0, None)), 2, (lambda x: x)
+
+
+# ------------------------------------------------------------------------------------------------
+# per-member forward (every individual on its own inputs: rollouts)
+# ------------------------------------------------------------------------------------------------
+#: MLP layers with at most this many inputs are computed as unrolled multiply-adds in
+#: :func:`member_forward`; wider ones as a batched ``einsum``
+UNROLL_MAX_FAN_IN = 64
+
+
+def member_forward(model: Any) -> Callable[[Any, jax.Array], jax.Array] | None:
+    """``forward(population, x [P, E, d]) -> [P, E, out]``: member ``p`` applied to its own ``E``
+    inputs ``x[p]`` (policies in rollouts), or None when ``model`` is not an :class:`MLP`.
+
+    A layer with ``fan_in <= UNROLL_MAX_FAN_IN`` is ``bias + sum_i x[..., i] * W[:, i, :]`` written
+    as ``fan_in`` broadcast multiply-adds over ``[P, E, out]``: XLA fuses them into one loop over the
+    population, where the equivalent batched GEMM of tiny matrices (``vmap`` of ``Dense``) runs one
+    small product per member. On the 2-core CPU this makes a 4-16-16-2 CartPole policy ~2.7x faster
+    per step (``benchmarks/bench_control.py``). Same function as ``model.apply`` up to float rounding
+    (summation order).
+    """
+    if not isinstance(model, MLP):
+        return None
+    act = _activation(model.activation)
+    out_act = _activation(model.output_activation, "output_activation")
+
+    def forward(pop: Any, x: jax.Array) -> jax.Array:
+        if model.flatten and x.ndim > 3:
+            x = x.reshape(x.shape[:2] + (-1,))
+        layers = mlp_layers(pop)
+        h = x
+        for n, (w, b) in enumerate(layers):          # w [P, din, dout], b [P, dout]
+            din = w.shape[1]
+            if din <= UNROLL_MAX_FAN_IN:
+                z = b[:, None, :] + h[..., 0:1] * w[:, None, 0, :]
+                for i in range(1, din):
+                    z = z + h[..., i:i + 1] * w[:, None, i, :]
+            else:
+                z = jnp.einsum("pei,pio->peo", h, w) + b[:, None, :]
+            h = out_act(z) if n == len(layers) - 1 else act(z)
+        return h
+
+    return forward

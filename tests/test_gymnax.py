@@ -207,3 +207,32 @@ def test_ga_improves_cartpole_within_a_few_generations():
     best = history["best"]
     assert best[-1] > best[0] and history["mean"][-1] > history["mean"][0]
     assert float(state.best_fitness) >= best.max()
+
+
+@pytest.mark.parametrize("features,activation,flatten,shape", [
+    ((16, 16), "relu", False, (4,)),          # CartPole's policy: every layer unrolled
+    ((3,), "tanh", True, (2, 5, 8)),          # images flattened to 80 inputs: the first layer as einsum
+])
+def test_member_forward_equals_vmapped_apply(features, activation, flatten, shape):
+    from evojax_ga.models import member_forward
+    model = MLP(features=features, out=3, activation=activation, flatten=flatten)
+    pop = ega.init_population(jax.random.key(0), model.init, jnp.zeros(shape), size=5)
+    x = jax.random.normal(jax.random.key(1), (5, 7) + shape)          # [P, E, ...]: own inputs per member
+    want = jax.vmap(lambda p, xe: jax.vmap(lambda o: model.apply(p, o))(xe))(pop, x)
+    got = member_forward(model)(pop, x)
+    assert got.shape == (5, 7, 3)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+    assert member_forward(lambda p, o: o) is None                   # not an MLP: no fast path
+
+
+def test_fast_policy_gives_the_returns_of_the_vmapped_policy(mlp_cartpole):
+    model, pop = mlp_cartpole[0], mlp_cartpole[1]
+    fast = ega.tasks.gymnax("CartPole-v1", model.apply, episodes=2, fast_policy=True)
+    slow = ega.tasks.gymnax("CartPole-v1", model.apply, episodes=2, fast_policy=False)
+    assert fast.config["fast_policy"] and not slow.config["fast_policy"]
+    a = np.asarray(jax.jit(fast.returns)(jax.random.key(4), pop)[0])
+    b = np.asarray(jax.jit(slow.returns)(jax.random.key(4), pop)[0])
+    np.testing.assert_array_equal(a, b)
+    assert a.std() > 0                                              # the population's policies differ
+    with pytest.raises(ValueError, match="fast_policy"):
+        ega.tasks.gymnax("CartPole-v1", model.apply, fast_policy="yes")

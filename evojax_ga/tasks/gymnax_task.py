@@ -231,13 +231,27 @@ def _check_policy_output(policy_one: Callable, params: Population, obs_shape: tu
                          f"got output shape {out.shape[1:]} per observation")
 
 
+def _member_forward(policy: Policy) -> Callable | None:
+    """The population forward of :func:`evojax_ga.models.member_forward` when ``policy`` is the
+    ``apply`` of an :class:`~evojax_ga.models.MLP`, else None (the policy is vmapped)."""
+    from evojax_ga.models import member_forward
+    owner = getattr(policy, "__self__", None)
+    if owner is None or getattr(policy, "__func__", None) is not type(owner).apply:
+        return None
+    return member_forward(owner)
+
+
 def _make_rollout(env: Any, env_params: Any, policy: Policy, spec: _ActionSpec, max_steps: int,
-                  early_exit: bool, obs_dim: int, obs_affine: tuple[Any, Any] | None = None) -> Callable:
+                  early_exit: bool, obs_dim: int, obs_affine: tuple[Any, Any] | None = None,
+                  fast_policy: bool = True) -> Callable:
     """``rollout(key, first [B] int32, params [B, ...], episodes, common) -> (returns [B, E],
     lengths [B, E], simulated steps)``; ``first`` holds the global indices of the ``B`` individuals."""
 
     def policy_one(params, obs_e):                     # obs_e [E, obs_dim] -> out [E, n_out]
         return jax.vmap(policy, in_axes=(None, 0))(params, obs_e)
+
+    fast = _member_forward(policy) if fast_policy else None
+    policy_all = fast if fast is not None else jax.vmap(policy_one)   # [B, ...], [B, E, d] -> [B, E, n_out]
 
     def env_step(k, state, action):                    # one episode, one step (env.step without reset)
         k_step, _ = jax.random.split(k)
@@ -265,7 +279,7 @@ def _make_rollout(env: Any, env_params: Any, policy: Policy, spec: _ActionSpec, 
             return o
 
         def body(t, obs, state, ret, length, alive):
-            out = jax.vmap(policy_one)(params, flat_obs(obs))           # [B, E, n_out]
+            out = policy_all(params, flat_obs(obs))                     # [B, E, n_out]
             action = scale_actions(out, spec)
             action = action.reshape((B * E,) + action.shape[2:])
             k_t = jax.vmap(lambda k: jax.random.fold_in(k, t))(k_steps)
@@ -333,7 +347,8 @@ def rollout_returns(rollout: Callable, key: jax.Array, population: Population, e
 
 def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int | None = None,
                 chunk_size: int | str | None = "auto", early_exit: bool = True, common_episodes: bool = False,
-                normalize_obs: bool = False, env_kwargs: dict | None = None, env_params: Any = None) -> GymnaxTask:
+                normalize_obs: bool = False, env_kwargs: dict | None = None, env_params: Any = None,
+                fast_policy: bool | str = "auto") -> GymnaxTask:
     """Evaluate populations of policies on the gymnax environment ``env_name``.
 
     env_name: a gymnax id (``"CartPole-v1"``, ``"Acrobot-v1"``, ``"MountainCar-v0"``,
@@ -357,8 +372,16 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
         lives in [-0.07, 0.07]); unbounded components are passed unchanged. The policy then expects
         normalised inputs: evaluate it through a task with the same setting.
     env_kwargs / env_params: passed to ``gymnax.make`` / used instead of the default parameters.
+    fast_policy: when ``policy`` is an :class:`~evojax_ga.models.MLP`'s ``apply``, run the population's
+        policies with :func:`~evojax_ga.models.member_forward` (unrolled multiply-adds instead of a
+        vmapped ``Dense``: ~2.7x faster per step on the CPU; same function up to float rounding).
+        ``"auto"``: on a CPU only (not yet measured on a GPU).
     """
     episodes = check_int(episodes, "episodes", minimum=1)
+    if fast_policy == "auto":
+        fast_policy = by_backend(True, False)
+    if not isinstance(fast_policy, bool):
+        raise ValueError(f"fast_policy must be True, False or 'auto', got {fast_policy!r}")
     if isinstance(chunk_size, str):
         if chunk_size != "auto":
             raise ValueError(f"chunk_size must be an int >= 1, None or 'auto', got {chunk_size!r}")
@@ -380,7 +403,7 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
     sample_input = jnp.zeros((max(1, math.prod(obs_shape)),), jnp.float32)
     obs_affine = _obs_affine(env, params, sample_input.shape[0]) if normalize_obs else None
     rollout = _make_rollout(env, params, policy, spec, max_steps, bool(early_exit), int(sample_input.shape[0]),
-                            obs_affine)
+                            obs_affine, fast_policy)
 
     def returns(key: jax.Array, population: Population) -> tuple[jax.Array, jax.Array]:
         """``(returns [P, E] float32, lengths [P, E] int32)`` of ``episodes`` episodes per individual."""
@@ -407,6 +430,7 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
 
     config = {"env": name, "episodes": episodes, "max_steps": max_steps, "chunk_size": chunk_size,
               "normalize_obs": bool(normalize_obs),
+              "fast_policy": bool(fast_policy and _member_forward(policy) is not None),
               "early_exit": bool(early_exit), "common_episodes": bool(common_episodes),
               "action": "discrete" if spec.discrete else "continuous", "num_outputs": spec.num_outputs,
               "obs_shape": list(obs_shape)}
