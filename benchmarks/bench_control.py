@@ -193,15 +193,17 @@ def throughput(quick: bool, repeats: int) -> tuple[list[dict], list[str]]:
     for P in sizes if "throughput" in _sections() else []:
         chunk = "auto"
         reps = max(1, repeats if P <= 10**5 or _accelerator() else 1)
-        r = _throughput_child(P, chunk, False, reps)
-        med = statistics.median(r["times_s"])
-        row = {"section": "throughput", "P": P, "chunk": chunk, "early_exit": False, "steps": 500,
-               "first_call_s": r["first_s"], "median_s": med, "env_steps_per_s": P * 500 / med,
-               "peak_rss_mib": r["maxrss_mib"]}
-        if r.get("device_peak_mib") is not None:
-            row["device_peak_mib"] = r["device_peak_mib"]
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        for ee in (False, True):   # every member 500 steps; then the same population with early exit
+            r = _throughput_child(P, chunk, ee, reps)
+            med = statistics.median(r["times_s"])
+            row = {"section": "throughput", "P": P, "chunk": chunk, "early_exit": ee, "steps": 500,
+                   "first_call_s": r["first_s"], "median_s": med, "members_per_s": P / med,
+                   "env_steps_per_s": P * 500 / med if not ee else None,
+                   "mean_episode_len": r["env_steps"] / P, "peak_rss_mib": r["maxrss_mib"]}
+            if r.get("device_peak_mib") is not None:
+                row["device_peak_mib"] = r["device_peak_mib"]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     if "sweep" not in _sections():
         return rows, notes
     # chunk size sweep and early exit on a random initial population (most episodes end early)
@@ -210,7 +212,7 @@ def throughput(quick: bool, repeats: int) -> tuple[list[dict], list[str]]:
     if _accelerator():   # cache-sized chunks only cost launches on a GPU: sweep large ones at 10^6
         P, chunks = 10**6, [None]
     for chunk in chunks:
-        for ee in (False, True):
+        for ee in (False, True) if _accelerator() else (False,):
             r = _throughput_child(P, chunk, ee, max(1, repeats // 2))
             med = statistics.median(r["times_s"])
             row = {"section": "chunk / early exit", "P": P, "chunk": chunk, "early_exit": ee, "steps": 500,
@@ -223,6 +225,10 @@ def throughput(quick: bool, repeats: int) -> tuple[list[dict], list[str]]:
                  "excluded); every member simulates 500 steps (early_exit=False), steps after an episode ended "
                  "are simulated and masked; peak_rss_mib = the subprocess's own peak resident memory (VmHWM: "
                  "Python, JAX and the population included)")
+    notes.append("throughput, early_exit True: the same random population (most episodes end within tens of "
+                 "steps) evaluated with early exit: a chunk stops when all its episodes have ended; the fitness "
+                 "values are identical, members_per_s is what a GA generation sees; x_evosax = evosax's median "
+                 "time for the same P / this row's (evosax always simulates 500 steps)")
     notes.append("chunk / early exit: a random initial population (weights N(0, 0.5^2)); sim_steps_per_s counts "
                  "every simulated step, useful_env_steps the steps inside episodes; with early exit a chunk "
                  "stops when all its episodes have ended")
@@ -314,10 +320,11 @@ def evosax_throughput(sizes: list[int], repeats: int) -> list[dict]:
         pop = jax.jit(jax.vmap(lambda k: policy.init(k, jnp.zeros((4,)), k)))(jax.random.split(jax.random.key(0), P))
         pstate = problem.init(jax.random.key(1))
         fn = jax.jit(lambda k, p: problem.eval(k, p, pstate)[0])
-        t = harness.time_fn(fn, jax.random.key(2), pop, repeats=repeats)
+        big = P >= 10**6 and not _accelerator()      # ~1 min per call on the 2-core CPU
+        t = harness.time_fn(fn, jax.random.key(2), pop, repeats=1 if big else repeats, warmup=0 if big else 1)
         rows.append({"section": "throughput", "P": P, "chunk": "peer: evosax GymnaxProblem", "early_exit": False,
                      "steps": 500, "first_call_s": t["compile_s"], "median_s": t["median_s"],
-                     "env_steps_per_s": P * 500 / t["median_s"]})
+                     "members_per_s": P / t["median_s"], "env_steps_per_s": P * 500 / t["median_s"]})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -442,13 +449,15 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
         rows += r
         notes += n
     if "evosax_throughput" in sections and harness.peer_available("evosax"):
-        sizes = [10**3, 10**4] if quick else [10**3, 10**4, 10**5]
-        if _accelerator() and not quick:
-            sizes.append(10**6)
+        sizes = [10**3, 10**4] if quick else [10**3, 10**4, 10**5, 10**6]
         try:
             rows += evosax_throughput(sizes, max(1, repeats // 2))
         except Exception as exc:  # noqa: BLE001 - a peer version that does not run here
             notes.append(harness.skip_note("evosax throughput", f"{type(exc).__name__}: {exc}"[:300]))
+    peer = {r["P"]: r["median_s"] for r in rows if str(r.get("chunk", "")).startswith("peer: evosax")}
+    for r in rows:
+        if r.get("section") == "throughput" and r["P"] in peer and not str(r.get("chunk", "")).startswith("peer"):
+            r["x_evosax"] = peer[r["P"]] / r["median_s"]
     if sections != set(SECTIONS):
         notes.append(f"sections run: {', '.join(s for s in SECTIONS if s in sections)} ($BENCH_CONTROL)")
     notes.append("all figures from one run on the machine named above; other processes shared its 2 cores, "
