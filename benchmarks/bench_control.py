@@ -52,7 +52,8 @@ from evojax_ga.tasks.gymnax_task import gymnax_task
 from evojax_ga.models import MLP
 P = cfg["P"]
 model = MLP(features=(16, 16), out=2)
-task = gymnax_task("CartPole-v1", model.apply, episodes=1, chunk_size=cfg["chunk"], early_exit=cfg["early_exit"])
+task = gymnax_task("CartPole-v1", model.apply, episodes=1, chunk_size=cfg["chunk"], early_exit=cfg["early_exit"],
+                   fast_policy=cfg.get("fast_policy", "auto"))
 shapes = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
 _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
 n = sum(math.prod(s.shape) for s in jax.tree_util.tree_leaves(shapes))
@@ -176,9 +177,10 @@ def time_to_threshold(quick: bool) -> tuple[list[dict], list[str]]:
 # --------------------------------------------------------------------------------------------
 # throughput
 # --------------------------------------------------------------------------------------------
-def _throughput_child(P: int, chunk: int | None, early_exit: bool, repeats: int, init_scale: float = 2.0
-                      ) -> dict[str, Any]:
-    cfg = {"P": P, "chunk": chunk, "early_exit": early_exit, "repeats": repeats, "init_scale": init_scale}
+def _throughput_child(P: int, chunk: int | None, early_exit: bool, repeats: int, init_scale: float = 2.0,
+                      fast_policy: bool | str = "auto") -> dict[str, Any]:
+    cfg = {"P": P, "chunk": chunk, "early_exit": early_exit, "repeats": repeats, "init_scale": init_scale,
+           "fast_policy": fast_policy}
     proc = subprocess.run([sys.executable, "-c", THROUGHPUT_CHILD, json.dumps(cfg)], cwd=REPO,
                           capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:

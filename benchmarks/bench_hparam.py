@@ -24,6 +24,7 @@ GA seeds per variant are scored from the grid's table (no training) for a hit ra
 from __future__ import annotations
 
 import statistics
+import os
 import time
 from typing import Any
 
@@ -80,6 +81,17 @@ def _direct_trainer(cfg: dict, data: Any, epochs: int, batch: int, key: jax.Arra
     return lambda: train(key)
 
 
+SECTIONS = ("training", "direct", "search")
+
+
+def _sections() -> set[str]:
+    """$BENCH_HPARAM: comma-separated parts to run (training, direct, search); default all."""
+    chosen = {x for x in os.environ.get("BENCH_HPARAM", ",".join(SECTIONS)).split(",") if x}
+    if chosen - set(SECTIONS):
+        raise ValueError(f"BENCH_HPARAM: unknown parts {sorted(chosen - set(SECTIONS))}; known: {', '.join(SECTIONS)}")
+    return chosen
+
+
 def part_vectorised(quick: bool, repeats: int, rows: list, notes: list, data: Any) -> dict:
     from evojax_ga import hparam as hp
 
@@ -133,7 +145,7 @@ def part_vectorised(quick: bool, repeats: int, rows: list, notes: list, data: An
                  f"FLOPs (forward + backward = 3 x forward, {flops / 1e9:.0f} GFLOP per run); validation "
                  f"accuracies of the two ways agree to {same:.1e}. Timings interleaved, median of {repeats}.")
     out = {"vectorised_s": mv, "sequential_s": ms, "speedup": ms / mv}
-    if not quick:
+    if not quick and "direct" in _sections():
         n_direct = 16
         cfgs = space.to_configs(jax.tree_util.tree_map(lambda a: a[:n_direct], genomes))
         t0 = time.perf_counter()
@@ -282,8 +294,10 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
     data = hp.load_dataset("digits")
     rows: list[dict] = []
     notes: list[str] = []
-    p1 = part_vectorised(quick, repeats, rows, notes, data)
-    p2 = part_search(quick, rows, notes, data)
-    import os
+    sections = _sections()
+    p1 = part_vectorised(quick, repeats, rows, notes, data) if "training" in sections else None
+    p2 = part_search(quick, rows, notes, data) if "search" in sections else None
+    if sections != set(SECTIONS):
+        notes.append(f"sections run: {', '.join(x for x in SECTIONS if x in sections)} ($BENCH_HPARAM)")
     notes.append(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the machine is shared).")
     return {"rows": rows, "notes": notes, "vectorised": p1, "search": p2}
