@@ -99,7 +99,8 @@ def _run_child(cfg: dict, timeout: int = 3000) -> dict[str, Any]:
     for line in r.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"scale child failed for {cfg}: {r.stderr[-2000:]}")
+    why = "killed by SIGKILL (out of memory?)" if r.returncode == -9 else f"exit status {r.returncode}"
+    raise RuntimeError(f"scale child failed for {cfg}: {why}: {r.stderr[-2000:]}")
 
 
 def configs(quick: bool, accelerator: bool = False) -> list[dict]:
@@ -133,7 +134,7 @@ def configs(quick: bool, accelerator: bool = False) -> list[dict]:
         {"task": "cartpole", "P": 100_000, "encoding": "dense", "gens": 3, "devices": 2},
         {"task": "digits", "P": 1_000, "encoding": "dense", "gens": 5},
         {"task": "digits", "P": 10_000, "encoding": "dense", "gens": 3},
-        {"task": "digits", "P": 10_000, "encoding": "dense", "gens": 3, "devices": 2},
+        {"task": "digits", "P": 1_000, "encoding": "dense", "gens": 5, "devices": 2},
         {"task": "digits", "P": 100_000, "encoding": "seed", "parents": 256, "chunk": 1000, "gens": 1},
         {"task": "digits", "P": 1_000_000, "encoding": "seed", "parents": 256, "chunk": 1000, "gens": 0},
     ]
@@ -147,7 +148,15 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
     for cfg in configs(quick, accelerator):
         if only and f"{cfg['task']}:{cfg['P']}" not in only.split(","):
             continue
-        res = _run_child(cfg)
+        try:
+            res = _run_child(cfg)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:   # record the failure, go on with the rest
+            rows.append({"task": cfg["task"], "population": cfg["P"], "encoding": cfg["encoding"],
+                         "devices": cfg.get("devices", 1), "s_per_generation": None})
+            notes.append(f"{cfg['task']} P={cfg['P']} {cfg['encoding']} on {cfg.get('devices', 1)} device(s) did not "
+                         f"finish: {str(exc)[:300]}")
+            print(notes[-1], flush=True)
+            continue
         dense_gb = cfg["P"] * res["genes"] * 4 / 1e9
         rows.append({"task": cfg["task"], "population": cfg["P"], "encoding": cfg["encoding"],
                      "devices": res["devices"], "genes_per_individual": res["genes"],
