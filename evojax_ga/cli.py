@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 __all__ = ["build_parser", "main", "enable_compile_cache"]
 
@@ -153,51 +153,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _eval(args: argparse.Namespace) -> int:
+def _run_folder_job(run_dir: Path, entry: str, command: str) -> tuple[str, Callable]:
+    """``(job, fn)``: the job that wrote ``run_dir`` (from its config.json) and its ``entry`` function;
+    ValueError when the folder is not a run folder or the job has no such function."""
     from evojax_ga import jobs
     from evojax_ga import run_folder as rf
 
-    run_dir = Path(args.run_dir)
     cfg_path = run_dir / rf.CONFIG_FILE
     if not cfg_path.exists():
         raise ValueError(f"RUN_DIR={str(run_dir)!r} has no {rf.CONFIG_FILE}; pass a folder written by 'evojax-ga run'")
     job = rf.read_json(cfg_path).get("job")
-    module = jobs.load_job(job)
-    fn = getattr(module, "evaluate_run", None)
+    fn = getattr(jobs.load_job(job), entry, None)
     if not callable(fn):
-        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga eval'")
+        able = ", ".join(n for n in jobs.JOBS if _has_entry(n, entry))
+        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga {command}' (jobs that do: {able})")
+    return job, fn
+
+
+def _has_entry(job: str, entry: str) -> bool:
+    from evojax_ga import jobs
+    try:
+        return callable(getattr(jobs.load_job(job), entry, None))
+    except Exception:  # noqa: BLE001 - a job that does not load has no entry
+        return False
+
+
+def _eval(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    _, fn = _run_folder_job(run_dir, "evaluate_run", "eval")
     if args.episodes is not None and args.episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     return int(fn(run_dir, args) or 0)
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from evojax_ga import jobs
     from evojax_ga import run_folder as rf
 
     run_dir = Path(args.run_dir)
-    cfg_path = run_dir / rf.CONFIG_FILE
-    if not cfg_path.exists():
-        raise ValueError(f"RUN_DIR={str(run_dir)!r} has no {rf.CONFIG_FILE}; pass a folder written by 'evojax-ga run'")
-    job = rf.read_json(cfg_path).get("job")
-    module = jobs.load_job(job)
-    fn = getattr(module, "resume_run", None)
-    if not callable(fn):
-        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga resume' "
-                         f"(jobs that do: {', '.join(n for n in jobs.JOBS if _can_resume(n))})")
+    _, fn = _run_folder_job(run_dir, "resume_run", "resume")
     if (run_dir / rf.SUMMARY_FILE).exists():
         print(f"{run_dir} is complete ({rf.SUMMARY_FILE} exists); nothing to resume", flush=True)
         return 0
     args.compile_cache = enable_compile_cache(args.compile_cache)
     return int(fn(run_dir, args) or 0)
-
-
-def _can_resume(job: str) -> bool:
-    from evojax_ga import jobs
-    try:
-        return callable(getattr(jobs.load_job(job), "resume_run", None))
-    except Exception:  # noqa: BLE001 - a broken job cannot resume
-        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

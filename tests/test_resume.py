@@ -314,3 +314,11 @@ def test_classification_run_resumes_bit_identically(tmp_path, capsys):
     # the resumed part continues the clock of the part before it
     wall = rf.read_metrics(cut)["wall_s"]
     assert np.all(np.diff(wall) >= 0)
+
+
+def test_resume_of_a_job_without_checkpoints_names_the_jobs_that_have_them(tmp_path, capsys):
+    (tmp_path / rf.CONFIG_FILE).write_text(json.dumps({"job": "hparam"}))
+    assert cli.main(["resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not support 'evojax-ga resume'" in err and "cartpole" in err and "digits" in err
+    assert "hparam," not in err.split("jobs that do:")[1]
