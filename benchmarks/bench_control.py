@@ -154,6 +154,7 @@ def time_to_threshold(quick: bool) -> tuple[list[dict], list[str]]:
                 "solved_cli": f"{sum(c['solved'] for c in cold)}/{len(seeds)}",
                 "median_generations": _median([c["solved_generation"] for c in cold if c["solved"]]),
                 "cold_cli_s": _median([c["cli_wall_s"] for c in cold]),
+                "cold_solve_s": _median([c.get("solve_process_age_s") for c in cold if c["solved"]]),
                 "solve_with_compile_s": _median([c["solve_wall_s"] for c in cold if c["solved"]]),
                 "solved_warm": f"{sum(w['solved'] for w in warm)}/{len(seeds)}",
                 "solve_warm_s": _median([w["solve_wall_s"] for w in warm if w["solved"]]),
@@ -167,6 +168,8 @@ def time_to_threshold(quick: bool) -> tuple[list[dict], list[str]]:
             print(json.dumps(row), flush=True)
     notes.append("time to threshold: cold_cli_s = fresh `python -m evojax_ga run JOB --seed S --no-compile-cache` "
                  "(interpreter + imports + compile + solve + final 100-episode evaluation + run folder); "
+                 "cold_solve_s = the same process's age when its solved check passed (interpreter + imports + "
+                 "compile + solve: the issue's cold start); "
                  "solve_with_compile_s from that run's summary.json; solve_warm_s in one process after a compiling "
                  "run; medians over seeds 0..%d; median_generations over solved CLI runs" % (len(seeds) - 1))
     notes.append("the CLI compiles with XLA's CPU optimisation level 0 when pop_size x episodes <= 2048 "
@@ -423,15 +426,18 @@ def pygad_cartpole(seeds: list[int]) -> tuple[list[dict], list[str]]:
 
 
 # --------------------------------------------------------------------------------------------
-#: notes that belong to the time-to-threshold rows (carried over with them)
-_THRESHOLD_NOTES = ("time to threshold", "the CLI compiles", "evosax peer", "PyGAD peer")
+#: row groups: (sections that measure them, row sections, note prefixes that belong to them)
+_GROUPS = (
+    ({"threshold", "peers"}, ("time to threshold",),
+     ("time to threshold", "the CLI compiles", "evosax peer", "PyGAD peer")),
+    ({"throughput", "sweep", "evosax_throughput"}, ("throughput", "chunk / early exit"),
+     ("throughput", "chunk / early exit")),
+)
 
 
 def carry_over(rows: list[dict], notes: list[str], sections: set[str], previous: dict | None = None) -> None:
-    """Copy the time-to-threshold rows (and their notes) of the previous result file of this backend
-    into a run that did not measure them, saying so."""
-    if "threshold" in sections or "peers" in sections:
-        return
+    """Copy the rows (and their notes) of the row groups this run did not measure from the previous
+    result file of this backend, saying so."""
     if previous is None:
         import jax
         suffix = "" if jax.default_backend() == "cpu" else "_" + jax.default_backend()
@@ -439,15 +445,18 @@ def carry_over(rows: list[dict], notes: list[str], sections: set[str], previous:
         if not path.exists():
             return
         previous = json.loads(path.read_text())
-    old = [r for r in previous.get("rows", []) if r.get("section") == "time to threshold"]
-    if not old:
-        return
-    rows[:0] = old
     when = (previous.get("env") or {}).get("utc", "?")
-    notes.insert(0, f"the time-to-threshold rows are copied from the previous full run ({when}, under its own "
-                    f"machine load): this run measured only the sections named below")
-    for i, n in enumerate(n for n in previous.get("notes", []) if n.startswith(_THRESHOLD_NOTES)):
-        notes.insert(1 + i, n)
+    for measured_by, row_sections, note_prefixes in _GROUPS:
+        if measured_by & sections:
+            continue
+        old = [r for r in previous.get("rows", []) if r.get("section") in row_sections]
+        if not old:
+            continue
+        rows.extend(old)
+        notes.append(f"the {' / '.join(row_sections)} rows are copied from the previous result ({when}, under its "
+                     f"own machine load): this run did not measure them")
+        notes.extend(n for n in previous.get("notes", []) if n.startswith(note_prefixes)
+                     and not n.startswith("the "))
 
 
 def run(quick: bool, repeats: int) -> dict[str, Any]:

@@ -36,7 +36,7 @@ import numpy as np
 __all__ = ["create_run_dir", "write_json", "read_json", "write_config", "append_metrics", "read_metrics",
            "save_params", "load_params", "model_from_config", "plot_fitness", "environment_info",
            "command_line", "PARAMS_FILE", "MODEL_FILE", "CONFIG_FILE", "METRICS_FILE", "PLOT_FILE",
-           "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics", "block_logger", "latest_checkpoint", "last_wall_s"]
+           "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics", "block_logger", "latest_checkpoint", "last_wall_s", "process_age_s"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -71,6 +71,19 @@ def command_line(argv: Iterable[str] | None = None) -> str:
     """The command as typed (``argv`` defaults to ``sys.argv``), shell-quoted."""
     args = list(sys.argv if argv is None else argv)
     return " ".join(shlex.quote(a) for a in args)
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (interpreter start included), from ``/proc`` on Linux;
+    None elsewhere."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as fh:
+            uptime = float(fh.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def create_run_dir(out: str | os.PathLike | None, job: str, root: str | os.PathLike = "runs") -> Path:

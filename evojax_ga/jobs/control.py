@@ -250,8 +250,9 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
             info["checks"] += 1
             info["check_mean"] = float(ret.mean())
             if ret.mean() >= cfg.target:
+                from evojax_ga.run_folder import process_age_s
                 info.update(solved=True, solved_generation=gen, solve_wall_s=time.perf_counter() - t0,
-                            params=params)
+                            params=params, solve_process_age_s=process_age_s())
                 stop = False
         if on_block is not None:
             on_block(state, block_hist)
@@ -498,6 +499,8 @@ def _execute(run_dir: Path, job: str, trainer: Trainer, seed: int, progress: boo
     summary = {
         "job": job, "env": cfg.env, "solved": info["solved"], "solved_generation": info["solved_generation"],
         "generations": info["generations"], "train_wall_s": info["wall_s"], "solve_wall_s": info["solve_wall_s"],
+        # seconds from the start of the process (interpreter, imports, compilation) to the solved check
+        "solve_process_age_s": info.get("solve_process_age_s") if resume is None else None,
         "check_mean": info["check_mean"], "checks": info["checks"],
         "final_episodes": cfg.final_episodes, "final_mean": float(final.mean()), "final_std": float(final.std()),
         "final_min": float(final.min()), "final_max": float(final.max()),
