@@ -243,29 +243,50 @@ def throughput(quick: bool, repeats: int) -> tuple[list[dict], list[str]]:
 # --------------------------------------------------------------------------------------------
 # peers
 # --------------------------------------------------------------------------------------------
-def evosax_cartpole(seeds: list[int], pop: int = 128, std: float = 0.1) -> tuple[list[dict], list[str]]:
-    """evosax SimpleGA + GymnaxProblem on CartPole (their rollout, their GA), same solved check."""
+def evosax_peer(job: str, seeds: list[int], cap_s: float = PEER_CAP_S) -> tuple[list[dict], list[str]]:
+    """evosax SimpleGA + GymnaxProblem (their rollout, their GA) on a control job's environment, with
+    the job's population size, mutation step and episodes per member, and the same solved check
+    (best member's mean return over 100 fresh episodes >= the threshold)."""
     import jax
     import jax.numpy as jnp
+    import numpy as np
     import optax
     from evosax.algorithms import SimpleGA
     from evosax.problems import GymnaxProblem
     from evosax.problems.networks import MLP as EMLP
 
-    def argmax_out(x, key=None):
-        return jnp.argmax(x, axis=-1)
+    from evojax_ga.jobs import control
+    from evojax_ga.tasks.gymnax_task import make_env
 
-    policy = EMLP(layer_sizes=(16, 16, 2), activation=jax.nn.relu, output_fn=argmax_out)
-    problem = GymnaxProblem("CartPole-v1", policy, num_rollouts=1, use_normalize_obs=False)
-    check_problem = GymnaxProblem("CartPole-v1", policy, num_rollouts=100, use_normalize_obs=False)
-    template = policy.init(jax.random.key(0), jnp.zeros((4,)), jax.random.key(0))
+    cfg = control.config_for(job)
+    env, env_params, _ = make_env(cfg.env)
+    obs_dim = int(np.prod(env.observation_space(env_params).shape))
+    space = env.action_space(env_params)
+    discrete = hasattr(space, "n")
+    if discrete:
+        n_out = int(space.n)
+
+        def out_fn(x, key=None):
+            return jnp.argmax(x, axis=-1)
+    else:
+        n_out = int(np.prod(space.shape))
+        low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
+
+        def out_fn(x, key=None):
+            return low + (jnp.tanh(x) + 1.0) * 0.5 * (high - low)
+
+    pop, std, target = cfg.pop_size, cfg.sigma, cfg.target
+    policy = EMLP(layer_sizes=(*cfg.hidden, n_out), activation=jax.nn.relu, output_fn=out_fn)
+    problem = GymnaxProblem(cfg.env, policy, num_rollouts=cfg.episodes, use_normalize_obs=False)
+    check_problem = GymnaxProblem(cfg.env, policy, num_rollouts=100, use_normalize_obs=False)
+    template = policy.init(jax.random.key(0), jnp.zeros((obs_dim,)), jax.random.key(0))
     es = SimpleGA(population_size=pop, solution=template, std_schedule=optax.constant_schedule(std))
     params = es.default_params
 
     @jax.jit
     def start(key):
         k1, k2, k3 = jax.random.split(key, 3)
-        init_pop = jax.vmap(lambda k: policy.init(k, jnp.zeros((4,)), k))(jax.random.split(k1, pop))
+        init_pop = jax.vmap(lambda k: policy.init(k, jnp.zeros((obs_dim,)), k))(jax.random.split(k1, pop))
         pstate = problem.init(k2)
         fit, pstate, _ = problem.eval(k3, init_pop, pstate)
         return es.init(k1, init_pop, -fit, params), pstate, fit
@@ -290,26 +311,32 @@ def evosax_cartpole(seeds: list[int], pop: int = 128, std: float = 0.1) -> tuple
         t0 = time.perf_counter()
         state, pstate, _ = start(key)
         g = 0
-        while time.perf_counter() - t0 < PEER_CAP_S and g < 500:
+        while time.perf_counter() - t0 < cap_s and g < 10 * cfg.generations:
             g += 1
             state, pstate, best, member, _ = gen(jax.random.fold_in(key, g), state, pstate)
-            if float(best) >= 475.0 and float(check(jax.random.fold_in(key, 10**6 + g), member, pstate)) >= 475.0:
+            if float(best) >= target and float(check(jax.random.fold_in(key, 10**6 + g), member, pstate)) >= target:
                 return {"solved": True, "s": time.perf_counter() - t0, "generations": g}
         return {"solved": False, "s": time.perf_counter() - t0, "generations": g}
 
     first = run(10_000)  # includes compilation
     res = [run(s) for s in seeds]
-    row = {"section": "time to threshold", "env": "CartPole-v1", "threshold": 475.0,
-           "preset": f"peer: evosax {_version('evosax')} SimpleGA (std {std}) + GymnaxProblem", "pop": pop, "episodes": 1,
-           "solved_warm": f"{sum(r['solved'] for r in res)}/{len(seeds)}",
+    row = {"section": "time to threshold", "env": cfg.env, "threshold": target,
+           "preset": f"peer: evosax {_version('evosax')} SimpleGA (std {std:g}) + GymnaxProblem", "pop": pop,
+           "episodes": cfg.episodes, "solved_warm": f"{sum(r['solved'] for r in res)}/{len(seeds)}",
            "median_generations": _median([r["generations"] for r in res if r["solved"]]),
            "solve_with_compile_s": first["s"] if first["solved"] else None,
-           "solve_warm_s": _median([r["s"] for r in res if r["solved"]])}
-    notes = [f"evosax peer: SimpleGA(elite ratio 0.5, crossover_rate 0, Gaussian std {std} on every weight), "
-             f"GymnaxProblem rollouts (lax.scan of env.step with auto-reset, 500 steps always), MLP 16-16 ReLU with "
-             f"argmax actions, raw observations; same 100-fresh-episode check; {PEER_CAP_S:.0f} s cap; "
-             f"solve_with_compile_s is its first (compiling) run in this process"]
-    return [row], notes
+           "solve_warm_s": _median([r["s"] for r in res if r["solved"]]),
+           "cap_s": cap_s}
+    print(json.dumps(row), flush=True)
+    return [row], []
+
+
+EVOSAX_NOTE = ("evosax peer: SimpleGA(elite ratio 0.5, crossover_rate 0, Gaussian noise of the job's sigma on every "
+               "weight) with the job's population size and episodes per member, GymnaxProblem rollouts (lax.scan of "
+               "env.step with auto-reset, the full episode length always), MLP of the job's hidden widths with ReLU, "
+               "argmax actions (tanh scaled to the bounds for Pendulum), raw observations (no bound normalisation); "
+               "the same 100-fresh-episode check; solve_with_compile_s is its first (compiling) run in this process; a "
+               "run that has not solved within cap_s seconds counts as unsolved")
 
 
 def evosax_throughput(sizes: list[int], repeats: int) -> list[dict]:
@@ -426,12 +453,18 @@ def pygad_cartpole(seeds: list[int]) -> tuple[list[dict], list[str]]:
 
 
 # --------------------------------------------------------------------------------------------
-#: row groups: (sections that measure them, row sections, note prefixes that belong to them)
+def _is_peer(r: dict) -> bool:
+    return str(r.get("preset", "")).startswith("peer:") or str(r.get("chunk", "")).startswith("peer:")
+
+
+#: row groups: (section that measures them, which rows, note prefixes that belong to them)
 _GROUPS = (
-    ({"threshold", "peers"}, ("time to threshold",),
-     ("time to threshold", "the CLI compiles", "evosax peer", "PyGAD peer")),
-    ({"throughput", "sweep", "evosax_throughput"}, ("throughput", "chunk / early exit"),
-     ("throughput", "chunk / early exit")),
+    ("threshold", lambda r: r.get("section") == "time to threshold" and not _is_peer(r),
+     ("time to threshold", "the CLI compiles")),
+    ("peers", lambda r: r.get("section") == "time to threshold" and _is_peer(r), ("evosax peer", "PyGAD peer")),
+    ("throughput", lambda r: r.get("section") == "throughput" and not _is_peer(r), ("throughput",)),
+    ("sweep", lambda r: r.get("section") == "chunk / early exit", ("chunk / early exit",)),
+    ("evosax_throughput", lambda r: r.get("section") == "throughput" and _is_peer(r), ()),
 )
 
 
@@ -446,17 +479,20 @@ def carry_over(rows: list[dict], notes: list[str], sections: set[str], previous:
             return
         previous = json.loads(path.read_text())
     when = (previous.get("env") or {}).get("utc", "?")
-    for measured_by, row_sections, note_prefixes in _GROUPS:
-        if measured_by & sections:
+    copied = []
+    for measured_by, belongs, note_prefixes in _GROUPS:
+        if measured_by in sections:
             continue
-        old = [r for r in previous.get("rows", []) if r.get("section") in row_sections]
+        old = [r for r in previous.get("rows", []) if belongs(r)]
         if not old:
             continue
         rows.extend(old)
-        notes.append(f"the {' / '.join(row_sections)} rows are copied from the previous result ({when}, under its "
-                     f"own machine load): this run did not measure them")
-        notes.extend(n for n in previous.get("notes", []) if n.startswith(note_prefixes)
-                     and not n.startswith("the "))
+        copied.append(measured_by)
+        notes.extend(n for n in previous.get("notes", []) if note_prefixes and n.startswith(note_prefixes))
+    if copied:
+        notes.append(f"rows of the sections {', '.join(copied)} are copied from the previous result ({when}, under "
+                     f"its own machine load): this run did not measure them")
+    rows.sort(key=lambda r: ({"time to threshold": 0, "throughput": 1}.get(r.get("section"), 2), _is_peer(r)))
 
 
 def run(quick: bool, repeats: int) -> dict[str, Any]:
@@ -471,9 +507,11 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
     seeds = list(range(3 if quick else 5))
     if "peers" in sections:
         if harness.peer_available("evosax"):
-            r, n = evosax_cartpole(seeds)
-            rows += r
-            notes += n
+            for job in JOBS:   # CartPole gets the same cap as before; the others a cap of 4x our slowest solve
+                r, _ = evosax_peer(job, seeds if job == "cartpole" else seeds[:3],
+                                   PEER_CAP_S if job == "cartpole" else 30.0)
+                rows += r
+            notes.append(EVOSAX_NOTE)
         else:
             notes.append(harness.skip_note("evosax", "not installed"))
         if harness.peer_available("pygad") and harness.peer_available("gymnasium"):
