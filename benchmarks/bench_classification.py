@@ -239,13 +239,9 @@ def ga_vs_sgd(dataset: str, quick: bool, notes: list[str], extra: dict) -> list[
 
 def _carry_over(sections: list[str], notes: list[str], extra: dict) -> list[dict]:
     """Rows (and curves) of the sections not run now, copied from the previous result file."""
-    import json
-    import jax
-    suffix = "" if jax.default_backend() == "cpu" else "_" + jax.default_backend()
-    path = harness.RESULTS_DIR / f"classification{suffix}.json"   # this backend's previous result only
-    if set(sections) == set(SECTIONS) or not path.exists():
+    old = harness.previous_result("classification")   # this backend's previous result only
+    if set(sections) == set(SECTIONS) or old is None:
         return []
-    old = json.loads(path.read_text())
     keep = {"throughput"} - set(sections) if "throughput" not in sections else set()
     keep |= {"ga_vs_sgd_" + d for d in ("digits", "mnist") if d not in sections}
     rows = []

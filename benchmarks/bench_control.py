@@ -104,8 +104,8 @@ def _sections() -> set[str]:
 
 
 def _accelerator() -> bool:
-    import jax
-    return jax.default_backend() != "cpu"
+    from evojax_ga.chunking import on_accelerator
+    return on_accelerator()
 
 
 def _median(xs: list[float]) -> float | None:
@@ -471,13 +471,9 @@ _GROUPS = (
 def carry_over(rows: list[dict], notes: list[str], sections: set[str], previous: dict | None = None) -> None:
     """Copy the rows (and their notes) of the row groups this run did not measure from the previous
     result file of this backend, saying so."""
+    previous = harness.previous_result("control") if previous is None else previous
     if previous is None:
-        import jax
-        suffix = "" if jax.default_backend() == "cpu" else "_" + jax.default_backend()
-        path = harness.RESULTS_DIR / f"control{suffix}.json"
-        if not path.exists():
-            return
-        previous = json.loads(path.read_text())
+        return
     when = (previous.get("env") or {}).get("utc", "?")
     copied = []
     for measured_by, belongs, note_prefixes in _GROUPS:

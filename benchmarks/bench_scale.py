@@ -143,8 +143,8 @@ def configs(quick: bool, accelerator: bool = False) -> list[dict]:
 def run(quick: bool, repeats: int) -> dict[str, Any]:
     rows, notes = [], []
     only = os.environ.get("SCALE_ONLY")  # e.g. "digits:1000000" to rerun one configuration
-    import jax
-    accelerator = jax.default_backend() != "cpu"
+    from evojax_ga.chunking import on_accelerator
+    accelerator = on_accelerator()
     for cfg in configs(quick, accelerator):
         if only and f"{cfg['task']}:{cfg['P']}" not in only.split(","):
             continue

@@ -312,10 +312,18 @@ def device_peak_gib() -> float | None:
     return None if peak is None else peak / 2**30
 
 
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON values (numpy/jax scalars and arrays to Python, non-finite floats to None)."""
-    from evojax_ga.run_folder import to_jsonable
-    return to_jsonable(obj)
+def result_name(name: str) -> str:
+    """``name`` on the CPU backend, ``name_<backend>`` on a GPU/TPU: accelerator results sit beside the
+    CPU ones, not over them."""
+    import jax
+    backend = jax.default_backend()
+    return name if backend == "cpu" or name.endswith("_" + backend) else f"{name}_{backend}"
+
+
+def previous_result(name: str) -> dict[str, Any] | None:
+    """The last result of benchmark ``name`` on this backend (``results/<result_name>.json``), or None."""
+    path = RESULTS_DIR / f"{result_name(name)}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:
@@ -326,26 +334,16 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     ``env`` (from :func:`env_info`) is added when missing; ``roofline`` is added from the
     per-process cache when missing (measured in quick mode if the payload says ``quick``).
     """
-    import jax
-    backend = jax.default_backend()
-    if backend != "cpu" and not name.endswith("_" + backend):
-        name = f"{name}_{backend}"   # accelerator results sit beside the CPU ones, not over them
+    name = result_name(name)
     data = dict(payload)
     data["name"] = name
     if "env" not in data:
         data["env"] = env_info()
     if "roofline" not in data:
         data["roofline"] = roofline(quick=bool(data.get("quick", False)))
+    from evojax_ga.run_folder import write_json
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(_jsonable(data), fh, indent=2, sort_keys=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_json(RESULTS_DIR / f"{name}.json", data)
 
 
 def fmt_value(v: Any) -> str:

@@ -112,11 +112,17 @@ def create_run_dir(out: str | os.PathLike | None, job: str, root: str | os.PathL
 
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
     """Write ``data`` as indented JSON atomically (temporary file, then rename)."""
-    path = Path(path)
+    return _write_text_atomic(Path(path), json.dumps(to_jsonable(data), indent=2) + "\n")
+
+
+def _write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary name beside ``path``, fsync, then rename over ``path``: a reader
+    (or a process killed mid-write) sees the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(to_jsonable(data), fh, indent=2)
-        fh.write("\n")
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
     return path
 
@@ -193,12 +199,7 @@ def truncate_metrics(run_dir: str | os.PathLike, generation: int) -> int:
             continue
         if int(row.get("generation", 0)) <= generation:
             kept.append(json.dumps(row) + "\n")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(kept)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    _write_text_atomic(path, "".join(kept))
     return len(kept)
 
 

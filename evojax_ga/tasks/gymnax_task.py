@@ -243,14 +243,14 @@ def _member_forward(policy: Policy) -> Callable | None:
 
 def _make_rollout(env: Any, env_params: Any, policy: Policy, spec: _ActionSpec, max_steps: int,
                   early_exit: bool, obs_dim: int, obs_affine: tuple[Any, Any] | None = None,
-                  fast_policy: bool = True) -> Callable:
+                  fast: Callable | None = None) -> Callable:
     """``rollout(key, first [B] int32, params [B, ...], episodes, common) -> (returns [B, E],
-    lengths [B, E], simulated steps)``; ``first`` holds the global indices of the ``B`` individuals."""
+    lengths [B, E], simulated steps)``; ``first`` holds the global indices of the ``B`` individuals.
+    ``fast``: a population forward (:func:`_member_forward`) used instead of the vmapped ``policy``."""
 
     def policy_one(params, obs_e):                     # obs_e [E, obs_dim] -> out [E, n_out]
         return jax.vmap(policy, in_axes=(None, 0))(params, obs_e)
 
-    fast = _member_forward(policy) if fast_policy else None
     policy_all = fast if fast is not None else jax.vmap(policy_one)   # [B, ...], [B, E, d] -> [B, E, n_out]
 
     def env_step(k, state, action):                    # one episode, one step (env.step without reset)
@@ -403,8 +403,9 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
     obs_shape = jax.eval_shape(lambda k: env.reset_env(k, params)[0], jax.random.key(0)).shape
     sample_input = jnp.zeros((max(1, math.prod(obs_shape)),), jnp.float32)
     obs_affine = _obs_affine(env, params, sample_input.shape[0]) if normalize_obs else None
+    fast = _member_forward(policy) if fast_policy else None
     rollout = _make_rollout(env, params, policy, spec, max_steps, bool(early_exit), int(sample_input.shape[0]),
-                            obs_affine, fast_policy)
+                            obs_affine, fast)
 
     def returns(key: jax.Array, population: Population) -> tuple[jax.Array, jax.Array]:
         """``(returns [P, E] float32, lengths [P, E] int32)`` of ``episodes`` episodes per individual."""
@@ -431,7 +432,7 @@ def gymnax_task(env_name: str, policy: Policy, episodes: int = 1, max_steps: int
 
     config = {"env": name, "episodes": episodes, "max_steps": max_steps, "chunk_size": chunk_size,
               "normalize_obs": bool(normalize_obs),
-              "fast_policy": bool(fast_policy and _member_forward(policy) is not None),
+              "fast_policy": fast is not None,
               "early_exit": bool(early_exit), "common_episodes": bool(common_episodes),
               "action": "discrete" if spec.discrete else "continuous", "num_outputs": spec.num_outputs,
               "obs_shape": list(obs_shape)}
