@@ -46,20 +46,13 @@ class Crossover(NamedTuple):
         return self.apply(key, a, b, self.params if params is None else params, row_offset)
 
 
-def _leaf_keys(key: jax.Array, n: int) -> list[jax.Array]:
-    return [jax.random.fold_in(key, j) for j in range(n)]
-
-
 def _map_gene_pairs(key: jax.Array, a: Population, b: Population, row_offset,
                     fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]) -> Population:
     """``fn(xa, xb, bits)`` per leaf, with one counter-based uint32 draw per gene (leaf ``j`` keyed
-    by ``fold_in(key, j)``)."""
+    by ``fold_in(key, j)``; small populations run all leaves as one fused loop, same bits)."""
     la, treedef = jax.tree_util.tree_flatten(a)
     lb = jax.tree_util.tree_leaves(b)
-    out = []
-    for k, xa, xb in zip(_leaf_keys(key, len(la)), la, lb):
-        h0, _ = prng.counter_bits(k, xa.shape, row_offset)
-        out.append(fn(xa, xb, h0))
+    out = prng.map_genes(key, (la, lb), row_offset, lambda xa, xb, h0, h1: fn(xa, xb, h0))
     return jax.tree_util.tree_unflatten(treedef, out)
 
 

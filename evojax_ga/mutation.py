@@ -55,7 +55,15 @@ def _per_row(value: Any, x: jax.Array) -> jax.Array:
     return v.reshape((x.shape[0],) + (1,) * (x.ndim - 1))
 
 
+def _map_genes(key, pop, row_offset, fn):
+    """``fn(x, h0, h1)`` per leaf, bits keyed ``fold_in(key, j)`` for leaf ``j`` (one fused loop over
+    all leaves where :func:`evojax_ga.prng.map_genes` finds that cheaper; the same bits either way)."""
+    leaves, treedef = jax.tree_util.tree_flatten(pop)
+    return jax.tree_util.tree_unflatten(treedef, prng.map_genes(key, (leaves,), row_offset, fn))
+
+
 def _map_leaves(key, pop, row_offset, fn):
+    """``fn(j, x, h0, h1)`` per leaf ``j`` (for operators whose rule depends on the leaf)."""
     leaves, treedef = jax.tree_util.tree_flatten(pop)
     out = []
     for j, x in enumerate(leaves):
@@ -73,11 +81,11 @@ def gaussian(rate: float = 1.0, sigma: float = 0.02) -> Mutation:
     check_nonneg(sigma, "sigma")
 
     def apply(key, pop, params, row_offset=0):
-        def leaf(j, x, h0, h1):
+        def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             z = prng.bits_to_normal(h1)
             return jnp.where(hit, x + (_per_row(params["sigma"], x) * z).astype(x.dtype), x)
-        return _map_leaves(key, pop, row_offset, leaf)
+        return _map_genes(key, pop, row_offset, leaf)
     return Mutation({"rate": jnp.float32(rate), "sigma": jnp.float32(sigma)}, apply,
                     f"gaussian(rate={rate}, sigma={sigma})")
 
@@ -88,11 +96,11 @@ def shift(rate: float = 0.1, shift_max: float = 2.0) -> Mutation:
     check_nonneg(shift_max, "shift_max")
 
     def apply(key, pop, params, row_offset=0):
-        def leaf(j, x, h0, h1):
+        def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             s = prng.bits_to_unit(h1) * _per_row(params["shift_max"], x)
             return jnp.where(hit, (x * s).astype(x.dtype), x)
-        return _map_leaves(key, pop, row_offset, leaf)
+        return _map_genes(key, pop, row_offset, leaf)
     return Mutation({"rate": jnp.float32(rate), "shift_max": jnp.float32(shift_max)}, apply,
                     f"shift(rate={rate}, shift_max={shift_max})")
 
@@ -102,9 +110,9 @@ def sign(rate: float = 0.1) -> Mutation:
     check_prob(rate, "rate")
 
     def apply(key, pop, params, row_offset=0):
-        def leaf(j, x, h0, h1):
+        def leaf(x, h0, h1):
             return jnp.where(prng.bernoulli_from_bits(h0, _per_row(params["rate"], x)), -x, x)
-        return _map_leaves(key, pop, row_offset, leaf)
+        return _map_genes(key, pop, row_offset, leaf)
     return Mutation({"rate": jnp.float32(rate)}, apply, f"sign(rate={rate})")
 
 
@@ -114,12 +122,12 @@ def reset(rate: float = 0.1, swap_max: float = 2.0) -> Mutation:
     check_nonneg(swap_max, "swap_max")
 
     def apply(key, pop, params, row_offset=0):
-        def leaf(j, x, h0, h1):
+        def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             m = _per_row(params["swap_max"], x)
             v = (2.0 * prng.bits_to_unit(h1) - 1.0) * m
             return jnp.where(hit, v.astype(x.dtype), x)
-        return _map_leaves(key, pop, row_offset, leaf)
+        return _map_genes(key, pop, row_offset, leaf)
     return Mutation({"rate": jnp.float32(rate), "swap_max": jnp.float32(swap_max)}, apply,
                     f"reset(rate={rate}, swap_max={swap_max})")
 
