@@ -24,17 +24,21 @@ Population = Any
 
 
 def make_block_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable:
-    """``run(key, state, limit, target) -> (state, metrics [block], active [block])``, jitted.
+    """``run(key, state, limit, target, pause=None) -> (state, metrics [block], active [block])``, jitted.
 
-    Generation ``state.generation`` runs iff it is ``< limit`` and ``best_so_far < target``.
+    Generation ``state.generation`` runs iff it is ``< limit``, ``best_so_far < target`` and no
+    earlier generation of this block had a best fitness ``>= pause`` (a float32 scalar; None: never
+    pause). Pausing ends the block early without ending the run (e.g. to check a candidate at once).
     """
     evaluate = as_evaluate(evaluate)
 
-    def run(key, state, limit, target):
+    def run(key, state, limit, target, pause=None):
         _, m_shape = jax.eval_shape(lambda s: strategy.step(key, s, evaluate), state)
+        pause = jnp.float32(jnp.inf) if pause is None else pause
 
-        def body(state, _):
-            active = (state.generation < limit) & ~(state.best_fitness >= target)
+        def body(carry, _):
+            state, paused = carry
+            active = (state.generation < limit) & ~(state.best_fitness >= target) & ~paused
             gkey = jax.random.fold_in(key, state.generation)
 
             def do(s):
@@ -44,9 +48,11 @@ def make_block_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable
                 return s, jax.tree_util.tree_map(lambda t: jnp.zeros(t.shape, t.dtype), m_shape)
 
             state, metrics = jax.lax.cond(active, do, skip, state)
-            return state, (metrics, active)
+            fit = state.fitness
+            paused = paused | (active & (jnp.max(jnp.where(jnp.isnan(fit), -jnp.inf, fit)) >= pause))
+            return (state, paused), (metrics, active)
 
-        state, (metrics, active) = jax.lax.scan(body, state, None, length=block)
+        (state, _), (metrics, active) = jax.lax.scan(body, (state, jnp.bool_(False)), None, length=block)
         return state, metrics, active
 
     return jax.jit(run)
@@ -55,7 +61,8 @@ def make_block_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable
 def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Population | GAState,
            generations: int, block: int = 10, target: float | None = None, progress: bool = True,
            callback: Callable[[GAState, dict], Any] | None = None, allow_posinf: bool = False,
-           runner: Callable | None = None) -> tuple[GAState, dict[str, np.ndarray]]:
+           runner: Callable | None = None,
+           pause: float | Callable[[], float] | None = None) -> tuple[GAState, dict[str, np.ndarray]]:
     """Evolve for ``generations`` (or until ``best_so_far >= target``).
 
     population: an initial population (leaves ``[P, ...]``), a strategy state (``GAState`` or any
@@ -66,6 +73,10 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
     callback: ``callback(state, block_history)`` after every block (logging, checkpoints); returning
     ``False`` stops the run.
     allow_posinf: +inf fitness is an error unless allowed (it would win every comparison).
+    pause: end a block early after a generation whose best fitness reaches this, so that the
+    callback sees that generation at once (e.g. to check a candidate on fresh episodes); unlike
+    ``target`` the run then goes on. A float, or a callable read before every block (e.g. to pause
+    only until a first check has run); None never pauses.
     Returns the final state and the history: a dict of ``[G]`` numpy arrays (``generation``,
     ``best``, ``mean``, ``std``, ``worst``, ``best_so_far``, ``diversity``, ``nonfinite``, ``wall_s``...).
     """
@@ -80,6 +91,12 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
     start_gen = int(state.generation)
     limit = jnp.int32(start_gen + generations)
     tgt = jnp.float32(np.inf if target is None else target)
+
+    def pause_value() -> jax.Array:
+        value = pause() if callable(pause) else pause
+        if value is not None and np.isnan(float(value)):
+            raise ValueError(f"pause must be a number or None, got {value!r}")
+        return jnp.float32(np.inf if value is None else value)
     history: dict[str, list] = {}
     bar = None
     if progress:
@@ -90,7 +107,7 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
     done = 0
     try:
         while done < generations:
-            state, metrics, active = run(k_run, state, limit, tgt)
+            state, metrics, active = run(k_run, state, limit, tgt, pause_value())
             active = np.asarray(active)
             n = int(active.sum())
             metrics = {k: np.asarray(v)[active] for k, v in metrics.items()}
@@ -111,8 +128,8 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
             if callback is not None and n:
                 if callback(state, block_hist) is False:
                     break
-            if n < active.shape[0]:  # target reached (or limit hit) inside the block
-                break
+            if n == 0 or (target is not None and float(state.best_fitness) >= float(target)):
+                break  # the limit or the target was reached (a pause only ends the block)
     finally:
         if bar is not None:
             bar.close()

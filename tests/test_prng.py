@@ -69,3 +69,23 @@ def test_row_vector_selects_global_rows(key):
     np.testing.assert_array_equal(sub0, np.asarray(full0)[np.asarray(rows)])
     with pytest.raises(ValueError, match="row_offset must be a scalar"):
         prng.counter_bits(key, (4, 4), row_offset=jnp.arange(3))
+
+
+def test_map_genes_fused_loop_gives_the_per_leaf_bits():
+    """One fused loop over all leaves draws exactly the bits of the per-leaf loops (and of
+    counter_bits under fold_in(key, j)), for scalar and per-row offsets."""
+    key = jax.random.key(3)
+    leaves = [jnp.zeros((5, 3, 4)), jnp.zeros((5, 7)), jnp.zeros((5, 2, 2, 2))]
+    fn = lambda x, h0, h1: (h0 ^ (h1 >> 1)).astype(jnp.float32) + x  # noqa: E731
+    for offset in (0, 11, jnp.array([9, 2, 4, 0, 30])):
+        fused = prng.map_genes(key, (leaves,), offset, fn, fuse=True)
+        split = prng.map_genes(key, (leaves,), offset, fn, fuse=False)
+        for j, (f, s, x) in enumerate(zip(fused, split, leaves)):
+            assert f.shape == x.shape
+            np.testing.assert_array_equal(np.asarray(f), np.asarray(s))
+            h0, h1 = prng.counter_bits(jax.random.fold_in(key, j), x.shape, offset)
+            np.testing.assert_array_equal(np.asarray(f), np.asarray((h0 ^ (h1 >> 1)).astype(jnp.float32)))
+    # the default fuses small populations of one dtype and leaves a mixed-dtype one per leaf
+    mixed = [jnp.zeros((5, 3), jnp.int32), jnp.zeros((5, 2), jnp.float32)]
+    out = prng.map_genes(key, (mixed,), 0, lambda x, h0, h1: x + (h0 & 1).astype(x.dtype))
+    assert [o.dtype for o in out] == [jnp.int32, jnp.float32]

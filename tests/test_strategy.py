@@ -162,6 +162,33 @@ def test_evolve_stops_at_target_and_rejects_posinf(key):
         ega.evolve(key, ega.presets.simple_ga(), inf_task, pop, generations=2, progress=False)
 
 
+def test_evolve_pause_ends_blocks_at_crossings_without_changing_the_run(key):
+    """pause: a block ends right after a generation whose best reaches the level (the callback
+    sees that generation); the run goes on, and every generation is the same as without pauses."""
+    task = ega.tasks.sphere(6)
+    pop = ega.from_template(key, task.template(), 24)
+    s = ega.presets.simple_ga(sigma=0.1)
+    runner = ega.make_block_runner(s, task, 8)
+    _, plain = ega.evolve(key, s, task, pop, generations=40, block=8, progress=False, runner=runner)
+    level = float(np.median(plain["best"]))
+    ends = []
+    _, paused = ega.evolve(key, s, task, pop, generations=40, block=8, progress=False, runner=runner,
+                           pause=level, callback=lambda st, h: ends.append(int(h["generation"][-1])))
+    np.testing.assert_array_equal(paused["best"], plain["best"])
+    assert list(paused["generation"]) == list(range(1, 41))
+    crossing = {int(g) for g, b in zip(plain["generation"], plain["best"]) if b >= level}
+    # every block ends at a crossing, at the block length, or at the last generation
+    starts = [0] + ends[:-1]
+    for a, b in zip(starts, ends):
+        inside = [g for g in range(a + 1, b + 1) if g in crossing]
+        assert inside in ([], [b]), (a, b, inside)
+        assert b - a == 8 or b in crossing or b == 40
+    assert set(ends) >= crossing
+    assert runner._cache_size() == 1   # a pause value is traced, not a new program
+    with pytest.raises(ValueError, match="pause"):
+        ega.evolve(key, s, task, pop, generations=2, block=2, progress=False, pause=float("nan"))
+
+
 def test_nonfinite_fitness_counted_and_not_propagated(key):
     pop = vec_pop(key, P=16)
 

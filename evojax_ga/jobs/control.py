@@ -63,8 +63,10 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     "cartpole": dict(env="CartPole-v1", pop_size=128, generations=100, preset="simple", sigma=0.1, rate=0.1,
                      episodes=1, hidden=(16, 16), init_scale=2.0, target=475.0, block=5),
     # Acrobot at -100 is reached by a random population within a few generations, on raw observations
-    # (normalising divides the joint velocities by 4 pi and 9 pi: 1-2 seeds of 4 then fail in 100 generations)
-    "acrobot": dict(env="Acrobot-v1", pop_size=64, generations=100, preset="simple", sigma=0.1, rate=0.1,
+    # (normalising divides the joint velocities by 4 pi and 9 pi: 1-2 seeds of 4 then fail in 100 generations).
+    # The deep GA from the top half solved 9/9 seeds in a median 4 generations (0.069 s warm) against
+    # 11 generations (0.11 s) for the simple preset.
+    "acrobot": dict(env="Acrobot-v1", pop_size=64, generations=100, preset="deep_ga", truncation=32, sigma=0.1,
                     episodes=1, hidden=(16, 16), init_scale=1.0, normalize_obs=False, target=-100.0, block=5),
     # MountainCar: normalised observations (velocity is +-0.07), 4 episodes per member so that lucky
     # single episodes do not win, wide initial weights to find the swinging behaviour
@@ -259,9 +261,14 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
             on_block(state, block_hist)
         return stop
 
+    # A block ends at the first generation whose best member reaches the target on its training
+    # episodes, so that the candidate is checked at once instead of at the end of the block
+    # (measured warm, 9 seeds: MountainCar 0.94 -> 0.47 s, Pendulum 1.03 -> 0.99 s, CartPole equal).
     state, history = ega.evolve(k_evolve, trainer.strategy, trainer.task, state0,
                                 cfg.generations - int(state0.generation),
-                                block=cfg.block, progress=progress, callback=callback, runner=runner)
+                                block=cfg.block, progress=progress, callback=callback, runner=runner,
+                                pause=cfg.target)
+
     if info["params"] is None:
         info["params"] = state.best_params
     info["wall_s"] = time.perf_counter() - t0
@@ -285,7 +292,7 @@ def _compile_runner(trainer: Trainer, k_init: Any, k_evolve: Any) -> Callable:
     import jax.numpy as jnp
     state_shape = jax.eval_shape(lambda k: trainer.strategy.init(k, trainer.init_population(k)), k_init)
     k_run = jax.random.split(k_evolve)[1]
-    compiled = trainer.runner.lower(k_run, state_shape, jnp.int32(0), jnp.float32(0.0)).compile()
+    compiled = trainer.runner.lower(k_run, state_shape, jnp.int32(0), jnp.float32(0.0), jnp.float32(0.0)).compile()
 
     def runner(*args):
         try:
