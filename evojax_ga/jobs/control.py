@@ -1,10 +1,10 @@
 """Control jobs: evolve an MLP policy on a gymnax environment until it solves it.
 
 ``evojax-ga run cartpole | acrobot | mountaincar | pendulum``. A run evolves a population of MLP
-policies (fitness = mean return over ``--episodes`` episodes per member); after every block of
-generations, when the current generation's best member reaches ``--target`` on its training
-episodes, it is checked on ``--check-episodes`` fresh episodes and the run stops once that mean
-reaches the target ("solved"). The member that passed (or, failing that, the best-so-far member) is
+policies (fitness = mean return over ``--episodes`` episodes per member); as soon as a
+generation's best member reaches ``--target`` on its training episodes (the compiled block of
+generations ends there), it is checked on ``--check-episodes`` fresh episodes, and the run stops
+once that mean reaches the target ("solved"). The member that passed (or, failing that, the best-so-far member) is
 saved and evaluated once more on ``--final-episodes`` other fresh episodes: that is the figure printed
 at the end.
 
