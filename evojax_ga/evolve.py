@@ -94,9 +94,15 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
 
     def pause_value() -> jax.Array:
         value = pause() if callable(pause) else pause
-        if value is not None and np.isnan(float(value)):
-            raise ValueError(f"pause must be a number or None, got {value!r}")
-        return jnp.float32(np.inf if value is None else value)
+        if value is None:
+            return jnp.float32(np.inf)
+        try:
+            level = float(value)
+        except (TypeError, ValueError):
+            level = float("nan")
+        if np.isnan(level):
+            raise ValueError(f"pause must be a number (or a callable returning one) or None, got {value!r}")
+        return jnp.float32(level)
     history: dict[str, list] = {}
     bar = None
     if progress:

@@ -187,6 +187,8 @@ def test_evolve_pause_ends_blocks_at_crossings_without_changing_the_run(key):
     assert runner._cache_size() == 1   # a pause value is traced, not a new program
     with pytest.raises(ValueError, match="pause"):
         ega.evolve(key, s, task, pop, generations=2, block=2, progress=False, pause=float("nan"))
+    with pytest.raises(ValueError, match="pause"):
+        ega.evolve(key, s, task, pop, generations=2, block=2, progress=False, pause="high")
 
 
 def test_nonfinite_fitness_counted_and_not_propagated(key):
