@@ -72,6 +72,17 @@ def threefry2x32(k0, k1, c0, c1, rounds: int = DEFAULT_ROUNDS) -> tuple[jax.Arra
     return x0, x1
 
 
+def _global_rows(rows: int, row_offset) -> jax.Array:
+    """uint32 ``[rows]`` global row indices: ``row_offset + arange(rows)`` for a scalar offset, or the
+    ``[rows]`` vector itself."""
+    offset = jnp.asarray(row_offset).astype(jnp.uint32)
+    if offset.ndim == 0:
+        return jnp.arange(rows, dtype=jnp.uint32) + offset
+    if offset.shape == (rows,):
+        return offset
+    raise ValueError(f"row_offset must be a scalar or a [{rows}] vector of global rows, got shape {offset.shape}")
+
+
 def counter_bits(key: jax.Array, shape: tuple[int, ...], row_offset=0,
                  rounds: int = DEFAULT_ROUNDS) -> tuple[jax.Array, jax.Array]:
     """Two independent uint32 arrays of ``shape`` = ``(rows, *gene_shape)``.
@@ -88,13 +99,7 @@ def counter_bits(key: jax.Array, shape: tuple[int, ...], row_offset=0,
     genes = 1
     for s in shape[1:]:
         genes *= s
-    offset = jnp.asarray(row_offset).astype(jnp.uint32)
-    if offset.ndim == 0:
-        row = jnp.arange(rows, dtype=jnp.uint32) + offset
-    elif offset.shape == (rows,):
-        row = offset
-    else:
-        raise ValueError(f"row_offset must be a scalar or a [{rows}] vector of global rows, got shape {offset.shape}")
+    row = _global_rows(rows, row_offset)
     col = jnp.arange(genes, dtype=jnp.uint32).reshape(shape[1:]) if shape[1:] else jnp.uint32(0)
     row = row.reshape((rows,) + (1,) * (len(shape) - 1))
     h0, h1 = threefry2x32(k0, k1, col, row, rounds)
@@ -113,13 +118,7 @@ def segment_bits(keys: Sequence[jax.Array], sizes: Sequence[int], rows: int, row
     k0 = jnp.concatenate([jnp.broadcast_to(w0, (n,)) for (w0, _), n in zip(words, sizes)])
     k1 = jnp.concatenate([jnp.broadcast_to(w1, (n,)) for (_, w1), n in zip(words, sizes)])
     col = jnp.asarray(np.concatenate([np.arange(n, dtype=np.uint32) for n in sizes]))
-    offset = jnp.asarray(row_offset).astype(jnp.uint32)
-    if offset.ndim == 0:
-        row = jnp.arange(rows, dtype=jnp.uint32) + offset
-    elif offset.shape == (rows,):
-        row = offset
-    else:
-        raise ValueError(f"row_offset must be a scalar or a [{rows}] vector of global rows, got shape {offset.shape}")
+    row = _global_rows(rows, row_offset)
     h0, h1 = threefry2x32(k0[None, :], k1[None, :], col[None, :], row[:, None], rounds)
     shape = (rows, col.shape[0])
     return jnp.broadcast_to(h0, shape), jnp.broadcast_to(h1, shape)
