@@ -224,3 +224,14 @@ def test_cli_mnist_without_files(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte" in err and str(tmp_path) in err
+
+
+def test_accelerator_chunk_bytes_scales_with_device_memory():
+    C = cls
+    assert C.accelerator_chunk_bytes(None) == C.ACCELERATOR_CHUNK_BYTES          # memory unknown
+    assert C.accelerator_chunk_bytes(4 * 2**30) == C.ACCELERATOR_CHUNK_BYTES     # small card: the floor
+    assert C.accelerator_chunk_bytes(32 * 2**30) == 2 * 2**30                    # 1/16 of it
+    assert C.accelerator_chunk_bytes(139 * 2**30) == C.ACCELERATOR_CHUNK_BYTES_MAX
+    # on this CPU test machine the default stays cache-sized
+    task = C.classification(C.MLP((4,), 10), data.load_digits(flat=True))
+    assert task.chunk_bytes == C.CPU_CHUNK_BYTES
