@@ -148,7 +148,7 @@ def build(cfg: ControlConfig) -> Trainer:
     """Task, model, strategy and jitted functions for ``cfg`` (compiled on first use)."""
     import jax
     import jax.numpy as jnp
-    from jax.flatten_util import ravel_pytree
+    import numpy as np
 
     import evojax_ga as ega
     from evojax_ga.models import MLP
@@ -172,20 +172,23 @@ def build(cfg: ControlConfig) -> Trainer:
 
     # Initial weights: one normal draw per individual (fold_in(key, i): independent of pop_size),
     # kernels scaled by init_scale / sqrt(fan_in) (LeCun), biases by init_scale.
+    # (numpy and traced ops only: eager jnp calls here would each compile a tiny program at start-up)
     shapes = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
-    zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-    flat0, unravel = ravel_pytree(zeros)
-    scale_tree = jax.tree_util.tree_map(
-        lambda s: jnp.full(s.shape, cfg.init_scale / math.sqrt(s.shape[0]) if len(s.shape) == 2 else cfg.init_scale,
-                           jnp.float32), shapes)
-    scale_flat, _ = ravel_pytree(scale_tree)
-    n_genes = flat0.shape[0]
+    leaves, treedef = jax.tree_util.tree_flatten(shapes)
+    sizes = [math.prod(s.shape) for s in leaves]
+    scale_flat = np.concatenate([
+        np.full(n, cfg.init_scale / math.sqrt(s.shape[0]) if len(s.shape) == 2 else cfg.init_scale, np.float32)
+        for s, n in zip(leaves, sizes)])
+    n_genes = int(sum(sizes))
+    bounds = np.cumsum(sizes)[:-1].tolist()
 
     @jax.jit
     def init_population(key):
         z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (n_genes,), jnp.float32))(
-            jnp.arange(cfg.pop_size))
-        return jax.vmap(unravel)(z * scale_flat)
+            jnp.arange(cfg.pop_size)) * scale_flat
+        parts = jnp.split(z, bounds, axis=1)      # leaves in tree order, row-major (as ravel_pytree)
+        return jax.tree_util.tree_unflatten(
+            treedef, [p.reshape((cfg.pop_size,) + s.shape).astype(s.dtype) for p, s in zip(parts, leaves)])
 
     def check(key, params):
         return task.evaluate_individual(key, params, cfg.check_episodes)
