@@ -89,3 +89,5 @@ def test_map_genes_fused_loop_gives_the_per_leaf_bits():
     mixed = [jnp.zeros((5, 3), jnp.int32), jnp.zeros((5, 2), jnp.float32)]
     out = prng.map_genes(key, (mixed,), 0, lambda x, h0, h1: x + (h0 & 1).astype(x.dtype))
     assert [o.dtype for o in out] == [jnp.int32, jnp.float32]
+    with pytest.raises(ValueError, match="one dtype"):
+        prng.map_genes(key, (mixed,), 0, lambda x, h0, h1: x, fuse=True)
