@@ -232,6 +232,8 @@ def test_accelerator_chunk_bytes_scales_with_device_memory():
     assert C.accelerator_chunk_bytes(4 * 2**30) == C.ACCELERATOR_CHUNK_BYTES     # small card: the floor
     assert C.accelerator_chunk_bytes(32 * 2**30) == 2 * 2**30                    # 1/16 of it
     assert C.accelerator_chunk_bytes(139 * 2**30) == C.ACCELERATOR_CHUNK_BYTES_MAX
-    # on this CPU test machine the default stays cache-sized
+    # the default follows the backend: cache-sized on a CPU, the device's share on a GPU/TPU
+    from evojax_ga.chunking import on_accelerator
     task = C.classification(C.MLP((4,), 10), data.load_digits(flat=True))
-    assert task.chunk_bytes == C.CPU_CHUNK_BYTES
+    want = C.accelerator_chunk_bytes(C._device_memory_bytes()) if on_accelerator() else C.CPU_CHUNK_BYTES
+    assert task.chunk_bytes == want
