@@ -336,7 +336,6 @@ def _execute(run_dir: Path, job: str, built: Built, seed: int, progress: bool, e
     """Evolve (from the start or from ``resume = (state, metadata)``) with checkpoints in the run
     folder; pick and save the final individual; train the baseline; write plots and the summary."""
     import jax
-    import numpy as np
 
     from evojax_ga import baselines, checkpoint, run_folder as rf
     from evojax_ga.tasks.classification import learning_curve
@@ -348,12 +347,11 @@ def _execute(run_dir: Path, job: str, built: Built, seed: int, progress: bool, e
     on_block = rf.block_logger(run_dir, every, meta, wall_offset=rf.last_wall_s(run_dir) if resume else 0.0)
     state0 = None if resume is None else resume[0]
     if resume is not None and resume[1].get("final"):   # killed after evolving: nothing left to evolve
-        state0 = resume[0]
         built = built._replace(cfg=dataclasses.replace(cfg, generations=int(state0.generation)))
     state, _, info = train(built, k_ga, progress=progress, on_block=on_block, state0=state0)
     if every:
         checkpoint.save(Path(run_dir) / rf.CHECKPOINT_DIR, state, {**meta, "final": True}, keep=2)
-    history = {k: np.asarray(v) for k, v in rf.read_metrics(run_dir).items()}  # the whole run
+    history = rf.read_metrics(run_dir)   # the whole run (arrays), the part before a resume included
     rf.save_params(run_dir, info["params"], built.model_config)
     rf.plot_fitness(run_dir, history, title=f"{cfg.dataset}: GA, pop {cfg.pop_size}, fitness {cfg.fitness}")
     curves = {"GA": learning_curve(history)}

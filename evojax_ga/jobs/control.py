@@ -247,9 +247,8 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
 
     def callback(state, block_hist):
         stop = None
-        fit = np.asarray(state.fitness)
-        i = int(np.argmax(np.where(np.isfinite(fit), fit, -np.inf)))
-        if fit[i] >= cfg.target:
+        i, best = _best_member(state)
+        if best >= cfg.target:
             params = jax.tree_util.tree_map(lambda x: x[i], state.population)
             gen = int(state.generation)
             ret = np.asarray(trainer.check(jax.random.fold_in(k_check, gen), params))
@@ -277,6 +276,16 @@ def train(trainer: Trainer, key: Any, progress: bool = False,
     info["wall_s"] = time.perf_counter() - t0
     info["generations"] = int(state.generation)
     return state, history, info
+
+
+def _best_member(state: Any) -> tuple[int, float]:
+    """``(index, fitness)`` of the generation's best member (non-finite fitness ranks last): the one
+    a solved check tests, and the one kept when a run that had solved is rebuilt from its final
+    checkpoint."""
+    import numpy as np
+    fit = np.asarray(state.fitness)
+    i = int(np.argmax(np.where(np.isfinite(fit), fit, -np.inf)))
+    return i, float(fit[i])
 
 
 def _prepare(trainer: Trainer, k_init: Any, k_check: Any) -> Any:
@@ -492,8 +501,7 @@ def _execute(run_dir: Path, job: str, trainer: Trainer, seed: int, progress: boo
     on_block = rf.block_logger(run_dir, every, metadata, wall_offset=rf.last_wall_s(run_dir) if resume else 0.0)
     if resume is not None and resume[1].get("final"):
         # killed after training finished: the final state is all there is to rebuild
-        fit = np.asarray(state.fitness)
-        i = int(np.argmax(np.where(np.isfinite(fit), fit, -np.inf)))
+        i, _ = _best_member(state)
         info["params"] = (jax.tree_util.tree_map(lambda x: x[i], state.population) if info.get("solved")
                           else state.best_params)
         info["wall_s"], info["generations"] = 0.0, int(state.generation)
