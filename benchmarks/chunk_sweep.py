@@ -12,7 +12,6 @@ line per case and a table; writes nothing else.
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 
@@ -23,6 +22,7 @@ def main(argv: list[str]) -> int:
     import jax
     import jax.numpy as jnp
 
+    from benchmarks import harness
     from evojax_ga import data, models
     from evojax_ga.tasks.classification import classification, logits_scores
 
@@ -37,13 +37,7 @@ def main(argv: list[str]) -> int:
     print(f"backend {jax.default_backend()} {jax.devices()[0].device_kind}; digits {B} x {X.shape[1]}, MLP 64-32-10")
 
     def timed(fn, pop):
-        jax.block_until_ready(fn(pop))
-        ts = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            jax.block_until_ready(fn(pop))
-            ts.append(time.perf_counter() - t0)
-        return float(np.median(ts))
+        return harness.time_fn(fn, pop, repeats=5)["median_s"]
 
     for P in sizes:
         base = classification(model, ds)

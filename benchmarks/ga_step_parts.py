@@ -6,15 +6,13 @@ The reference step of ``bench_ga_step`` (tournament of 2, uniform crossover 0.5,
 of rate 0.1 and sigma 0.02, one elite; default 100,000 x 1,000 genes) against the same step without
 mutation, without crossover, with neither (selection and the parent gather only), and a plain
 ``x + 1`` of the population (the copy floor), each jitted with the state donated, median of 5 chained
-calls after a warm-up. Prints one line per variant; writes nothing.
+calls after a warm-up (``harness.time_chained``: the same key every call). Prints one line per
+variant; writes nothing.
 """
 
 from __future__ import annotations
 
 import sys
-import time
-
-import numpy as np
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +20,7 @@ def main(argv: list[str]) -> int:
     import jax.numpy as jnp
 
     import evojax_ga as ega
+    from benchmarks import harness
     from evojax_ga import crossover, mutation, selection
 
     P, N = (int(argv[0]), int(argv[1])) if len(argv) == 2 else (100_000, 1_000)
@@ -37,15 +36,7 @@ def main(argv: list[str]) -> int:
     }
 
     def chained(step, state):
-        state = step(state, key)
-        jax.block_until_ready(state)
-        ts = []
-        for i in range(5):
-            t0 = time.perf_counter()
-            state = step(state, jax.random.fold_in(key, i))
-            jax.block_until_ready(state)
-            ts.append(time.perf_counter() - t0)
-        return float(np.median(ts))
+        return harness.time_chained(step, state, key, repeats=5)["median_s"]
 
     for name, (xo, mu) in variants.items():
         s = ega.ga(select=selection.tournament(2), crossover=xo, mutate=mu, elite=1)
