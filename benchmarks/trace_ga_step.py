@@ -17,7 +17,6 @@ import gzip
 import json
 import os
 import sys
-import time
 
 
 def kernel_times(trace_dir: str, steps: int) -> list[tuple[str, float, float]]:
@@ -42,6 +41,7 @@ def kernel_times(trace_dir: str, steps: int) -> list[tuple[str, float, float]]:
 def main(argv: list[str]) -> int:
     import jax
 
+    from benchmarks import harness
     from benchmarks.bench_ga_step import make_library_step
 
     out = argv[0] if argv else "/tmp/ga_step_trace"
@@ -55,12 +55,7 @@ def main(argv: list[str]) -> int:
         for k in keys:
             state = step(state, k, fitness)
         jax.block_until_ready(state)
-    walls = []
-    for k in keys:
-        t0 = time.perf_counter()
-        state = step(state, k, fitness)
-        jax.block_until_ready(state)
-        walls.append(time.perf_counter() - t0)
+    walls = harness.time_chained(step, state, keys[0], fitness, repeats=len(keys))["times_s"]
     print(f"{jax.devices()[0].device_kind}: P {P} x N {N}; wall-clock per step (ms): "
           + ", ".join(f"{w * 1e3:.3f}" for w in walls))
     rows = kernel_times(out, len(keys))
