@@ -91,6 +91,8 @@ def _leaves_bytes(tree) -> bytes:
     if isinstance(tree, dict):
         return b"".join(k.encode() + _leaves_bytes(tree[k]) for k in sorted(tree))
     a = np.asarray(tree)
+    if a.size == 0:
+        return b""   # an empty array carries no result (e.g. an unused field removed by a refactor)
     return str(a.dtype).encode() + str(a.shape).encode() + a.tobytes()
 
 
@@ -116,6 +118,9 @@ def main(argv=None) -> int:
         a, b = (json.loads(Path(p).read_text()) for p in args.compare)
         bad = 0
         for job in sorted(set(a) | set(b)):
+            if job not in a or job not in b:
+                print(f"{job:<16s}only in {'A' if job in a else 'B'}")
+                continue
             same = a.get(job) == b.get(job)
             bad += not same
             print(f"{job:<16s}{'identical' if same else 'DIFFERENT'}")
