@@ -26,7 +26,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import jax
 
 __all__ = ["Population", "Fitness", "PRNGKey", "Params", "Metrics", "SelectFn", "CrossoverFn", "MutateFn",
-           "Task", "EvaluateFn"]
+           "Task", "EvaluateFn", "as_task", "evaluate_task"]
 
 #: a pytree whose leaves are ``[P, ...]`` arrays
 Population = Any
@@ -70,3 +70,33 @@ class Task(Protocol):
     """Anything with ``evaluate(key, population) -> (fitness [P], metrics dict)``."""
 
     def evaluate(self, key: PRNGKey, population: Population) -> tuple[Fitness, Metrics]: ...
+
+
+class _FunctionTask:
+    """A bare ``f(key, population) -> fitness [P]`` seen as a :class:`Task` with no metrics."""
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def evaluate(self, key: PRNGKey, population: Population) -> tuple[Fitness, Metrics]:
+        return self.fn(key, population), {}
+
+
+def as_task(obj: Any) -> Task:
+    """``obj`` itself if it has ``evaluate``; a bare function ``f(key, population) -> fitness [P]``
+    wrapped as a task whose metrics are empty. TypeError for anything else."""
+    if callable(getattr(obj, "evaluate", None)):
+        return obj
+    if callable(obj):
+        return _FunctionTask(obj)
+    raise TypeError(f"task must have evaluate(key, population) -> (fitness [P], metrics), or be a function "
+                    f"f(key, population) -> fitness [P]; got {type(obj).__name__}")
+
+
+def evaluate_task(task: Task, key: PRNGKey, population: Population) -> tuple[Fitness, dict]:
+    """``task.evaluate(key, population)``, checked to be a ``(fitness, metrics dict)`` pair."""
+    out = task.evaluate(key, population)
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], Mapping)):
+        raise TypeError(f"{type(task).__name__}.evaluate must return (fitness [P], metrics dict), got "
+                        f"{type(out).__name__}; a function returning fitness alone can be passed as the task itself")
+    return out[0], dict(out[1])
