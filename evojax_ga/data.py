@@ -60,9 +60,10 @@ class Dataset(NamedTuple):
         """Shape of one input (without the sample axis)."""
         return tuple(self.x_train.shape[1:])
 
-    def flat(self) -> "Dataset":
+    def flat(self) -> Dataset:
         """The same data with every input flattened to ``[N, D]``."""
-        f = (lambda x: None if x is None else x.reshape(x.shape[0], -1))
+        def f(x: np.ndarray | None) -> Any:
+            return None if x is None else x.reshape(x.shape[0], -1)
         return self._replace(x_train=f(self.x_train), x_test=f(self.x_test), x_val=f(self.x_val))
 
     def summary(self) -> str:

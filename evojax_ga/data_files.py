@@ -21,7 +21,7 @@ import os
 import pickle
 import struct
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -37,8 +37,8 @@ _IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+                                         0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -48,7 +48,7 @@ class DataNotFoundError(FileNotFoundError):
 # ------------------------------------------------------------------------------------------------
 # file formats
 # ------------------------------------------------------------------------------------------------
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> gzip.GzipFile | io.BufferedReader:
     """Open a file, transparently gunzipping by magic bytes (``.gz`` name or not)."""
     with open(path, "rb") as fh:
         head = fh.read(2)

@@ -10,9 +10,9 @@ import optax
 import pytest
 
 from evojax_ga import hparam as hp
+from evojax_ga.data import Dataset, load, validation_split
 from evojax_ga.hparam import masked_mlp as M
 from evojax_ga.hparam import train as T
-from evojax_ga.data import Dataset, load, validation_split
 from evojax_ga.hparam.space import Space, choice, log_uniform, uniform
 from evojax_ga.models import ACTIVATIONS, MLP
 
@@ -217,7 +217,10 @@ def test_switched_optimizer_steps_equal_optax_own(key):
     grads_seq = jax.jit(lambda k: [jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.fold_in(k, 10 + t),
                                                                                      a.shape), params)
                                    for t in range(3)])(key)
-    stack = lambda tree: jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(OPTS),) + a.shape), tree)
+
+    def stack(tree):
+        return jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(OPTS),) + a.shape), tree)
+
     p = stack(params)
 
     @jax.jit
@@ -336,7 +339,10 @@ def test_cache_does_not_retrain_known_genomes(search_setup):
     space, trainer, data = search_setup
     ev = hp.Evaluator(trainer, data, jax.random.key(7), chunk_size=4)
     g = space.grid()
-    pick = lambda idx: jax.tree_util.tree_map(lambda a: a[np.array(idx)], g)
+
+    def pick(idx):
+        return jax.tree_util.tree_map(lambda a: a[np.array(idx)], g)
+
     fit1, m1, new1 = ev.score(pick([0, 5, 0, 9, 5, 0]))
     assert new1 == 3 and ev.trained == 3 and ev.calls == 1 and len(ev.cache) == 3
     assert fit1[0] == fit1[2] == fit1[5] and fit1[1] == fit1[4]

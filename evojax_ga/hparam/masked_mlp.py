@@ -53,9 +53,9 @@ def init_base(key: jax.Array, in_dim: int, max_depth: int, max_width: int, num_c
     """
     keys = jax.random.split(key, max_depth + 1)
     hidden = []
-    for l in range(max_depth):
-        fan = in_dim if l == 0 else max_width
-        hidden.append({"kernel": jax.random.truncated_normal(keys[l], -2.0, 2.0, (fan, max_width), jnp.float32),
+    for li in range(max_depth):
+        fan = in_dim if li == 0 else max_width
+        hidden.append({"kernel": jax.random.truncated_normal(keys[li], -2.0, 2.0, (fan, max_width), jnp.float32),
                        "bias": jnp.zeros((max_width,), jnp.float32)})
     out = {"kernel": jax.random.truncated_normal(keys[-1], -2.0, 2.0, (max_width, num_classes), jnp.float32),
            "bias": jnp.zeros((num_classes,), jnp.float32)}
@@ -67,9 +67,9 @@ def param_mask(params: Params, depth: Any, width: Any) -> Params:
     H = params["hidden"][0]["kernel"].shape[-1]
     m = jnp.arange(H) < width
     hidden = []
-    for l, layer in enumerate(params["hidden"]):
-        on = jnp.asarray(l < depth)
-        rows = jnp.ones(layer["kernel"].shape[0], bool) if l == 0 else m
+    for li, layer in enumerate(params["hidden"]):
+        on = jnp.asarray(li < depth)
+        rows = jnp.ones(layer["kernel"].shape[0], bool) if li == 0 else m
         hidden.append({"kernel": rows[:, None] & m[None, :] & on, "bias": m & on})
     C = params["out"]["bias"].shape[0]
     return {"hidden": hidden, "out": {"kernel": jnp.broadcast_to(m[:, None], (H, C)),
@@ -83,8 +83,8 @@ def candidate_params(base: Params, depth: Any, width: Any) -> Params:
     w = jnp.asarray(width, jnp.float32)
     mask = param_mask(base, depth, width)
     hidden = []
-    for l, layer in enumerate(base["hidden"]):
-        fan = jnp.float32(layer["kernel"].shape[0]) if l == 0 else w
+    for li, layer in enumerate(base["hidden"]):
+        fan = jnp.float32(layer["kernel"].shape[0]) if li == 0 else w
         hidden.append({"kernel": layer["kernel"] * (jnp.sqrt(1.0 / fan) / _TRUNC_STD), "bias": layer["bias"]})
     out = {"kernel": base["out"]["kernel"] * (jnp.sqrt(1.0 / w) / _TRUNC_STD), "bias": base["out"]["bias"]}
     p = {"hidden": hidden, "out": out}
@@ -148,10 +148,10 @@ def masked_forward(params: Params, depth: Any, width: Any, activation: Any, x: j
     H = params["hidden"][0]["kernel"].shape[-1]
     m = jnp.arange(H) < width
     h = x
-    for l, layer in enumerate(params["hidden"]):
+    for li, layer in enumerate(params["hidden"]):
         a = activate(activation, h @ layer["kernel"] + layer["bias"], activation_names)
         a = jnp.where(m, a, 0.0)
-        h = a if l == 0 else jnp.where(l < depth, a, h)
+        h = a if li == 0 else jnp.where(li < depth, a, h)
     return h @ params["out"]["kernel"] + params["out"]["bias"]
 
 
@@ -161,9 +161,9 @@ def small_params(params: Params, depth: int, width: int) -> dict:
     ``depth``, ``width`` must be concrete ints."""
     depth, width = int(depth), int(width)
     out = {}
-    for l in range(depth):
-        k = params["hidden"][l]["kernel"]
-        out[f"Dense_{l}"] = {"kernel": k[:, :width] if l == 0 else k[:width, :width],
-                             "bias": params["hidden"][l]["bias"][:width]}
+    for li in range(depth):
+        k = params["hidden"][li]["kernel"]
+        out[f"Dense_{li}"] = {"kernel": k[:, :width] if li == 0 else k[:width, :width],
+                             "bias": params["hidden"][li]["bias"][:width]}
     out[f"Dense_{depth}"] = {"kernel": params["out"]["kernel"][:width], "bias": params["out"]["bias"]}
     return {"params": out}

@@ -28,8 +28,8 @@ import numpy as np
 from evojax_ga import mutation as mu
 from evojax_ga import selection as sel
 from evojax_ga._checks import check_int, check_prob, check_range
-from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.data import Dataset
+from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.hparam.train import CandidateTrainer, on_device, train_in_chunks
 from evojax_ga.strategy import Strategy, ga
 
@@ -168,7 +168,7 @@ class _Tracker:
 
     def __init__(self, evaluator: Evaluator):
         self.ev = evaluator
-        self.best_key: tuple | None = None
+        self.best_key: tuple = ()  # () until the first add (a genome key has at least one gene)
         self.best_fit = -np.inf
         self.seen: set = set()
         self.t0 = time.perf_counter()
@@ -179,7 +179,7 @@ class _Tracker:
         for k in keys:
             self.seen.add(k)
             f = self.ev.fitness_of(self.ev.cache[k])
-            if f > self.best_fit or self.best_key is None:
+            if f > self.best_fit or not self.best_key:
                 self.best_fit, self.best_key = f, k
         b = self.ev.cache[self.best_key]
         h = self.history

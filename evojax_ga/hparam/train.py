@@ -35,8 +35,8 @@ from evojax_ga._checks import check_int, check_positive, check_range
 from evojax_ga.data import Dataset
 from evojax_ga.hparam.masked_mlp import (Params, candidate_params, check_activations, init_base, masked_forward,
                                          param_mask)
-from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.hparam.optimizer_switch import SwitchedOptimizer, switched_optimizer
+from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 
 __all__ = ["KNOWN_GENES", "TrainConfig", "CandidateTrainer", "make_trainer", "load_dataset", "on_device",
@@ -202,7 +202,10 @@ def _genes_of(space: Space, c: _Choices, default_lr: jax.Array, genomes: Genomes
     (and batch size when it is a gene)."""
     vals = space.decode(genomes)
     P = space.validate(genomes)
-    full = lambda v, dt: jnp.full((P,), v, dt)
+
+    def full(v: Any, dt: Any) -> jax.Array:
+        return jnp.full((P,), v, dt)
+
     g = {"depth": vals.get("depth", full(c.depths[0], jnp.int32)),
          "width": vals.get("width", full(c.widths[0], jnp.int32)),
          "activation": vals.get("activation", full(0, jnp.int32)),
