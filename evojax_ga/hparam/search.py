@@ -29,8 +29,9 @@ from evojax_ga import mutation as mu
 from evojax_ga import selection as sel
 from evojax_ga._checks import check_int, check_prob, check_range
 from evojax_ga.data import Dataset
+from evojax_ga.hparam.chunks import train_in_chunks
 from evojax_ga.hparam.space import Genomes, Space
-from evojax_ga.hparam.train import CandidateTrainer, on_device, train_in_chunks
+from evojax_ga.hparam.train import CandidateTrainer, on_device
 from evojax_ga.strategy import Strategy, ga
 
 __all__ = ["Evaluator", "SearchResult", "harvey_strategy", "compile_strategy", "ga_search", "brute_force",

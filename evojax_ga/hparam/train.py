@@ -30,9 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from evojax_ga import data as _data
 from evojax_ga._checks import check_int, check_positive, check_range
-from evojax_ga.data import Dataset
+from evojax_ga.data import Dataset, load, validation_split
 from evojax_ga.hparam.masked_mlp import (Params, candidate_params, check_activations, init_base, masked_forward,
                                          param_mask)
 from evojax_ga.hparam.optimizer_switch import SwitchedOptimizer, switched_optimizer
@@ -40,7 +39,7 @@ from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 
 __all__ = ["KNOWN_GENES", "TrainConfig", "CandidateTrainer", "make_trainer", "load_dataset", "on_device",
-           "training_keys", "data_order", "train_in_chunks"]
+           "training_keys", "data_order"]
 
 #: gene names the trainer understands
 KNOWN_GENES = ("depth", "width", "activation", "optimizer", "learning_rate", "batch_size")
@@ -80,7 +79,7 @@ def load_dataset(name: str = "digits", path: str | None = None, val_fraction: fl
     samples (after the validation split; ``None`` = all), to bound the cost on large data sets.
     """
     check_range(val_fraction, "val_fraction", 0.0, 1.0, low_open=True, high_open=True)
-    ds = _data.validation_split(_data.load(name, path=path, flat=True), val_fraction, seed)
+    ds = validation_split(load(name, path=path, flat=True), val_fraction, seed)
     if train_subset is not None:
         train_subset = check_int(train_subset, "train_subset", minimum=1)
         ds = ds._replace(x_train=ds.x_train[:train_subset], y_train=ds.y_train[:train_subset])
@@ -106,7 +105,8 @@ def _arrays(data: Dataset) -> dict[str, Any]:
 
 
 def training_keys(key: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(k_init, k_data)``: the initial draws (:func:`init_base`) and the data order (:func:`data_order`)."""
+    """``(k_init, k_data)``: the initial draws (:func:`~evojax_ga.hparam.masked_mlp.init_base`) and the
+    data order (:func:`data_order`)."""
     k_init, k_data = jax.random.split(key)
     return k_init, k_data
 
@@ -366,35 +366,3 @@ def make_trainer(space: Space, config: TrainConfig = TrainConfig(), *, in_dim: i
 
     return CandidateTrainer(space, config, train, compile_for, max(c.depths), max(c.widths), c.acts, c.opts,
                             tuple(c.batches))
-
-
-def train_in_chunks(trainer: CandidateTrainer, key: jax.Array, genomes: Genomes, data: Dataset, chunk: int,
-                    callback: Callable[[int, int], Any] | None = None,
-                    train_fn: Callable | None = None,
-                    on_result: Callable[[int, int, dict], Any] | None = None) -> dict[str, np.ndarray]:
-    """Train ``genomes`` ``chunk`` at a time (the last chunk padded with copies of genome 0, whose
-    results are dropped), so one compiled program serves every call. Returns host arrays ``[P]`` of
-    the scalar metrics (``params`` never leave the device here).
-
-    callback(done, total) after every chunk (progress bars); train_fn: a compiled program from
-    ``trainer.compile(key, chunk, data)`` (default: ``trainer.train``); on_result(start, n, result)
-    gets every chunk's raw result (device arrays, first ``n`` rows valid), e.g. to keep the best
-    network's ``params``.
-    """
-    train_fn = trainer.train if train_fn is None else train_fn
-    chunk = check_int(chunk, "chunk", minimum=1)
-    P = trainer.space.validate(genomes)
-    outs: list[dict] = []
-    for start in range(0, P, chunk):
-        part = jax.tree_util.tree_map(lambda a: a[start:start + chunk], genomes)
-        n = min(chunk, P - start)
-        if n < chunk:
-            part = jax.tree_util.tree_map(
-                lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (chunk - n,) + a.shape[1:])]), part)
-        res = train_fn(key, part, data)
-        outs.append({k: np.asarray(v)[:n] for k, v in res.items() if k != "params"})
-        if on_result is not None:
-            on_result(start, n, res)
-        if callback is not None:
-            callback(start + n, P)
-    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
