@@ -53,11 +53,11 @@ def _direct_trainer(cfg: dict, data: Any, epochs: int, batch: int, key: jax.Arra
     """One configuration as its own jitted Flax MLP + optax program (no masking): returns a function
     that trains it from scratch and returns the validation accuracy."""
     import optax
-    from evojax_ga.hparam import train as T
     from evojax_ga.models import MLP
+    from evojax_ga.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 
     model = MLP(features=(cfg["width"],) * cfg["depth"], out=data.num_classes, activation=cfg["activation"])
-    opt = T.OPTIMIZERS[cfg["optimizer"]](T.DEFAULT_LEARNING_RATES[cfg["optimizer"]])
+    opt = OPTIMIZERS[cfg["optimizer"]](DEFAULT_LEARNING_RATES[cfg["optimizer"]])
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
     N = x.shape[0]
     steps = N // batch  # full batches only: this is a speed reference, not the scored protocol
@@ -107,7 +107,7 @@ def part_vectorised(quick: bool, repeats: int, rows: list, notes: list, data: An
                               in_dim=data.x_train.shape[1], num_classes=data.num_classes)
     key = jax.random.key(0)
     genomes = space.sample(jax.random.key(1), P)
-    dev = data.device()
+    dev = hp.on_device(data)
     t0 = time.perf_counter()
     f_vec = trainer.compile(key, P, dev)
     c_vec = time.perf_counter() - t0
@@ -191,7 +191,7 @@ def part_search(quick: bool, rows: list, notes: list, data: Any) -> dict:
                               num_classes=data.num_classes)
     k_train = jax.random.key(2017)
     # grid
-    ev_grid = hp.Evaluator(trainer, data, k_train, chunk=grid_chunk)
+    ev_grid = hp.Evaluator(trainer, data, k_train, chunk_size=grid_chunk)
     c_grid = ev_grid.compile()
     grid = hp.brute_force(ev_grid)
     best = grid.best["val_acc"]
@@ -199,10 +199,10 @@ def part_search(quick: bool, rows: list, notes: list, data: Any) -> dict:
     rows.append({"part": "2 search", "impl": f"grid: {space.grid_size} configs, chunks of {grid_chunk}",
                  "seeds": 1, "best_val": best, "gap_pp": 0.0, "best_test": grid.best["test_acc"],
                  "trained": grid.trained, "median_s": grid.wall_s, "compile_s": c_grid, "x_grid_wall": 1.0})
-    strategy = hp.harvey_strategy(space, population=pop, keep=0.25, random_survivors=3, mutation_rate=0.1)
+    strategy = hp.harvey_strategy(space, pop_size=pop, keep=0.25, random_survivors=3, mutation_rate=0.1)
     children = pop - strategy.config["elite"] - strategy.config["random_survivors"]
     c_ga = hp.compile_strategy(strategy, space, pop)  # the GA's ask / tell, compiled once for all seeds
-    c_ga += hp.Evaluator(trainer, data, k_train, chunk=children).compile()  # training program, shared
+    c_ga += hp.Evaluator(trainer, data, k_train, chunk_size=children).compile()  # training program, shared
     med = lambda rs, k: statistics.median([r[k] for r in rs if r[k] is not None]) if any(
         r[k] is not None for r in rs) else None
     n_val = len(data.y_val)
@@ -218,8 +218,8 @@ def part_search(quick: bool, rows: list, notes: list, data: Any) -> dict:
     for fresh in (False, True):
         ga_rows = []
         for seed in range(seeds):
-            ev = hp.Evaluator(trainer, data, k_train, chunk=children)
-            res = hp.ga_search(jax.random.key(100 + seed), ev, population=pop, generations=gens, strategy=strategy,
+            ev = hp.Evaluator(trainer, data, k_train, chunk_size=children)
+            res = hp.ga_search(jax.random.key(100 + seed), ev, pop_size=pop, generations=gens, strategy=strategy,
                                fresh_children=fresh)
             h = res.history
             hit = np.flatnonzero(np.asarray(h["best_val"]) >= thr)
@@ -249,7 +249,7 @@ def part_search(quick: bool, rows: list, notes: list, data: Any) -> dict:
         out["ga_fresh" if fresh else "ga"] = ga_rows
     rnd_rows = []
     for seed, r in enumerate(out["ga_fresh"]):
-        ev_r = hp.Evaluator(trainer, data, k_train, chunk=children)
+        ev_r = hp.Evaluator(trainer, data, k_train, chunk_size=children)
         rr = hp.random_search(jax.random.key(200 + seed), ev_r, budget=r["trained"])
         rnd_rows.append({"best_val": rr.best["val_acc"], "gap_pp": 100 * (best - rr.best["val_acc"]),
                          "best_test": rr.best["test_acc"], "trained": rr.trained, "wall_s": rr.wall_s,
@@ -268,7 +268,7 @@ def part_search(quick: bool, rows: list, notes: list, data: Any) -> dict:
         hits, gaps, trained = 0, [], []
         for seed in range(n_sim):
             ev = _LookupEvaluator(trainer, data, k_train, children, ev_grid.cache)
-            res = hp.ga_search(jax.random.key(1000 + seed), ev, population=pop, generations=gens, strategy=strategy,
+            res = hp.ga_search(jax.random.key(1000 + seed), ev, pop_size=pop, generations=gens, strategy=strategy,
                                fresh_children=fresh)
             hits += res.best["val_acc"] >= thr
             gaps.append(100 * (best - res.best["val_acc"]))
@@ -287,7 +287,7 @@ class _LookupEvaluator:
 
     def __init__(self, trainer, data, key, chunk, table):
         from evojax_ga import hparam as hp
-        self._inner = hp.Evaluator(trainer, data, key, chunk=chunk)
+        self._inner = hp.Evaluator(trainer, data, key, chunk_size=chunk)
         self.space, self.cache, self._table = trainer.space, self._inner.cache, table
         self.fitness_of = self._inner.fitness_of
 

@@ -22,6 +22,8 @@ import numpy as np
 __all__ = ["MLP", "member_forward", "UNROLL_MAX_FAN_IN", "ConvNet", "ACTIVATIONS", "mnist_deep", "small_cnn", "count_params", "mlp_flops",
            "population_forward", "mlp_layers"]
 
+#: activation functions by name: the one table, used by :class:`MLP`, :class:`ConvNet` and the
+#: hyper-parameter search's masked network (:mod:`evojax_ga.hparam.masked_mlp` selects from it by name)
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu, "tanh": jnp.tanh, "elu": nn.elu, "sigmoid": nn.sigmoid, "gelu": nn.gelu,
     "identity": lambda x: x,
@@ -191,9 +193,8 @@ def member_forward(model: Any) -> Callable[[Any, jax.Array], jax.Array] | None:
     A layer with ``fan_in <= UNROLL_MAX_FAN_IN`` is ``bias + sum_i x[..., i] * W[:, i, :]`` written
     as ``fan_in`` broadcast multiply-adds over ``[P, E, out]``: XLA fuses them into one loop over the
     population, where the equivalent batched GEMM of tiny matrices (``vmap`` of ``Dense``) runs one
-    small product per member. On the 2-core CPU this makes a 4-16-16-2 CartPole policy ~2.7x faster
-    per step (``benchmarks/bench_control.py``). Same function as ``model.apply`` up to float rounding
-    (summation order).
+    small product per member (timings: ``benchmarks/bench_control.py``, ``benchmarks/README.md``).
+    Same function as ``model.apply`` up to float rounding (summation order).
     """
     if not isinstance(model, MLP):
         return None

@@ -71,18 +71,18 @@ def main(argv=None) -> int:
     out: dict = {"args": vars(args), "space": repr(space), "data": data.summary(), "article": ARTICLE, "ga": []}
     t0 = time.perf_counter()
     c_ga = hp.compile_strategy(strategy, space, args.population)
-    ev0 = hp.Evaluator(trainer, data, k_train, chunk=children)
+    ev0 = hp.Evaluator(trainer, data, k_train, chunk_size=children)
     c_ga += ev0.compile()
     print(f"compiled the GA and the training program for {children} networks in {c_ga:.1f} s", flush=True)
     for seed in range(args.seeds):
-        ev = hp.Evaluator(trainer, data, k_train, chunk=children)
+        ev = hp.Evaluator(trainer, data, k_train, chunk_size=children)
         ev.compile()  # shared with ev0's: no new compilation
 
         def show(gen, info):
             print(f"  seed {seed} generation {gen:2d}: best val {info['best_val']:.4f} {info['best_config']} "
                   f"(+{info['new']} trained, {info['trained']} so far, {info['wall_s']:.1f} s)", flush=True)
 
-        res = hp.ga_search(jax.random.key(seed), ev, population=args.population, generations=args.generations,
+        res = hp.ga_search(jax.random.key(seed), ev, pop_size=args.population, generations=args.generations,
                            strategy=strategy, fresh_children=args.fresh_children, callback=show)
         print(f"seed {seed}: best {res.best_config}: validation {res.best['val_acc']:.4f}, test "
               f"{res.best['test_acc']:.4f}; {res.trained} networks trained in {res.wall_s:.1f} s", flush=True)
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
                           "wall_s": res.wall_s, "history": res.history})
     out["ga_compile_s"] = c_ga
     if args.grid:
-        ev = hp.Evaluator(trainer, data, k_train, chunk=48)
+        ev = hp.Evaluator(trainer, data, k_train, chunk_size=48)
         c = ev.compile()
         grid = hp.brute_force(ev, callback=lambda i, info: print(
             f"  grid {info['trained']}/{info['total']}: best val {info['best_val']:.4f} ({info['wall_s']:.1f} s)",

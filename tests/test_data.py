@@ -65,6 +65,26 @@ def test_digits_split_is_stratified_and_fixed(digits):
     assert not np.array_equal(other.y_test, digits.y_test)
 
 
+def test_validation_split_is_stratified_fixed_and_disjoint(digits):
+    split = data.validation_split(digits, 0.2, seed=0)
+    n_class = np.bincount(digits.y_train, minlength=10)
+    np.testing.assert_array_equal(np.bincount(split.y_val, minlength=10), np.maximum(1, np.round(0.2 * n_class)))
+    assert len(split.y_train) + len(split.y_val) == len(digits.y_train)
+    # train and validation partition the training split, each in the original sample order
+    rows = {x.tobytes(): i for i, x in enumerate(digits.x_train)}
+    tr, va = ([rows[x.tobytes()] for x in xs] for xs in (split.x_train, split.x_val))
+    assert sorted(tr + va) == list(range(len(digits.y_train))) and tr == sorted(tr) and va == sorted(va)
+    np.testing.assert_array_equal(split.y_val, digits.y_train[va])
+    assert split.x_test is digits.x_test and split.name == digits.name
+    again = data.validation_split(digits, 0.2, seed=0)
+    np.testing.assert_array_equal(again.x_val, split.x_val)
+    assert not np.array_equal(data.validation_split(digits, 0.2, seed=1).y_val, split.y_val)
+    with pytest.raises(ValueError, match="already has a validation split"):
+        data.validation_split(split, 0.2, seed=0)
+    with pytest.raises(ValueError, match="fraction"):
+        data.validation_split(digits, 1.0, seed=0)
+
+
 def test_digits_flat_and_load_by_name(digits):
     flat = data.load("digits", flat=True)
     assert flat.x_train.shape == (1347, 64)

@@ -10,13 +10,15 @@ import optax
 import pytest
 
 from evojax_ga import hparam as hp
+from evojax_ga.data import Dataset, load, validation_split
+from evojax_ga.hparam import masked_mlp as M
 from evojax_ga.hparam import train as T
 from evojax_ga.hparam.space import Space, choice, log_uniform, uniform
-from evojax_ga.models import MLP
+from evojax_ga.models import ACTIVATIONS, MLP
 
 ACTS = ("relu", "elu", "tanh", "sigmoid", "gelu")
 OPTS = ("sgd", "momentum", "adam", "adamax", "rmsprop", "adagrad")
-# optax's own optimizers, written out independently of evojax_ga.hparam.train.OPTIMIZERS
+# optax's own optimizers, written out independently of evojax_ga.optimizers.OPTIMIZERS
 OPTAX = {"sgd": lambda lr: optax.sgd(lr), "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
          "adam": optax.adam, "adamax": optax.adamax, "rmsprop": optax.rmsprop, "adagrad": optax.adagrad}
 
@@ -30,6 +32,21 @@ def mixed_space():
 @pytest.fixture(scope="module")
 def tiny_data():
     return hp.load_dataset("digits", train_subset=100)
+
+
+def test_load_dataset_is_a_dataset_with_a_validation_split(tiny_data):
+    full = hp.load_dataset("digits")
+    assert isinstance(full, Dataset) and full.x_train.ndim == 2
+    ref = validation_split(load("digits", flat=True), 0.2, 0)
+    for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(full, k), getattr(ref, k), err_msg=k)
+    np.testing.assert_array_equal(tiny_data.x_train, full.x_train[:100])
+    np.testing.assert_array_equal(tiny_data.x_val, full.x_val)
+    trainer = hp.make_trainer(Space([choice("depth", (1,))]), in_dim=64, num_classes=10)
+    with pytest.raises(TypeError, match="validation split"):
+        trainer.train(jax.random.key(0), {"discrete": jnp.zeros((1, 1), jnp.int32)}, load("digits", flat=True))
+    with pytest.raises(ValueError, match="val_fraction"):
+        hp.load_dataset("digits", val_fraction=0.0)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -56,14 +73,14 @@ def test_mutation_only_yields_allowed_values(mixed_space, key):
     k1, k2 = jax.random.split(key)
     g = mixed_space.sample(k1, 500)
     m = mixed_space.mutation(rate=1.0)
-    out = jax.jit(m.apply)(k2, g, m.params)
+    out = jax.jit(lambda k, pop: m(k, pop))(k2, g)  # the operator's own params
     assert mixed_space.in_bounds(out).all()
     assert out["discrete"].dtype == jnp.int32
     # rate 1 resamples every gene: the codes all change, most indices change
     assert np.all(np.asarray(out["continuous"]) != np.asarray(g["continuous"]))
     assert np.mean(np.asarray(out["discrete"]) != np.asarray(g["discrete"])) > 0.5
     m0 = mixed_space.mutation(rate=0.0)
-    same = jax.jit(m0.apply)(k2, g, m0.params)
+    same = jax.jit(lambda k, pop: m0(k, pop))(k2, g)
     for leaf in g:
         np.testing.assert_array_equal(np.asarray(same[leaf]), np.asarray(g[leaf]))
 
@@ -72,7 +89,7 @@ def test_crossover_genes_come_from_a_parent(mixed_space, key):
     ka, kb, kx = jax.random.split(key, 3)
     a, b = mixed_space.sample(ka, 400), mixed_space.sample(kb, 400)
     xo = mixed_space.crossover(0.5)
-    child = jax.jit(xo.apply)(kx, a, b, xo.params)
+    child = jax.jit(lambda k, pa, pb: xo(k, pa, pb))(kx, a, b)
     for leaf in a:
         c, pa, pb = (np.asarray(t[leaf]) for t in (child, a, b))
         assert np.all((c == pa) | (c == pb))
@@ -81,7 +98,7 @@ def test_crossover_genes_come_from_a_parent(mixed_space, key):
 
 
 def test_ga_children_stay_in_space(mixed_space, key):
-    strategy = hp.harvey_strategy(mixed_space, population=12, random_survivors=2, mutation_rate=0.3)
+    strategy = hp.harvey_strategy(mixed_space, pop_size=12, random_survivors=2, mutation_rate=0.3)
     k0, k1, k2 = jax.random.split(key, 3)
     ask, tell = jax.jit(strategy.ask), jax.jit(strategy.tell)
     state = strategy.init(k0, mixed_space.sample(k1, 12))
@@ -139,17 +156,28 @@ def test_bad_input_raises_clear_errors(bad, match):
 # exactness: masking, activations, optimizers
 # ------------------------------------------------------------------------------------------------
 def test_fused_activation_switch_matches_reference_functions(key):
-    z = 4.0 * jax.random.normal(key, (len(ACTS), 257))
-    out = jax.vmap(lambda i, zz: T._activate(i, zz, ACTS))(jnp.arange(len(ACTS)), z)
-    for i, name in enumerate(ACTS):
-        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(T.ACTIVATIONS[name](z[i])), rtol=2e-6, atol=2e-6,
+    names = tuple(ACTIVATIONS)  # every name of the one activation table
+    z = 4.0 * jax.random.normal(key, (len(names), 257))
+    out = jax.vmap(lambda i, zz: M.activate(i, zz, names))(jnp.arange(len(names)), z)
+    for i, name in enumerate(names):
+        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(ACTIVATIONS[name](z[i])), rtol=2e-6, atol=2e-6,
                                    err_msg=name)
+
+
+def test_an_activation_added_to_the_table_is_switched_too(key, monkeypatch):
+    monkeypatch.setitem(ACTIVATIONS, "swish", jax.nn.swish)  # no fused form: switched over the reference
+    names = ("relu", "swish", "tanh")
+    assert M.check_activations(names) == names
+    z = jax.random.normal(key, (3, 65))
+    out = jax.vmap(lambda i, zz: M.activate(i, zz, names))(jnp.arange(3), z)
+    for i, name in enumerate(names):
+        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(ACTIVATIONS[name](z[i])), rtol=1e-6, atol=1e-6)
 
 
 def test_masked_network_equals_small_network_built_directly(key):
     D, L, H, C = 7, 3, 10, 4
     k1, k2, k3 = jax.random.split(key, 3)
-    base = jax.jit(T.init_base, static_argnums=(1, 2, 3, 4))(k1, D, L, H, C)
+    base = jax.jit(M.init_base, static_argnums=(1, 2, 3, 4))(k1, D, L, H, C)
     junk = jax.jit(lambda k: jax.tree_util.tree_map(
         lambda a: 100.0 * jax.random.normal(jax.random.fold_in(k, a.size), a.shape), base))(k2)
     x = jax.random.normal(k3, (33, D))
@@ -159,9 +187,9 @@ def test_masked_network_equals_small_network_built_directly(key):
     def one(d, w, a):
         # the candidate's own initial weights, and large junk (not zeros) in every entry outside its
         # network, biases included: masking, not zero padding, must isolate them
-        p = T.candidate_params(base, d, w)
-        p = jax.tree_util.tree_map(lambda v, j, m: jnp.where(m, v, j), p, junk, T.param_mask(base, d, w))
-        return p, T.masked_forward(p, d, w, a, x, ACTS)
+        p = M.candidate_params(base, d, w)
+        p = jax.tree_util.tree_map(lambda v, j, m: jnp.where(m, v, j), p, junk, M.param_mask(base, d, w))
+        return p, M.masked_forward(p, d, w, a, x, ACTS)
 
     params, masked = jax.jit(jax.vmap(one))(d, w, a)
 
@@ -170,7 +198,7 @@ def test_masked_network_equals_small_network_built_directly(key):
         out = []
         for i, (dd, ww, aa) in enumerate(combos):
             p_i = jax.tree_util.tree_map(lambda v: v[i], params)
-            out.append(MLP(features=(ww,) * dd, out=C, activation=ACTS[aa]).apply(T.small_params(p_i, dd, ww), x))
+            out.append(MLP(features=(ww,) * dd, out=C, activation=ACTS[aa]).apply(M.small_params(p_i, dd, ww), x))
         return out
 
     refs = references(params)
@@ -183,13 +211,16 @@ def test_masked_network_equals_small_network_built_directly(key):
 
 def test_switched_optimizer_steps_equal_optax_own(key):
     params = {"w": jax.random.normal(key, (5, 3)), "b": jnp.zeros((3,)), "v": jnp.ones((3, 3))}
-    sw = T.switched_optimizer(OPTS, params)
+    sw = hp.switched_optimizer(OPTS, params)
     lr = jnp.array([0.1, 0.05, 0.01, 0.02, 0.003, 0.2])
     idx = jnp.arange(len(OPTS))
     grads_seq = jax.jit(lambda k: [jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.fold_in(k, 10 + t),
                                                                                      a.shape), params)
                                    for t in range(3)])(key)
-    stack = lambda tree: jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(OPTS),) + a.shape), tree)
+
+    def stack(tree):
+        return jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (len(OPTS),) + a.shape), tree)
+
     p = stack(params)
 
     @jax.jit
@@ -217,8 +248,8 @@ def test_switched_optimizer_steps_equal_optax_own(key):
             out.append((ups, s))
         return out
 
-    # float32 rounding differs between the two separately compiled programs (seen: 1.5e-6 relative);
-    # a wrong optimizer or state would be off by orders of magnitude more
+    # float32 rounding differs between the two separately compiled programs; a wrong optimizer or
+    # state would be off by orders of magnitude more
     for i, (name, (ref_ups, ref_state)) in enumerate(zip(OPTS, optax_own(params, grads_seq))):
         for t in range(len(grads_seq)):
             for leaf in params:
@@ -236,13 +267,13 @@ def _reference_train(key, cfgs, data, epochs, L, H, num_classes):
     N, D = x.shape
     k_init, k_data = T.training_keys(key)
     d, w = (jnp.array([c[n] for c in cfgs]) for n in ("depth", "width"))
-    init = jax.jit(lambda k, d, w: jax.vmap(lambda dd, ww: T.candidate_params(T.init_base(k, D, L, H, num_classes),
+    init = jax.jit(lambda k, d, w: jax.vmap(lambda dd, ww: M.candidate_params(M.init_base(k, D, L, H, num_classes),
                                                                                 dd, ww))(d, w))
     p0 = jax.tree_util.tree_map(np.asarray, init(k_init, d, w))
     perms = np.asarray(jax.jit(lambda k: jnp.stack([T.data_order(k, e, N) for e in range(epochs)]))(k_data))
     results = []
     for i, cfg in enumerate(cfgs):
-        params = T.small_params(jax.tree_util.tree_map(lambda a: a[i], p0), cfg["depth"], cfg["width"])
+        params = M.small_params(jax.tree_util.tree_map(lambda a: a[i], p0), cfg["depth"], cfg["width"])
         model = MLP(features=(cfg["width"],) * cfg["depth"], out=num_classes, activation=cfg["activation"])
         opt = OPTAX[cfg["optimizer"]](cfg["learning_rate"])
         state = opt.init(params)
@@ -289,11 +320,11 @@ def test_vectorised_training_equals_direct_small_network_training(search_setup, 
     refs = _reference_train(key, cfgs, tiny_data, epochs, L=3, H=8, num_classes=10)
     for i, (cfg, (ref, model)) in enumerate(zip(cfgs, refs)):
         trained = jax.tree_util.tree_map(lambda a: np.asarray(a[i]), out["params"])
-        mine = T.small_params(trained, cfg["depth"], cfg["width"])
+        mine = M.small_params(trained, cfg["depth"], cfg["width"])
         for a, b in zip(jax.tree_util.tree_leaves(mine), jax.tree_util.tree_leaves(ref)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-5, err_msg=str(cfg))
         # entries outside the candidate's network never move from 0
-        mask = T.param_mask(trained, cfg["depth"], cfg["width"])
+        mask = M.param_mask(trained, cfg["depth"], cfg["width"])
         for p, m in zip(jax.tree_util.tree_leaves(trained), jax.tree_util.tree_leaves(mask)):
             assert np.all(p[~np.asarray(m)] == 0.0)
         # the score is the small network's accuracy on the validation split
@@ -306,9 +337,12 @@ def test_vectorised_training_equals_direct_small_network_training(search_setup, 
 # ------------------------------------------------------------------------------------------------
 def test_cache_does_not_retrain_known_genomes(search_setup):
     space, trainer, data = search_setup
-    ev = hp.Evaluator(trainer, data, jax.random.key(7), chunk=4)
+    ev = hp.Evaluator(trainer, data, jax.random.key(7), chunk_size=4)
     g = space.grid()
-    pick = lambda idx: jax.tree_util.tree_map(lambda a: a[np.array(idx)], g)
+
+    def pick(idx):
+        return jax.tree_util.tree_map(lambda a: a[np.array(idx)], g)
+
     fit1, m1, new1 = ev.score(pick([0, 5, 0, 9, 5, 0]))
     assert new1 == 3 and ev.trained == 3 and ev.calls == 1 and len(ev.cache) == 3
     assert fit1[0] == fit1[2] == fit1[5] and fit1[1] == fit1[4]
@@ -328,11 +362,11 @@ def test_cache_does_not_retrain_known_genomes(search_setup):
 def test_tiny_ga_search_improves_over_its_first_generation(search_setup):
     space, trainer, data = search_setup
     improved = 0
-    strategy = hp.harvey_strategy(space, population=8, random_survivors=1, mutation_rate=0.2)
+    strategy = hp.harvey_strategy(space, pop_size=8, random_survivors=1, mutation_rate=0.2)
     for seed in range(4):
-        ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk=4)
+        ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk_size=4)
         seen = []
-        res = hp.ga_search(jax.random.key(seed), ev, population=8, generations=6, strategy=strategy,
+        res = hp.ga_search(jax.random.key(seed), ev, pop_size=8, generations=6, strategy=strategy,
                            fresh_children=False, callback=lambda g, info: seen.append(info["new"]))
         h = res.history
         assert h["step"] == [1, 2, 3, 4, 5, 6]
@@ -347,12 +381,12 @@ def test_tiny_ga_search_improves_over_its_first_generation(search_setup):
 
 def test_fresh_children_fill_every_generation_with_new_genomes(search_setup):
     space, trainer, data = search_setup
-    strategy = hp.harvey_strategy(space, population=8, random_survivors=1, mutation_rate=0.2)
+    strategy = hp.harvey_strategy(space, pop_size=8, random_survivors=1, mutation_rate=0.2)
     counts = {}
     for fresh in (False, True):
-        ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk=4)
+        ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk_size=4)
         seen = []
-        hp.ga_search(jax.random.key(5), ev, population=8, generations=5, strategy=strategy,
+        hp.ga_search(jax.random.key(5), ev, pop_size=8, generations=5, strategy=strategy,
                            fresh_children=fresh, callback=lambda g, info: seen.append(info["new"]))
         counts[fresh] = seen
         assert space.in_bounds(space.from_keys(list(ev.cache))).all()
@@ -363,7 +397,7 @@ def test_fresh_children_fill_every_generation_with_new_genomes(search_setup):
 
 def test_brute_force_and_random_search(search_setup):
     space, trainer, data = search_setup
-    ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk=4)
+    ev = hp.Evaluator(trainer, data, jax.random.key(3), chunk_size=4)
     grid = hp.brute_force(ev)
     assert grid.trained == space.grid_size == 576 and ev.trained == 576
     best = max(v["val_acc"] for v in ev.cache.values())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from evojax_ga import baselines, data, models
+from evojax_ga.optimizers import OPTIMIZERS
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +70,20 @@ def test_validation_errors(digits):
         baselines.make_train(m, digits, learning_rate=-1.0)
     with pytest.raises(ValueError, match="epochs"):
         baselines.make_train(m, digits, epochs=0)
+    with pytest.raises(ValueError, match="momentum applies to optimizer 'sgd' only"):
+        baselines.make_train(m, digits, "adam", momentum=0.9)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_of_the_shared_table_is_a_baseline(name):
+    """The baselines and the hyper-parameter search share one optimizer table."""
+    params = {"w": jnp.arange(6.0).reshape(2, 3)}
+    grads = {"w": jnp.linspace(-1.0, 1.0, 6).reshape(2, 3)}
+    tx = baselines.make_optimizer(name, 0.1)
+    mine, _ = tx.update(grads, tx.init(params), params)
+    ref = OPTIMIZERS[name](0.1)
+    want, _ = ref.update(grads, ref.init(params), params)
+    np.testing.assert_array_equal(np.asarray(mine["w"]), np.asarray(want["w"]))
 
 
 def test_level_reached_and_plot(tmp_path, adam_run):

@@ -1,6 +1,6 @@
 """Gradient baselines: the GA's model and data trained with optax (SGD, Adam), jitted end to end.
 
-``make_train`` (purejaxrl's shape) returns a :class:`Trainer` of pure functions: ``init(key)``,
+``make_train`` (purejaxrl's shape) returns an :class:`SGDBaseline` of pure functions: ``init(key)``,
 ``run_block(state) -> (state, metrics)`` (``steps_per_block`` optimiser steps in one ``lax.scan``,
 then the test accuracy) and ``train(key)``, the whole run as a single jitted program. ``fit`` drives
 ``run_block`` from the host so every block also gets a wall-clock time stamp; its history uses the
@@ -30,13 +30,13 @@ import optax
 
 from evojax_ga._checks import check_int, check_nonneg, check_positive
 from evojax_ga.data import Dataset
+from evojax_ga.optimizers import OPTIMIZERS
 
-__all__ = ["Trainer", "TrainState", "make_train", "fit", "OPTIMIZERS", "make_optimizer",
+__all__ = ["SGDBaseline", "TrainState", "make_train", "fit", "make_optimizer",
            "FORWARD_EQUIV_PER_SAMPLE", "level_reached", "plot_curves"]
 
 #: forward-pass equivalents of one training sample in one SGD step (forward + backward ~ 2 forwards)
 FORWARD_EQUIV_PER_SAMPLE = 3
-OPTIMIZERS = ("sgd", "adam")
 
 
 class TrainState(NamedTuple):
@@ -47,7 +47,7 @@ class TrainState(NamedTuple):
     key: jax.Array
 
 
-class Trainer(NamedTuple):
+class SGDBaseline(NamedTuple):
     """Pure functions of one configured SGD run (see :func:`make_train`)."""
     init: Callable[[jax.Array], TrainState]
     run_block: Callable[[TrainState], tuple[TrainState, dict]]
@@ -61,35 +61,39 @@ class Trainer(NamedTuple):
 
 def make_optimizer(optimizer: str | optax.GradientTransformation, learning_rate: float,
                    momentum: float = 0.0) -> optax.GradientTransformation:
-    """``"sgd"`` (with optional ``momentum``), ``"adam"``, or an optax transformation as is."""
+    """An optimizer of :data:`evojax_ga.optimizers.OPTIMIZERS` by name (``"sgd"`` with an optional
+    ``momentum``), or an optax transformation as is."""
     if isinstance(optimizer, optax.GradientTransformation):
         return optimizer
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or an optax.GradientTransformation, "
+                         f"got {optimizer!r}")
     check_positive(learning_rate, "learning_rate")
     check_nonneg(momentum, "momentum")
-    if optimizer == "sgd":
-        return optax.sgd(learning_rate, momentum=momentum or None)
-    if optimizer == "adam":
-        return optax.adam(learning_rate)
-    raise ValueError(f"optimizer must be one of {OPTIMIZERS} or an optax.GradientTransformation, got {optimizer!r}")
+    if momentum and optimizer != "sgd":
+        raise ValueError(f"momentum applies to optimizer 'sgd' only, got momentum={momentum!r} with {optimizer!r}")
+    if momentum:
+        return optax.sgd(learning_rate, momentum=momentum)
+    return OPTIMIZERS[optimizer](learning_rate)
 
 
 def make_train(model: Any, data: Dataset, optimizer: str | optax.GradientTransformation = "adam",
                learning_rate: float = 1e-3, batch_size: int = 64, epochs: float = 1.0, momentum: float = 0.0,
-               evals_per_epoch: int = 4, test_samples: int | None = None, eval_chunk: int = 2000,
-               dtype: Any = jnp.float32) -> Trainer:
+               evals_per_epoch: int = 4, test_samples: int | None = None, sample_chunk_size: int = 2000,
+               dtype: Any = jnp.float32) -> SGDBaseline:
     """Configure an SGD/Adam run of the Flax ``model`` (logits ``[B, C]``) on ``data``.
 
     epochs: may be fractional; the run has ``round(epochs * N // batch_size)`` steps, logged every
     ``steps_per_epoch / evals_per_epoch`` steps (rounded up; at least one step per block).
-    test_samples: test samples scored at every log point (``None`` = all); eval_chunk: test samples
-    per forward call (bounds memory for CNNs).
+    test_samples: test samples scored at every log point (``None`` = all); sample_chunk_size: test
+    samples per forward call (bounds memory for CNNs).
     """
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an evojax_ga.data.Dataset, got {type(data).__name__}")
     n = int(data.x_train.shape[0])
     batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=n)
     evals_per_epoch = check_int(evals_per_epoch, "evals_per_epoch", minimum=1)
-    eval_chunk = check_int(eval_chunk, "eval_chunk", minimum=1)
+    sample_chunk_size = check_int(sample_chunk_size, "sample_chunk_size", minimum=1)
     check_positive(epochs, "epochs")
     if test_samples is not None:
         test_samples = check_int(test_samples, "test_samples", minimum=1)
@@ -112,9 +116,9 @@ def make_train(model: Any, data: Dataset, optimizer: str | optax.GradientTransfo
         return loss, jnp.mean(jnp.argmax(logits, -1) == y)
 
     def evaluate(params, x, y):
-        """(accuracy, mean cross-entropy) of ``params`` on ``x, y`` in chunks of ``eval_chunk``."""
+        """(accuracy, mean cross-entropy) of ``params`` on ``x, y`` in chunks of ``sample_chunk_size``."""
         k = x.shape[0]
-        full = (k // eval_chunk) * eval_chunk
+        full = (k // sample_chunk_size) * sample_chunk_size
 
         def sums(xb, yb):
             z = apply(params, xb)
@@ -123,8 +127,8 @@ def make_train(model: Any, data: Dataset, optimizer: str | optax.GradientTransfo
 
         c, s = jnp.float32(0.0), jnp.float32(0.0)
         if full:
-            cs, ss = jax.lax.map(lambda xy: sums(*xy), (x[:full].reshape((-1, eval_chunk) + x.shape[1:]),
-                                                        y[:full].reshape(-1, eval_chunk)))
+            cs, ss = jax.lax.map(lambda xy: sums(*xy), (x[:full].reshape((-1, sample_chunk_size) + x.shape[1:]),
+                                                        y[:full].reshape(-1, sample_chunk_size)))
             c, s = jnp.sum(cs), jnp.sum(ss)
         if k > full:
             c2, s2 = sums(x[full:], y[full:])
@@ -172,10 +176,10 @@ def make_train(model: Any, data: Dataset, optimizer: str | optax.GradientTransfo
     config = dict(optimizer=optimizer if isinstance(optimizer, str) else "custom", learning_rate=learning_rate,
                   batch_size=batch_size, epochs=epochs, momentum=momentum, steps=total_steps,
                   steps_per_block=block, test_samples=m)
-    return Trainer(jax.jit(init), jax.jit(run_block), jax.jit(train), evaluate, block, num_blocks, spe, config)
+    return SGDBaseline(jax.jit(init), jax.jit(run_block), jax.jit(train), evaluate, block, num_blocks, spe, config)
 
 
-def fit(key: jax.Array, trainer: Trainer, progress: bool = False,
+def fit(key: jax.Array, trainer: SGDBaseline, progress: bool = False,
         callback: Callable[[TrainState, dict], Any] | None = None) -> tuple[TrainState, dict[str, np.ndarray]]:
     """Run ``trainer`` block by block from the host; returns the final state and the history
     (``[num_blocks]`` numpy arrays in the shared curve schema plus ``train_loss`` etc.).

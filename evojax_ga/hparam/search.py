@@ -1,8 +1,8 @@
 """Search drivers over a :class:`~evojax_ga.hparam.space.Space`: GA, brute-force grid, random search.
 
 All three score genomes through one :class:`Evaluator`: a host-side cache keyed by the genome tuple
-(:meth:`Space.keys`) in front of a vectorised :class:`~evojax_ga.hparam.train.Trainer`. A genome
-already scored is looked up, never trained again; the new ones are trained ``chunk`` at a time (the
+(:meth:`Space.keys`) in front of a vectorised :class:`~evojax_ga.hparam.train.CandidateTrainer`. A
+genome already scored is looked up, never trained again; the new ones are trained ``chunk_size`` at a time (the
 last chunk padded), so one compiled program serves the whole search. Because every candidate is
 trained with the evaluator's fixed training key and the same data order (see
 :mod:`~evojax_ga.hparam.train`), a genome's score does not depend on when or beside whom it was
@@ -28,8 +28,10 @@ import numpy as np
 from evojax_ga import mutation as mu
 from evojax_ga import selection as sel
 from evojax_ga._checks import check_int, check_prob, check_range
+from evojax_ga.data import Dataset
+from evojax_ga.hparam.chunks import train_in_chunks
 from evojax_ga.hparam.space import Genomes, Space
-from evojax_ga.hparam.train import Data, Trainer, train_in_chunks
+from evojax_ga.hparam.train import CandidateTrainer, on_device
 from evojax_ga.strategy import Strategy, ga
 
 __all__ = ["Evaluator", "SearchResult", "harvey_strategy", "compile_strategy", "ga_search", "brute_force",
@@ -45,8 +47,9 @@ FITNESS_METRICS = ("val_acc", "val_loss", "val_acc_loss")
 class Evaluator:
     """Scores genomes with a trainer, training each distinct genome once (host-side cache).
 
-    trainer, data: what trains a candidate and on which splits; key: the training key (initial
-    draws and data order, shared by every candidate); chunk: candidates per compiled training call;
+    trainer, data: what trains a candidate and on which splits (a Dataset with a validation split);
+    key: the training key (initial draws and data order, shared by every candidate); chunk_size:
+    candidates per compiled training call;
     fitness: ``"val_acc"`` (default, Harvey's), ``"val_loss"`` (negated) or ``"val_acc_loss"``
     (accuracy, ties broken by the lower loss). Test metrics are recorded too but never used for
     ranking.
@@ -57,16 +60,17 @@ class Evaluator:
     ``compile_s`` seconds spent compiling the training program (once per evaluator).
     """
 
-    def __init__(self, trainer: Trainer, data: Data, key: jax.Array, chunk: int = 16, fitness: str = "val_acc"):
-        if not isinstance(trainer, Trainer):
-            raise TypeError(f"trainer must be a Trainer (from make_trainer), got {type(trainer).__name__}")
+    def __init__(self, trainer: CandidateTrainer, data: Dataset, key: jax.Array, chunk_size: int = 16,
+                 fitness: str = "val_acc"):
+        if not isinstance(trainer, CandidateTrainer):
+            raise TypeError(f"trainer must be a CandidateTrainer (from make_trainer), got {type(trainer).__name__}")
         if fitness not in FITNESS_METRICS:
             raise ValueError(f"fitness must be one of {list(FITNESS_METRICS)}, got {fitness!r}")
         self.trainer = trainer
         self.space = trainer.space
-        self.data = data.device()
+        self.data = on_device(data)
         self.key = key
-        self.chunk = check_int(chunk, "chunk", minimum=1)
+        self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
         self.fitness_name = fitness
         self.cache: dict[tuple, dict[str, float]] = {}
         self.trained = 0
@@ -78,19 +82,19 @@ class Evaluator:
         self._best: tuple[float, tuple, Any] | None = None  # (fitness, genome key, masked params on device)
 
     def compile(self) -> float:
-        """Compile the training program for ``chunk`` candidates (once); returns the seconds it took.
+        """Compile the training program for ``chunk_size`` candidates (once); returns the seconds it took.
         :meth:`score` calls it on first use, so ``train_s`` never includes compilation."""
         if self._train_fn is not None:
             return 0.0
         t0 = time.perf_counter()
-        self._train_fn = self.trainer.compile(self.key, self.chunk, self.data)
+        self._train_fn = self.trainer.compile(self.key, self.chunk_size, self.data)
         dt = time.perf_counter() - t0
         self.compile_s += dt
         return dt
 
     def best_network(self) -> tuple[tuple, Any] | None:
         """``(genome key, params)`` of the best genome this evaluator trained (first among equals):
-        its trained maximum-size masked network (use :func:`~evojax_ga.hparam.train.small_params`
+        its trained maximum-size masked network (use :func:`~evojax_ga.hparam.masked_mlp.small_params`
         to cut out the small one), or ``None`` before any training."""
         return None if self._best is None else (self._best[1], self._best[2])
 
@@ -125,12 +129,12 @@ class Evaluator:
                     self._best = (float(fit[i]), new[start + i],
                                   jax.tree_util.tree_map(lambda a: a[i], res["params"]))
 
-            res = train_in_chunks(self.trainer, self.key, self.space.from_keys(new), self.data, self.chunk,
+            res = train_in_chunks(self.trainer, self.key, self.space.from_keys(new), self.data, self.chunk_size,
                                   callback=progress, train_fn=self._train_fn, on_result=keep_best)
             self.train_s += time.perf_counter() - t0
-            n_calls = math.ceil(len(new) / self.chunk)
+            n_calls = math.ceil(len(new) / self.chunk_size)
             self.calls += n_calls
-            self.slots += n_calls * self.chunk
+            self.slots += n_calls * self.chunk_size
             self.trained += len(new)
             for i, k in enumerate(new):
                 self.cache[k] = {m: float(v[i]) for m, v in res.items()}
@@ -165,7 +169,7 @@ class _Tracker:
 
     def __init__(self, evaluator: Evaluator):
         self.ev = evaluator
-        self.best_key: tuple | None = None
+        self.best_key: tuple = ()  # () until the first add (a genome key has at least one gene)
         self.best_fit = -np.inf
         self.seen: set = set()
         self.t0 = time.perf_counter()
@@ -176,7 +180,7 @@ class _Tracker:
         for k in keys:
             self.seen.add(k)
             f = self.ev.fitness_of(self.ev.cache[k])
-            if f > self.best_fit or self.best_key is None:
+            if f > self.best_fit or not self.best_key:
                 self.best_fit, self.best_key = f, k
         b = self.ev.cache[self.best_key]
         h = self.history
@@ -195,34 +199,34 @@ class _Tracker:
                             len(self.seen), time.perf_counter() - self.t0)
 
 
-def harvey_strategy(space: Space, population: int = 20, keep: float = 0.25, random_survivors: int = 3,
+def harvey_strategy(space: Space, pop_size: int = 20, keep: float = 0.25, random_survivors: int = 3,
                     mutation_rate: float = 0.1, crossover_prob: float = 0.5) -> Strategy:
-    """Harvey's GA on genomes of ``space``: the top ``round(keep * population)`` kept unchanged,
+    """Harvey's GA on genomes of ``space``: the top ``round(keep * pop_size)`` kept unchanged,
     ``random_survivors`` others kept at random, children bred from parents drawn uniformly among the
     kept (per-gene crossover with ``crossover_prob``), each child gene resampled with ``mutation_rate``.
     """
-    population = check_int(population, "population", minimum=2)
+    pop_size = check_int(pop_size, "pop_size", minimum=2)
     check_range(keep, "keep", 0.0, 1.0, low_open=True)
     check_prob(mutation_rate, "mutation_rate")
     check_prob(crossover_prob, "crossover_prob")
-    elite = max(1, int(round(keep * population)))
+    elite = max(1, int(round(keep * pop_size)))
     random_survivors = check_int(random_survivors, "random_survivors", minimum=0)
-    if elite + random_survivors >= population:
+    if elite + random_survivors >= pop_size:
         raise ValueError(f"keep ({keep} -> {elite} kept) + random_survivors ({random_survivors}) must leave room "
-                         f"for children in a population of {population}")
+                         f"for children in a population of pop_size={pop_size}")
     return ga(select=sel.uniform(), crossover=space.crossover(crossover_prob), mutate=space.mutation(mutation_rate),
               elite=elite, random_survivors=random_survivors, parent_pool=elite, diversity_metric=False)
 
 
-def compile_strategy(strategy: Strategy, space: Space, population: int) -> float:
-    """Trace and compile ``strategy``'s ask and tell for ``population`` genomes of ``space`` (what
+def compile_strategy(strategy: Strategy, space: Space, pop_size: int) -> float:
+    """Trace and compile ``strategy``'s ask and tell for ``pop_size`` genomes of ``space`` (what
     :func:`ga_search` would compile on its first generation); returns the seconds it took. Later
     ``ga_search`` calls with the same strategy object reuse the compiled programs."""
     t0 = time.perf_counter()
     key = jax.random.key(0)
-    state = strategy.init(key, space.sample(key, population))
+    state = strategy.init(key, space.sample(key, pop_size))
     pop, state = jax.jit(strategy.ask)(key, state)
-    jax.block_until_ready(jax.jit(strategy.tell)(state, pop, jnp.zeros((population,), jnp.float32)))
+    jax.block_until_ready(jax.jit(strategy.tell)(state, pop, jnp.zeros((pop_size,), jnp.float32)))
     return time.perf_counter() - t0
 
 
@@ -238,7 +242,7 @@ def _refresher(space: Space, rate: float) -> Callable:
     return refresh
 
 
-def ga_search(key: jax.Array, evaluator: Evaluator, population: int = 20, generations: int = 10,
+def ga_search(key: jax.Array, evaluator: Evaluator, pop_size: int = 20, generations: int = 10,
               strategy: Strategy | None = None, callback: Callable[[int, dict], Any] | None = None,
               fresh_children: bool = True, fresh_tries: int = 20, **strategy_kwargs: Any) -> SearchResult:
     """Evolve configurations: ``generations`` rounds of ask -> score (cache) -> tell.
@@ -257,13 +261,13 @@ def ga_search(key: jax.Array, evaluator: Evaluator, population: int = 20, genera
     generations = check_int(generations, "generations", minimum=1)
     fresh_tries = check_int(fresh_tries, "fresh_tries", minimum=0)
     if strategy is None:
-        strategy = harvey_strategy(space, population, **strategy_kwargs)
+        strategy = harvey_strategy(space, pop_size, **strategy_kwargs)
     elif strategy_kwargs:
         raise ValueError(f"pass either strategy or strategy settings, got both ({sorted(strategy_kwargs)})")
     kept = int(strategy.config["elite"]) + int(strategy.config["random_survivors"])
     k_init, k_sample, k_run, k_fresh = jax.random.split(key, 4)
     tracker = _Tracker(evaluator)
-    state = strategy.init(k_init, space.sample(k_sample, population))
+    state = strategy.init(k_init, space.sample(k_sample, pop_size))
     ask, tell = jax.jit(strategy.ask), jax.jit(strategy.tell)
     refresh = _refresher(space, 0.5) if fresh_children else None
     for gen in range(generations):
@@ -291,14 +295,14 @@ def ga_search(key: jax.Array, evaluator: Evaluator, population: int = 20, genera
 
 
 def brute_force(evaluator: Evaluator, callback: Callable[[int, dict], Any] | None = None) -> SearchResult:
-    """Train every configuration of the space's grid, ``evaluator.chunk`` at a time."""
+    """Train every configuration of the space's grid, ``evaluator.chunk_size`` at a time."""
     space = evaluator.space
     grid = space.grid()
     P = space.validate(grid)
     tracker = _Tracker(evaluator)
-    chunk = evaluator.chunk
-    for i, start in enumerate(range(0, P, chunk)):
-        part = jax.tree_util.tree_map(lambda a: a[start:start + chunk], grid)
+    chunk_size = evaluator.chunk_size
+    for i, start in enumerate(range(0, P, chunk_size)):
+        part = jax.tree_util.tree_map(lambda a: a[start:start + chunk_size], grid)
         evaluator.score(part)
         tracker.add(space.keys(part), i + 1)
         if callback is not None:
@@ -310,14 +314,14 @@ def brute_force(evaluator: Evaluator, callback: Callable[[int, dict], Any] | Non
 def random_search(key: jax.Array, evaluator: Evaluator, budget: int,
                   callback: Callable[[int, dict], Any] | None = None, max_rounds: int = 1000) -> SearchResult:
     """Sample configurations uniformly until ``budget`` distinct ones are scored (or the space is
-    exhausted), ``evaluator.chunk`` per round."""
+    exhausted), ``evaluator.chunk_size`` per round."""
     space = evaluator.space
     budget = check_int(budget, "budget", minimum=1)
     budget = min(budget, space.grid_size) if not space.continuous else budget
     tracker = _Tracker(evaluator)
     rnd = 0
     while len(tracker.seen) < budget and rnd < max_rounds:
-        cand = space.keys(space.sample(jax.random.fold_in(key, rnd), evaluator.chunk))
+        cand = space.keys(space.sample(jax.random.fold_in(key, rnd), evaluator.chunk_size))
         fresh = [k for k in dict.fromkeys(cand) if k not in tracker.seen][:budget - len(tracker.seen)]
         rnd += 1
         if not fresh:

@@ -128,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
         f"{args.epochs} epochs per configuration; {chunk} configurations per compiled call")
     key = jax.random.key(args.seed)
     k_train, k_search = jax.random.split(key)
-    ev = hp.Evaluator(trainer, data, k_train, chunk=chunk)
+    ev = hp.Evaluator(trainer, data, k_train, chunk_size=chunk)
     say(f"compiling the training program ... {ev.compile():.1f} s")
 
     def report(step: int, info: dict) -> None:
@@ -138,7 +138,7 @@ def main(args: argparse.Namespace) -> int:
             f"{info['trained']} trained; {info['wall_s']:.1f} s {cfg}")
 
     if args.method == "ga":
-        res = hp.ga_search(k_search, ev, population=args.population, generations=args.generations,
+        res = hp.ga_search(k_search, ev, pop_size=args.population, generations=args.generations,
                            keep=args.keep, random_survivors=args.random_survivors,
                            mutation_rate=args.mutation_rate, crossover_prob=args.crossover,
                            fresh_children=args.fresh_children, callback=report)
