@@ -204,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # the command line as typed, for the run folder (sys.argv when called as the console script)
     args.argv = list(sys.argv) if argv is None else ["evojax-ga", *argv]
+    # the command line is the process's entry point (no JAX computation has run yet): process-wide
+    # start-up settings (evojax_ga._startup) may be applied
+    args._process_entry = argv is None
     try:
         if args.command == "list":
             from evojax_ga import jobs
@@ -215,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "resume":
             return _resume(args)
         if args.command == "plot":
-            from evojax_ga import run_folder as rf
-            path = rf.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])
+            from evojax_ga import plots
+            path = plots.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])
             print(f"wrote {path}")
             return 0
         if args.command == "run":
