@@ -162,7 +162,7 @@ def _run_folder_job(run_dir: Path, entry: str, command: str) -> tuple[str, Calla
     cfg_path = run_dir / rf.CONFIG_FILE
     if not cfg_path.exists():
         raise ValueError(f"RUN_DIR={str(run_dir)!r} has no {rf.CONFIG_FILE}; pass a folder written by 'evojax-ga run'")
-    job = rf.read_json(cfg_path).get("job")
+    job = str(rf.read_json(cfg_path).get("job"))
     fn = getattr(jobs.load_job(job), entry, None)
     if not callable(fn):
         able = ", ".join(n for n in jobs.JOBS if _has_entry(n, entry))

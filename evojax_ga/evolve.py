@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +26,8 @@ from evojax_ga.types import Population
 
 __all__ = ["evolve", "evolve_blocks", "make_block_runner"]
 
+#: what :func:`evolve_blocks` returns: ``(state, block_history)`` per block
+Blocks = Generator[tuple[GAState, dict[str, np.ndarray]], None, None]
 #: a pause level: a number, a callable returning one (read before every block), or None (never pause)
 Pause = float | Callable[[], float | None] | None
 
@@ -99,7 +101,7 @@ def _pause_level(pause: Pause) -> jax.Array:
 
 def evolve_blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Population | GAState,
                   generations: int, block: int = 10, target: float | None = None, progress: bool = True,
-                  allow_posinf: bool = False, pause: Pause = None) -> Iterator[tuple[GAState, dict[str, np.ndarray]]]:
+                  allow_posinf: bool = False, pause: Pause = None) -> Blocks:
     """Evolve for ``generations`` (or until ``best_so_far >= target``), yielding after every block.
 
     population: an initial population (leaves ``[P, ...]``), a strategy state (``GAState`` or any
@@ -129,7 +131,7 @@ def evolve_blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population:
 
 def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, generations: int, block: int,
             target: float | None, progress: bool, allow_posinf: bool,
-            pause: Pause) -> Iterator[tuple[GAState, dict[str, np.ndarray]]]:
+            pause: Pause) -> Blocks:
     k_init, k_run = jax.random.split(key)
     is_state = hasattr(population, "generation") and hasattr(population, "best_fitness")
     state = population if is_state else strategy.init(k_init, population)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, Mapping
 
 from evojax_ga.jobs import checkpointing
 
@@ -116,7 +117,7 @@ def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
     the recorded path) and continue from its newest complete checkpoint."""
     from evojax_ga.runs import classify, loop
 
-    def make(config: dict) -> loop.Run:
+    def make(config: Mapping[str, Any]) -> loop.Run:
         run = classify.make_run(classify.config_from_record(config["config"]["classify"]))
         print(run.record["data"], flush=True)
         return run
