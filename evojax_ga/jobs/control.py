@@ -88,9 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--max-steps", type=int, default=None,
                    help="steps per episode (default: the environment's limit)")
     t.add_argument("--chunk-size", type=_chunk, default=None, metavar="{N,auto,all}",
-                   help="evaluate N members at a time (bounds memory; results do not change); 'auto' = a size "
-                        "chosen for the device (smaller on a CPU than on a GPU), 'all' = the whole population in "
-                        "one vmap (default: auto)")
+                   help="evaluate N members at a time (bounds memory; results do not change); 'auto' = 256 "
+                        "on a CPU, 2^20 on a GPU, 'all' = the whole population in one vmap (default: auto)")
     t.add_argument("--no-early-exit", dest="early_exit", action="store_false", default=None,
                    help="always simulate --max-steps steps instead of stopping when every episode of a chunk ended")
     t.add_argument("--raw-obs", dest="normalize_obs", action="store_false", default=None,
