@@ -193,7 +193,7 @@ def ga_vs_sgd(dataset: str, quick: bool, notes: list[str], extra: dict) -> list[
     import jax
 
     from evojax_ga import baselines, data
-    from evojax_ga.jobs import classify
+    from evojax_ga.runs import classify
     from evojax_ga.tasks.classification import learning_curve
 
     if dataset == "digits":
@@ -201,18 +201,19 @@ def ga_vs_sgd(dataset: str, quick: bool, notes: list[str], extra: dict) -> list[
     else:
         cfg = classify.config_for("mnist", time_limit=120.0 if quick else 1800.0, generations=100000)
     try:
-        built = classify.build(cfg)
+        parts = classify.build(cfg)
     except data.DataNotFoundError:
         notes.append(f"{dataset} GA vs SGD skipped: no data files")
         return []
     hidden = ",".join(map(str, cfg.hidden))
-    in_dim = int(np.prod(built.data.input_shape))
+    in_dim = int(np.prod(parts.data.input_shape))
     case = f"{dataset} MLP {in_dim}-{hidden}-10"
     batch = "full batch" if cfg.batch_size is None else f"minibatch {cfg.batch_size}"
     ga_method = (f"GA pop {cfg.pop_size}, {batch}, elite {cfg.elite:g}, parents top {cfg.parent_pool:g}, "
-                 f"{cfg.crossover} crossover, Gaussian rate {cfg.rate:g} sigma {cfg.sigma:g}, "
+                 f"{cfg.crossover} crossover, Gaussian rate {cfg.mutation_rate:g} sigma {cfg.sigma:g}, "
                  f"{cfg.time_limit:g} s cap")
-    state, history, info = classify.train(built, jax.random.PRNGKey(0))
+    state, history, info = classify.make_run(cfg, parts)(jax.random.PRNGKey(0))
+    info.update(classify.select_final(cfg, parts, state))
     rows = [_ga_row(case, ga_method, history, info)]
     curves = {"GA": learning_curve(history)}
     extra[f"{dataset}_ga_config"] = dataclasses.asdict(cfg)
@@ -221,7 +222,7 @@ def ga_vs_sgd(dataset: str, quick: bool, notes: list[str], extra: dict) -> list[
     if dataset == "digits":
         optimizers.append(("sgd", 0.05, 0.9))
     for opt, lr, mom in optimizers:
-        trainer = baselines.make_train(built.model, built.data, opt, learning_rate=lr, batch_size=cfg.sgd_batch_size,
+        trainer = baselines.make_train(parts.model, parts.data, opt, learning_rate=lr, batch_size=cfg.sgd_batch_size,
                                        epochs=cfg.sgd_epochs, momentum=mom, evals_per_epoch=4)
         _, hist = baselines.fit(jax.random.PRNGKey(1), trainer)
         name = f"{'Adam' if opt == 'adam' else 'SGD momentum ' + format(mom, 'g')} lr {lr:g}, batch " \

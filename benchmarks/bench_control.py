@@ -2,7 +2,7 @@
 
 Time to threshold (the issue's definition): a run is solved when the best member's mean return over
 100 fresh episodes reaches CartPole-v1 >= 475, Acrobot-v1 >= -100, MountainCar-v0 >= -110,
-Pendulum-v1 >= -200 (checked between blocks of generations, see ``evojax_ga.jobs.control``).
+Pendulum-v1 >= -200 (checked between blocks of generations, see ``evojax_ga.runs.control``).
 Per seed, three figures:
 
 * ``cold_cli_s``: wall-clock of ``python -m evojax_ga run JOB --seed S --no-compile-cache`` in a fresh
@@ -133,7 +133,7 @@ def time_to_threshold(quick: bool) -> tuple[list[dict], list[str]]:
     """Rows: one per job (cold CLI, solve with compile, warm solve; medians over seeds)."""
     import jax
 
-    from evojax_ga.jobs import control
+    from evojax_ga.runs import control
 
     seeds = list(range(3 if quick else 5))
     rows, notes = [], []
@@ -141,11 +141,11 @@ def time_to_threshold(quick: bool) -> tuple[list[dict], list[str]]:
         for job in JOBS:
             cfg = control.config_for(job)
             cold = [_cli_run(job, s, Path(tmp) / f"{job}-{s}", None) for s in seeds]
-            trainer = control.build(cfg)
-            control.train(trainer, jax.random.key(10_000), precompile_check=False)  # compile
+            run = control.make_run(cfg)
+            run(jax.random.key(10_000))  # compile
             warm = []
             for s in seeds:
-                _, _, info = control.train(trainer, jax.random.key(s), precompile_check=False)
+                _, _, info = run(jax.random.key(s))
                 warm.append(info)
             row = {
                 "section": "time to threshold",
@@ -255,7 +255,7 @@ def evosax_peer(job: str, seeds: list[int], cap_s: float = PEER_CAP_S) -> tuple[
     from evosax.problems import GymnaxProblem
     from evosax.problems.networks import MLP as EMLP
 
-    from evojax_ga.jobs import control
+    from evojax_ga.runs import control
     from evojax_ga.tasks.gymnax_task import make_env
 
     cfg = control.config_for(job)

@@ -9,7 +9,7 @@ from evojax_ga import (adaptation, checkpoint, chunking, crossover, distributed,
                        selection, tasks)
 from evojax_ga.adaptation import Adaptation
 from evojax_ga.crossover import Crossover
-from evojax_ga.evolve import evolve, make_block_runner
+from evojax_ga.evolve import evolve, evolve_blocks, make_block_runner
 from evojax_ga.mutation import Mutation, chain
 from evojax_ga.population import (concatenate, from_template, gather, init_population, num_genes,
                                   population_size, ravel_population, unravel_population)
@@ -23,7 +23,7 @@ __all__ = [
     "adaptation", "checkpoint", "chunking", "crossover", "distributed", "mutation", "presets", "prng", "seed_encoded",
     "selection", "tasks", "seed_encoded_ga",
     "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",
-    "chain", "evolve", "make_block_runner", "ga", "generation_metrics",
+    "chain", "evolve", "evolve_blocks", "make_block_runner", "ga", "generation_metrics",
     "concatenate", "from_template", "gather", "init_population", "num_genes", "population_size",
     "ravel_population", "unravel_population",
 ]

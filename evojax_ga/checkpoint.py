@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-__all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path", "saver"]
+__all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path", "saver", "due"]
 
 MAGIC = b"EGACKPT1"
 _NAME = re.compile(r"^ckpt_(\d{8})\.msgpack$")
@@ -146,23 +146,26 @@ def latest(directory: str | os.PathLike, template: Any) -> tuple[Any, dict] | No
     return None
 
 
-def saver(directory: str | os.PathLike, every: int = 10, metadata: dict | None = None, keep: int | None = 3):
+def due(generation: int, block_generations: int, every: int) -> bool:
+    """Whether a block that ran ``block_generations`` generations up to ``generation`` passed (or
+    reached) a multiple of ``every`` (0: never) -- the one checkpoint cadence of the library."""
+    return bool(every) and generation // every > (generation - block_generations) // every
+
+
+def saver(directory: str | os.PathLike, every: int = 10, metadata: Any = None, keep: int | None = 3):
     """An ``evolve`` callback that checkpoints whenever the generation count passes a multiple of
-    ``every`` (checks happen between ``lax.scan`` blocks, so choose ``every`` >= the block length).
+    ``every`` (0: never; checks happen between ``lax.scan`` blocks, so choose ``every`` >= the block
+    length). ``metadata``: a dict, or a callable returning one when a checkpoint is written.
 
     Usage: ``evolve(..., callback=checkpoint.saver("run/ckpt", every=20, metadata={"seed": 0}))``;
     call ``checkpoint.save(...)`` once more after ``evolve`` returns for the final state.
     """
     from evojax_ga._checks import check_int
-    every = check_int(every, "every", minimum=1)
-    last = {"gen": None}
+    every = check_int(every, "every", minimum=0)
 
     def callback(state: Any, block_history: dict) -> None:
         gen = int(np.asarray(state.generation))
-        if last["gen"] is None:
-            last["gen"] = gen - len(block_history.get("generation", ())) if block_history else gen
-        if gen // every > last["gen"] // every:
-            save(directory, state, metadata, keep=keep)
-        last["gen"] = gen
+        if due(gen, len(block_history.get("generation", ())), every):
+            save(directory, state, metadata() if callable(metadata) else metadata, keep=keep)
 
     return callback

@@ -162,11 +162,12 @@ def _run_folder_job(run_dir: Path, entry: str, command: str) -> tuple[str, Calla
     cfg_path = run_dir / rf.CONFIG_FILE
     if not cfg_path.exists():
         raise ValueError(f"RUN_DIR={str(run_dir)!r} has no {rf.CONFIG_FILE}; pass a folder written by 'evojax-ga run'")
-    job = rf.read_json(cfg_path).get("job")
+    job = str(rf.read_json(cfg_path).get("job"))
     fn = getattr(jobs.load_job(job), entry, None)
     if not callable(fn):
         able = ", ".join(n for n in jobs.JOBS if _has_entry(n, entry))
-        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga {command}' (jobs that do: {able})")
+        raise ValueError(f"job {job!r} ({jobs.JOBS[job]}) does not support 'evojax-ga {command}' "
+                         f"(jobs that do: {able})")
     return job, fn
 
 
@@ -204,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # the command line as typed, for the run folder (sys.argv when called as the console script)
     args.argv = list(sys.argv) if argv is None else ["evojax-ga", *argv]
+    # the command line is the process's entry point (no JAX computation has run yet): process-wide
+    # start-up settings (evojax_ga._startup) may be applied
+    args._process_entry = argv is None
     try:
         if args.command == "list":
             from evojax_ga import jobs
@@ -215,8 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "resume":
             return _resume(args)
         if args.command == "plot":
-            from evojax_ga import run_folder as rf
-            path = rf.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])
+            from evojax_ga import plots
+            path = plots.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])
             print(f"wrote {path}")
             return 0
         if args.command == "run":

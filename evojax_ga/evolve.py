@@ -4,12 +4,17 @@ The whole block (ask, evaluate, tell, metrics) is one jitted program compiled on
 is fixed and generations past the requested count (or after the target is reached) are skipped by a
 ``lax.cond`` inside the scan, so the last, partial block does not recompile. Generation ``g`` uses
 the key ``fold_in(key, g)``, so results do not depend on the block length.
+
+:func:`evolve_blocks` yields ``(state, block_history)`` after every block, so a caller's stopping
+rule (a solved check, a time limit, checkpoints) is a plain ``for`` loop; :func:`evolve` runs it to
+the end and returns the whole history.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections import OrderedDict
+from typing import Any, Callable, Generator
 
 import jax
 import jax.numpy as jnp
@@ -17,24 +22,47 @@ import numpy as np
 
 from evojax_ga._checks import check_int
 from evojax_ga.strategy import GAState, Strategy, as_evaluate
+from evojax_ga.types import Population
 
-__all__ = ["evolve", "make_block_runner"]
+__all__ = ["evolve", "evolve_blocks", "make_block_runner"]
 
-Population = Any
+#: what :func:`evolve_blocks` returns: ``(state, block_history)`` per block
+Blocks = Generator[tuple[GAState, dict[str, np.ndarray]], None, None]
+#: a pause level: a number, a callable returning one (read before every block), or None (never pause)
+Pause = float | Callable[[], float | None] | None
+
+
+#: the most recent block runners, by (strategy, task, block) identity: a later run of the same strategy
+#: and task (another seed, a resumed run) reuses the compiled program, as ``jax.jit`` reuses its own
+_RUNNERS: OrderedDict[tuple[int, int, int], tuple[Any, Any, Callable]] = OrderedDict()
+_RUNNERS_KEPT = 8
 
 
 def make_block_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable:
-    """``run(key, state, limit, target, pause=None) -> (state, metrics [block], active [block])``, jitted.
+    """``run(key, state, limit, target, pause) -> (state, metrics [block], active [block])``, jitted.
 
     Generation ``state.generation`` runs iff it is ``< limit``, ``best_so_far < target`` and no
-    earlier generation of this block had a best fitness ``>= pause`` (a float32 scalar; None: never
-    pause). Pausing ends the block early without ending the run (e.g. to check a candidate at once).
+    earlier generation of this block had a best fitness ``>= pause`` (float32 scalars; ``pause = inf``
+    never pauses). Pausing ends the block early without ending the run (e.g. to check a candidate at
+    once). The same ``strategy`` and ``evaluate`` objects and ``block`` give the same jitted function
+    (one of the last few made), so its compiled program is reused.
     """
-    evaluate = as_evaluate(evaluate)
+    ident = (id(strategy), id(evaluate), block)
+    hit = _RUNNERS.get(ident)
+    if hit is not None and hit[0] is strategy and hit[1] is evaluate:
+        _RUNNERS.move_to_end(ident)
+        return hit[2]
+    run = _block_runner(strategy, as_evaluate(evaluate), block)
+    _RUNNERS[ident] = (strategy, evaluate, run)   # the references keep the ids from being reused
+    while len(_RUNNERS) > _RUNNERS_KEPT:
+        _RUNNERS.popitem(last=False)
+    return run
 
-    def run(key, state, limit, target, pause=None):
+
+def _block_runner(strategy: Strategy, evaluate: Callable, block: int) -> Callable:
+
+    def run(key, state, limit, target, pause):
         _, m_shape = jax.eval_shape(lambda s: strategy.step(key, s, evaluate), state)
-        pause = jnp.float32(jnp.inf) if pause is None else pause
 
         def body(carry, _):
             state, paused = carry
@@ -58,52 +86,59 @@ def make_block_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable
     return jax.jit(run)
 
 
-def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Population | GAState,
-           generations: int, block: int = 10, target: float | None = None, progress: bool = True,
-           callback: Callable[[GAState, dict], Any] | None = None, allow_posinf: bool = False,
-           runner: Callable | None = None,
-           pause: float | Callable[[], float] | None = None) -> tuple[GAState, dict[str, np.ndarray]]:
-    """Evolve for ``generations`` (or until ``best_so_far >= target``).
+def _pause_level(pause: Pause) -> jax.Array:
+    value = pause() if callable(pause) else pause
+    if value is None:
+        return jnp.float32(np.inf)
+    try:
+        level = float(value)
+    except (TypeError, ValueError):
+        level = float("nan")
+    if np.isnan(level):
+        raise ValueError(f"pause must be a number (or a callable returning one) or None, got {value!r}")
+    return jnp.float32(level)
+
+
+def evolve_blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Population | GAState,
+                  generations: int, block: int = 10, target: float | None = None, progress: bool = True,
+                  allow_posinf: bool = False, pause: Pause = None) -> Blocks:
+    """Evolve for ``generations`` (or until ``best_so_far >= target``), yielding after every block.
 
     population: an initial population (leaves ``[P, ...]``), a strategy state (``GAState`` or any
     state with ``generation``) to continue from, or None for strategies that build their own
     (:func:`~evojax_ga.seed_encoded.seed_encoded_ga`).
     block: generations per jitted ``lax.scan`` call (metrics reach the host once per block).
     progress: show a tqdm bar with best / mean fitness and evaluations per second.
-    callback: ``callback(state, block_history)`` after every block (logging, checkpoints); returning
-    ``False`` stops the run.
     allow_posinf: +inf fitness is an error unless allowed (it would win every comparison).
-    pause: end a block early after a generation whose best fitness reaches this, so that the
-    callback sees that generation at once (e.g. to check a candidate on fresh episodes); unlike
-    ``target`` the run then goes on. A float, or a callable read before every block (e.g. to pause
-    only until a first check has run); None never pauses.
-    Returns the final state and the history: a dict of ``[G]`` numpy arrays (``generation``,
-    ``best``, ``mean``, ``std``, ``worst``, ``best_so_far``, ``diversity``, ``nonfinite``, ``wall_s``...).
+    pause: end a block early after a generation whose best fitness reaches this, so that the caller
+    sees that generation at once (e.g. to check a candidate on fresh episodes); unlike ``target`` the
+    run then goes on, and every generation is the same as without pauses. A float, or a callable read
+    before every block; None never pauses.
+
+    Yields ``(state, block_history)``: the state after the block and a dict of ``[n]`` numpy arrays
+    for its ``n >= 1`` generations (``generation``, ``best``, ``mean``, ``best_so_far``, ...,
+    ``wall_s`` since the start). Stop iterating (``break``) to end the run early. Arguments are
+    checked when the iterator is created, before any compute.
     """
     generations = check_int(generations, "generations", minimum=0)
     block = check_int(block, "block", minimum=1)
     if target is not None and not np.isfinite(float(target)):
         raise ValueError(f"target must be a finite number or None, got {target!r}")
+    if not callable(pause):
+        _pause_level(pause)
+    return _blocks(key, strategy, evaluate, population, generations, block, target, progress, allow_posinf, pause)
+
+
+def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, generations: int, block: int,
+            target: float | None, progress: bool, allow_posinf: bool,
+            pause: Pause) -> Blocks:
     k_init, k_run = jax.random.split(key)
     is_state = hasattr(population, "generation") and hasattr(population, "best_fitness")
     state = population if is_state else strategy.init(k_init, population)
-    run = runner if runner is not None else make_block_runner(strategy, evaluate, block)
+    run = make_block_runner(strategy, evaluate, block)
     start_gen = int(state.generation)
     limit = jnp.int32(start_gen + generations)
     tgt = jnp.float32(np.inf if target is None else target)
-
-    def pause_value() -> jax.Array:
-        value = pause() if callable(pause) else pause
-        if value is None:
-            return jnp.float32(np.inf)
-        try:
-            level = float(value)
-        except (TypeError, ValueError):
-            level = float("nan")
-        if np.isnan(level):
-            raise ValueError(f"pause must be a number (or a callable returning one) or None, got {value!r}")
-        return jnp.float32(level)
-    history: dict[str, list] = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -113,31 +148,54 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
     done = 0
     try:
         while done < generations:
-            state, metrics, active = run(k_run, state, limit, tgt, pause_value())
+            state, metrics, active = run(k_run, state, limit, tgt, _pause_level(pause))
             active = np.asarray(active)
             n = int(active.sum())
+            if n == 0:
+                break  # the limit or the target was reached
             metrics = {k: np.asarray(v)[active] for k, v in metrics.items()}
             gens = np.arange(start_gen + done + 1, start_gen + done + n + 1)
             elapsed = time.perf_counter() - t0
-            block_hist = {"generation": gens, **metrics, "wall_s": np.full(n, elapsed)}
-            for k, v in block_hist.items():
-                history.setdefault(k, []).append(v)
             done += n
-            if not allow_posinf and n and int(np.sum(metrics.get("posinf", 0))) > 0:
+            if not allow_posinf and int(np.sum(metrics.get("posinf", 0))) > 0:
                 raise ValueError("the task returned +inf fitness; pass allow_posinf=True if that is intended "
                                  "(+inf wins every comparison)")
-            if bar is not None and n:
+            if bar is not None:
                 bar.update(n)
                 bar.set_postfix(best=f"{float(metrics['best_so_far'][-1]):.4g}",
                                 mean=f"{float(metrics['mean'][-1]):.4g}",
                                 evals_per_s=f"{pop_size * done / max(elapsed, 1e-9):.3g}")
-            if callback is not None and n:
-                if callback(state, block_hist) is False:
-                    break
-            if n == 0 or (target is not None and float(state.best_fitness) >= float(target)):
-                break  # the limit or the target was reached (a pause only ends the block)
+            yield state, {"generation": gens, **metrics, "wall_s": np.full(n, elapsed)}
+            if target is not None and float(state.best_fitness) >= float(target):
+                break  # the target was reached (a pause only ends the block)
     finally:
         if bar is not None:
             bar.close()
-    out = {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in history.items()}
-    return state, out
+
+
+def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Population | GAState,
+           generations: int, block: int = 10, target: float | None = None, progress: bool = True,
+           callback: Callable[[GAState, dict], Any] | None = None, allow_posinf: bool = False,
+           pause: Pause = None) -> tuple[GAState, dict[str, np.ndarray]]:
+    """Evolve for ``generations`` (or until ``best_so_far >= target``): :func:`evolve_blocks` run to
+    the end.
+
+    callback: ``callback(state, block_history)`` after every block (logging, checkpoints); returning
+    ``False`` stops the run. The other arguments are :func:`evolve_blocks`'.
+    Returns the final state and the history: a dict of ``[G]`` numpy arrays (``generation``,
+    ``best``, ``mean``, ``std``, ``worst``, ``best_so_far``, ``diversity``, ``nonfinite``, ``wall_s``...).
+    """
+    blocks = evolve_blocks(key, strategy, evaluate, population, generations, block=block, target=target,
+                           progress=progress, allow_posinf=allow_posinf, pause=pause)
+    state = None
+    history: dict[str, list] = {}
+    for state, block_hist in blocks:
+        for k, v in block_hist.items():
+            history.setdefault(k, []).append(v)
+        if callback is not None and callback(state, block_hist) is False:
+            break
+    if state is None:   # no generation ran
+        k_init = jax.random.split(key)[0]
+        is_state = hasattr(population, "generation") and hasattr(population, "best_fitness")
+        state = population if is_state else strategy.init(k_init, population)
+    return state, {k: np.concatenate(v) for k, v in history.items()}

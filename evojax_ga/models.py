@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import flax.linen as nn
 import jax
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["MLP", "member_forward", "UNROLL_MAX_FAN_IN", "ConvNet", "ACTIVATIONS", "mnist_deep", "small_cnn", "count_params", "mlp_flops",
-           "population_forward", "mlp_layers"]
+           "population_forward", "mlp_layers", "MODEL_KINDS", "model_from_config"]
 
 #: activation functions by name: the one table, used by :class:`MLP`, :class:`ConvNet` and the
 #: hyper-parameter search's masked network (:mod:`evojax_ga.hparam.masked_mlp` selects from it by name)
@@ -218,3 +218,26 @@ def member_forward(model: Any) -> Callable[[Any, jax.Array], jax.Array] | None:
         return h
 
     return forward
+
+
+# ------------------------------------------------------------------------------------------------
+# model registry: ``model.json`` of a run folder -> the Flax model
+# ------------------------------------------------------------------------------------------------
+#: ``kind`` -> builder of the model from a ``model.json`` dict
+MODEL_KINDS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
+    "MLP": lambda mc: MLP(features=tuple(int(w) for w in mc["features"]), out=int(mc["out"]),
+                          activation=mc.get("activation", "relu"), flatten=bool(mc.get("flatten", False)),
+                          output_activation=mc.get("output_activation", "identity")),
+    "small_cnn": lambda mc: small_cnn(int(mc["out"])),
+    "mnist_deep": lambda mc: mnist_deep(int(mc["out"])),
+}
+
+
+def model_from_config(model_config: Mapping[str, Any]) -> nn.Module:
+    """Rebuild the Flax model a run folder's ``model.json`` describes (``kind``: a key of
+    :data:`MODEL_KINDS`; an MLP's ``features``, ``out``, ``activation``, ``flatten``,
+    ``output_activation``; a CNN's ``out``)."""
+    kind = model_config.get("kind")
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"model kind must be one of {sorted(MODEL_KINDS)}, got {kind!r}")
+    return MODEL_KINDS[kind](model_config)

@@ -15,7 +15,9 @@ Layout of ``RUN_DIR``::
                       generations and at the end (see :mod:`evojax_ga.checkpoint`); ``evojax-ga
                       resume RUN_DIR`` continues from the newest one that verifies
 
-Everything here is host-side I/O; nothing draws random numbers.
+Everything here is host-side I/O; nothing draws random numbers. The figures are drawn by
+:mod:`evojax_ga.plots`, the model is rebuilt by :func:`evojax_ga.models.model_from_config`, and the
+run / resume / eval loop over a folder is :mod:`evojax_ga.runs`.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 __all__ = ["create_run_dir", "write_json", "read_json", "write_config", "append_metrics", "read_metrics",
-           "save_params", "load_params", "model_from_config", "plot_fitness", "environment_info",
-           "command_line", "PARAMS_FILE", "MODEL_FILE", "CONFIG_FILE", "METRICS_FILE", "PLOT_FILE",
-           "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics", "block_logger", "latest_checkpoint", "last_wall_s", "process_age_s"]
+           "save_params", "load_params", "environment_info", "command_line", "PARAMS_FILE", "MODEL_FILE",
+           "CONFIG_FILE", "METRICS_FILE", "PLOT_FILE", "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics",
+           "latest_checkpoint", "last_wall_s", "process_age_s", "to_jsonable"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -203,32 +205,6 @@ def truncate_metrics(run_dir: str | os.PathLike, generation: int) -> int:
     return len(kept)
 
 
-def block_logger(run_dir: str | os.PathLike, every: int, metadata: Any = None, keep: int | None = 2,
-                 wall_offset: float = 0.0):
-    """An ``on_block(state, block_history)`` callback for jobs: append the block to ``metrics.jsonl``,
-    then checkpoint the state into ``RUN_DIR/checkpoints`` whenever the generation count passes a
-    multiple of ``every`` (0 = never). ``metadata`` (a dict, or a callable returning one) is saved
-    with each checkpoint. Metrics are written first, so they always reach the newest checkpoint.
-    ``wall_offset`` is added to ``wall_s`` (a resumed run continues the clock of the part before)."""
-    from evojax_ga import checkpoint
-    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
-        raise ValueError(f"checkpoint_every must be an int >= 0 (0 = no checkpoints), got {every!r}")
-    directory = Path(run_dir) / CHECKPOINT_DIR
-
-    def on_block(state: Any, block_history: Mapping[str, Any]) -> None:
-        if wall_offset and "wall_s" in block_history:
-            block_history = {**block_history, "wall_s": np.asarray(block_history["wall_s"]) + wall_offset}
-        append_metrics(run_dir, block_history)
-        if not every:
-            return
-        gen = int(np.asarray(state.generation))
-        n = len(block_history.get("generation", ()))
-        if gen // every > (gen - n) // every:
-            checkpoint.save(directory, state, metadata() if callable(metadata) else metadata, keep=keep)
-
-    return on_block
-
-
 def last_wall_s(run_dir: str | os.PathLike) -> float:
     """The ``wall_s`` of the last line of ``metrics.jsonl`` (0.0 when there is none)."""
     wall = read_metrics(run_dir).get("wall_s")
@@ -282,9 +258,9 @@ def save_params(run_dir: str | os.PathLike, params: Any, model_config: Mapping[s
 def load_params(run_dir: str | os.PathLike, template: Any = None) -> tuple[Any, dict]:
     """``(params, model_config)`` saved by :func:`save_params`.
 
-    With ``template`` (e.g. ``model.init(...)`` or its ``jax.eval_shape``) the stored dict is checked against it and restored
-    into its structure (ValueError on a mismatch); without, the nested dict of numpy arrays is
-    returned as stored.
+    With ``template`` (e.g. ``model.init(...)`` or its ``jax.eval_shape``) the stored dict is checked
+    against it and restored into its structure (ValueError on a mismatch); without, the nested dict
+    of numpy arrays is returned as stored.
     """
     from flax import serialization
     run_dir = Path(run_dir)
@@ -305,82 +281,3 @@ def load_params(run_dir: str | os.PathLike, template: Any = None) -> tuple[Any, 
     if want != got:
         raise ValueError(f"saved parameters in {ppath} do not match the model: expected shapes {want}, got {got}")
     return serialization.from_state_dict(template, state), model_config
-
-
-def model_from_config(model_config: Mapping[str, Any]) -> Any:
-    """Rebuild a Flax model from ``model.json`` (``kind``: ``"MLP"``)."""
-    kind = model_config.get("kind")
-    if kind == "MLP":
-        from evojax_ga.models import MLP
-        return MLP(features=tuple(model_config["features"]), out=int(model_config["out"]),
-                   activation=model_config.get("activation", "relu"),
-                   flatten=bool(model_config.get("flatten", False)))
-    raise ValueError(f"model kind must be one of ['MLP'], got {kind!r}")
-
-
-def plot_fitness(run_dir: str | os.PathLike, history: Mapping[str, Any], title: str = "",
-                 target: float | None = None) -> Path:
-    """Write ``fitness.png``: best, mean and best-so-far fitness per generation (Agg backend)."""
-    from matplotlib.figure import Figure  # no pyplot: no global backend state, no GUI
-
-    gen = np.asarray(history.get("generation", []), dtype=float)
-    fig = Figure(figsize=(6.4, 4.0), dpi=100)
-    ax = fig.subplots()
-    for key, style in (("best", "-"), ("mean", "-"), ("best_so_far", "--")):
-        if key in history and len(history[key]):
-            ax.plot(gen, np.asarray(history[key], dtype=float), style, label=key.replace("_", " "))
-    if target is not None:
-        ax.axhline(float(target), color="grey", lw=0.8, ls=":", label=f"target {target:g}")
-    ax.set_xlabel("generation")
-    ax.set_ylabel("fitness")
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    path = Path(run_dir) / PLOT_FILE
-    fig.savefig(path)
-    return path
-
-
-def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
-              metrics: Iterable[str] = ("best_so_far", "test_accuracy")) -> Path:
-    """Several runs on one figure: each metric against generation (left) and wall-clock (right).
-
-    Works for GA and SGD run folders alike (anything with a ``metrics.jsonl``); a metric a run lacks
-    is skipped for that run. Raises ValueError when a folder has no metrics or none of the metrics.
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    runs = []
-    for d in run_dirs:
-        m = read_metrics(d)
-        if not m:
-            raise ValueError(f"RUN_DIR={str(d)!r} has no {METRICS_FILE} (not a run folder, or empty)")
-        runs.append((Path(d), m))
-    metrics = [k for k in metrics if any(k in m for _, m in runs)]
-    if not metrics:
-        raise ValueError("none of the requested metrics is in any of the runs' metrics.jsonl")
-    fig, axes = plt.subplots(len(metrics), 2, figsize=(11, 3.6 * len(metrics)), squeeze=False)
-    for row, key in enumerate(metrics):
-        for d, m in runs:
-            if key not in m:
-                continue
-            x_gen = m.get("generation", np.arange(1, len(m[key]) + 1))
-            axes[row, 0].plot(x_gen, m[key], label=d.name)
-            if "wall_s" in m:
-                axes[row, 1].plot(m["wall_s"], m[key], label=d.name)
-        axes[row, 0].set_xlabel("generation")
-        axes[row, 1].set_xlabel("wall-clock seconds")
-        for ax in axes[row]:
-            ax.set_ylabel(key)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out

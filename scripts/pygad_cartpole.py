@@ -14,7 +14,7 @@ benchmark's "solved"; the article stopped at one 200+ episode):
    mutation with rate 0.1 and the same variance (sigma = 1/sqrt(3)); torchga's initial population
    (the model's initial weights + U(-1, 1)) -> ``model.init`` + ``from_template(..., "uniform", 1.0)``.
 2. ``default``: what ``evojax-ga run cartpole`` uses (population 128, simple GA, see
-   ``evojax_ga.jobs.control.JOB_DEFAULTS``).
+   ``evojax_ga.runs.control.JOB_DEFAULTS``).
 3. ``pygad`` (with ``--pygad``, when pygad and gymnasium are installed): the article's own pipeline
    (PyGAD + gymnasium, NumPy forward pass in place of PyTorch), from ``benchmarks/bench_control.py``.
 
@@ -32,19 +32,19 @@ import time
 from pathlib import Path
 
 
-def article_trainer(generations: int):
-    """A control Trainer with the article's network, population, fitness and PyGAD-like operators."""
+def article_run(generations: int):
+    """A control run with the article's network, population, fitness and PyGAD-like operators."""
     import jax
 
     import evojax_ga as ega
-    from evojax_ga.jobs import control
+    from evojax_ga.runs import control
 
     cfg = control.config_for("cartpole", pop_size=10, episodes=1, hidden=(16, 16), generations=generations,
                              block=5, normalize_obs=False, elite=5)
-    trainer = control.build(cfg)
+    parts = control.build(cfg)
     strategy = ega.ga(select=ega.selection.uniform(), crossover=ega.crossover.k_point(1),
                       mutate=ega.mutation.gaussian(rate=0.1, sigma=3 ** -0.5), elite=5, parent_pool=5)
-    model, task = trainer.model, trainer.task
+    model, task = parts.model, parts.task
 
     @jax.jit
     def init_population(key):
@@ -53,27 +53,25 @@ def article_trainer(generations: int):
         noise = ega.from_template(k_noise, template, cfg.pop_size, initializer="uniform", scale=1.0)
         return jax.tree_util.tree_map(lambda t, n: t[None] + n, template, noise)
 
-    return trainer._replace(strategy=strategy, runner=ega.make_block_runner(strategy, task, cfg.block),
-                            init_population=init_population, compiled={})
+    return control.make_run(cfg, parts._replace(strategy=strategy, init_population=init_population))
 
 
-def run_seeds(name: str, trainer, seeds: list[int]) -> dict:
+def run_seeds(name: str, run, seeds: list[int]) -> dict:
     import jax
 
-    from evojax_ga.jobs import control
 
     t0 = time.perf_counter()
-    control.train(trainer, jax.random.key(10_000), precompile_check=False)  # compile
+    run(jax.random.key(10_000))  # compile
     compile_s = time.perf_counter() - t0
     res = []
     for s in seeds:
-        _, _, info = control.train(trainer, jax.random.key(s), precompile_check=False)
+        _, _, info = run(jax.random.key(s))
         res.append(info)
         status = (f"solved at generation {info['solved_generation']} in {info['solve_wall_s']:.2f} s"
                   if info["solved"] else f"not solved in {info['generations']} generations ({info['wall_s']:.1f} s)")
         print(f"  {name} seed {s}: {status}", flush=True)
     solved = [r for r in res if r["solved"]]
-    return {"name": name, "pop": trainer.cfg.pop_size, "solved": f"{len(solved)}/{len(seeds)}",
+    return {"name": name, "pop": run.config.pop_size, "solved": f"{len(solved)}/{len(seeds)}",
             "median_generations": statistics.median([r["solved_generation"] for r in solved]) if solved else None,
             "median_solve_s": statistics.median([r["solve_wall_s"] for r in solved]) if solved else None,
             "first_run_with_compile_s": compile_s}
@@ -88,14 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for benchmarks.bench_control
 
-    from evojax_ga.jobs import control
+    from evojax_ga.runs import control
 
     seeds = list(range(args.seeds))
     rows = []
     print("article setup (MLP 4-16-16-2, 386 weights, population 10, one episode per member):")
-    rows.append(run_seeds("article", article_trainer(args.generations), seeds))
+    rows.append(run_seeds("article", article_run(args.generations), seeds))
     print("scaled default (evojax-ga run cartpole):")
-    rows.append(run_seeds("default", control.build(control.config_for("cartpole")), seeds))
+    rows.append(run_seeds("default", control.make_run(control.config_for("cartpole")), seeds))
     if args.pygad:
         from benchmarks.bench_control import pygad_pipeline
         print("PyGAD + gymnasium pipeline (the article's own code path, NumPy forward pass):")

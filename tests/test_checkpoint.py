@@ -16,13 +16,12 @@ def _setup(key):
 
 def test_resume_is_bit_identical(tmp_path, key):
     task, pop, s = _setup(key)
-    runner = ega.make_block_runner(s, task, 4)
-    full, h_full = ega.evolve(key, s, task, pop, generations=12, block=4, progress=False, runner=runner)
-    half, h1 = ega.evolve(key, s, task, pop, generations=5, block=4, progress=False, runner=runner)
+    full, h_full = ega.evolve(key, s, task, pop, generations=12, block=4, progress=False)
+    half, h1 = ega.evolve(key, s, task, pop, generations=5, block=4, progress=False)
     ckpt.save(tmp_path, half, {"note": "half"})
     restored, meta = ckpt.load(ckpt.checkpoint_path(tmp_path, 5), s.init(key, pop))
     assert meta["generation"] == 5 and meta["note"] == "half"
-    rest, h2 = ega.evolve(key, s, task, restored, generations=7, block=4, progress=False, runner=runner)
+    rest, h2 = ega.evolve(key, s, task, restored, generations=7, block=4, progress=False)
     for a, b in zip(jax.tree_util.tree_leaves(full), jax.tree_util.tree_leaves(rest)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(np.concatenate([h1["best"], h2["best"]]), h_full["best"])

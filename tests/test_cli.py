@@ -11,8 +11,10 @@ import pytest
 
 from evojax_ga import cli
 from evojax_ga import run_folder as rf
+from evojax_ga.models import model_from_config
 
-RUN_ARGS = ["--no-compile-cache", "--fast-compile", "off", "--pop-size", "16", "--generations", "4", "--block", "2", "--max-steps", "100",
+RUN_ARGS = ["--no-compile-cache", "--fast-compile", "off", "--pop-size", "16", "--generations", "4", "--block", "2",
+            "--max-steps", "100",
             "--check-episodes", "4", "--final-episodes", "4", "--hidden", "8", "--no-progress", "--seed", "3"]
 
 
@@ -58,7 +60,7 @@ def test_eval_reloads_the_run(run_dir, capsys):
     assert cli.main(["eval", str(run_dir), "--episodes", "5", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "CartPole-v1" in out and "over 5 fresh episodes" in out
-    model = rf.model_from_config(rf.read_json(run_dir / rf.MODEL_FILE))
+    model = model_from_config(rf.read_json(run_dir / rf.MODEL_FILE))
     template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((4,)))
     params, _ = rf.load_params(run_dir, template)
     assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(template)
@@ -112,7 +114,7 @@ def test_job_defaults_differ_per_job():
     parser = cli.build_parser()
     a = parser.parse_args(["run", "pendulum"])
     assert a.job == "pendulum" and a.seed == 0 and a.progress is True
-    from evojax_ga.jobs import control
+    from evojax_ga.runs import control
     assert control.config_for("pendulum").env == "Pendulum-v1"
     assert control.config_for("cartpole", pop_size=None).pop_size == control.JOB_DEFAULTS["cartpole"]["pop_size"]
 

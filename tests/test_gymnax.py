@@ -198,36 +198,6 @@ def test_policy_output_size_is_checked():
         task.evaluate(jax.random.key(0), pop)
 
 
-def test_ga_improves_cartpole_within_a_few_generations():
-    from evojax_ga.jobs import control
-    cfg = control.config_for("cartpole", pop_size=32, generations=6, block=6, max_steps=200, target=1e9)
-    trainer = control.build(cfg)
-    state, history, info = control.train(trainer, jax.random.key(0), precompile_check=False)
-    assert info["generations"] == 6 and not info["solved"]
-    best = history["best"]
-    assert best[-1] > best[0] and history["mean"][-1] > history["mean"][0]
-    assert float(state.best_fitness) >= best.max()
-
-
-def test_control_checks_every_generation_that_crosses_the_target():
-    """A candidate is checked at the generation its training return reaches the target, not at the
-    end of its block: one check per crossing generation, and a solved run stops at a crossing."""
-    from evojax_ga.jobs import control
-    cfg = control.config_for("cartpole", pop_size=16, generations=12, block=4, max_steps=100, target=90.0,
-                             check_episodes=20)
-    trainer = control.build(cfg)
-    failed = 0
-    for seed in range(3):
-        _, history, info = control.train(trainer, jax.random.key(seed), precompile_check=False)
-        crossings = [int(g) for g, b in zip(history["generation"], history["best"]) if b >= cfg.target]
-        assert crossings, "the test needs at least one generation that reaches the target"
-        assert info["checks"] == len(crossings)
-        if info["solved"]:
-            assert info["solved_generation"] == crossings[-1] == int(history["generation"][-1])
-        failed += info["checks"] - int(info["solved"])
-    assert failed >= 1   # some crossing failed its check, and the run went on
-
-
 @pytest.mark.parametrize("features,activation,flatten,shape", [
     ((16, 16), "relu", False, (4,)),          # CartPole's policy: every layer unrolled
     ((3,), "tanh", True, (2, 5, 8)),          # images flattened to 80 inputs: the first layer as einsum

@@ -2,17 +2,16 @@
 
 A run killed with SIGKILL and resumed (past a corrupt newer checkpoint and a stray ``.tmp`` file)
 ends with the same run folder as an uninterrupted run; resume's error cases; the run-folder helpers
-(``truncate_metrics``, ``block_logger``, ``latest_checkpoint``); ``control.train(state0=...)``.
+(``truncate_metrics``, ``latest_checkpoint``), the run layer's ``recorder``; a control run continued
+from a mid-run state.
 """
 
 import dataclasses
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -24,13 +23,27 @@ from flax import struct
 from evojax_ga import checkpoint as ckpt
 from evojax_ga import cli
 from evojax_ga import run_folder as rf
+from evojax_ga.runs import loop
 
-# long enough that the run is still going when its first checkpoint (generation 10) appears:
-# 2000 generations take a few seconds after compilation
-RUN_CMD = ["run", "cartpole", "--pop-size", "32", "--generations", "2000", "--block", "5",
+RUN_CMD = ["run", "cartpole", "--pop-size", "32", "--generations", "40", "--block", "5",
            "--checkpoint-every", "10", "--max-steps", "50", "--target", "1e9", "--no-progress",
            "--no-compile-cache", "--seed", "3"]
 TIMEOUT = 300
+
+# The command line, with every checkpoint save followed by SIGSTOP: the process stops right after its
+# first checkpoint is on disk, and the test kills it there (no race with the generation count).
+STOP_AFTER_CHECKPOINT = """
+import os, signal, sys
+from evojax_ga import checkpoint, cli
+_save = checkpoint.save
+def save(*args, **kwargs):
+    path = _save(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGSTOP)
+    return path
+checkpoint.save = save
+sys.argv = ["evojax-ga", *sys.argv[1:]]
+sys.exit(cli.main())
+"""
 
 
 def _cli(*args):
@@ -52,32 +65,22 @@ def _kill(proc):
 
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     killed, full = tmp_path / "killed", tmp_path / "full"
-    # the uninterrupted reference runs alongside (it only slows the run to be killed down: safer)
     ref = subprocess.Popen(_cli(*RUN_CMD, "--out", str(full)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
-    proc = subprocess.Popen(_cli(*RUN_CMD, "--out", str(killed)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", STOP_AFTER_CHECKPOINT, *RUN_CMD, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not list((killed / rf.CHECKPOINT_DIR).glob("ckpt_*.msgpack")):
-            if proc.poll() is not None:
-                out, err = proc.communicate()
-                pytest.fail(f"the run ended (status {proc.returncode}) before writing a checkpoint:\n{out}\n{err}")
-            if time.monotonic() > deadline:
-                pytest.fail("no checkpoint appeared")
-            time.sleep(0.01)
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)     # returns once the process stopped (or ended)
+        assert os.WIFSTOPPED(status), f"the run ended (status {status}) before writing a checkpoint"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
-        assert not (killed / rf.SUMMARY_FILE).exists(), (
-            "the run finished before it was killed: raise --generations so the kill lands mid-run")
+        assert not (killed / rf.SUMMARY_FILE).exists()
 
-        # the newest checkpoint that verifies is the one resume must continue from
+        # killed right after its first checkpoint: the one resume must continue from
         valid = ckpt.list_checkpoints(killed / rf.CHECKPOINT_DIR)
-        assert valid
-        newest = valid[-1]
-        g = int(re.match(r"ckpt_(\d+)\.msgpack", newest.name).group(1))
-        assert 10 <= g < 2000 and g % 10 == 0
+        assert [p.name for p in valid] == ["ckpt_00000010.msgpack"]
+        newest, g = valid[-1], 10
         # a checkpoint half-written at the kill (newer name, cut in half), and a killed writer's .tmp
         data = newest.read_bytes()
         (killed / rf.CHECKPOINT_DIR / "ckpt_99999999.msgpack").write_bytes(data[: len(data) // 2])
@@ -87,10 +90,11 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
             fh.write("\n" + json.dumps({"generation": g + 1, "best": -1.0, "mean": -1.0}) + "\n")
             fh.write('{"generation": %d, "be' % (g + 2))
 
+        # (resume has no --no-compile-cache)
         res = subprocess.run(_cli("resume", str(killed), "--no-progress"), capture_output=True, text=True,
-                             timeout=TIMEOUT, env={**os.environ, cli.CACHE_ENV: "off"})  # resume has no --no-compile-cache
+                             timeout=TIMEOUT, env={**os.environ, cli.CACHE_ENV: "off"})
         assert res.returncode == 0, res.stdout + res.stderr
-        assert f"from generation {g} of 2000" in res.stdout, res.stdout
+        assert f"from generation {g} of 40" in res.stdout, res.stdout
         assert "skipping" in res.stderr and "ckpt_99999999.msgpack" in res.stderr, res.stderr
         assert "4242.tmp" not in res.stderr, res.stderr     # the temporary file is never even tried
 
@@ -101,8 +105,8 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
         _kill(ref)
 
     a, b = _metric_rows(killed), _metric_rows(full)
-    assert len(a) == len(b) == 2000
-    assert [r["generation"] for r in a] == list(range(1, 2001))
+    assert len(a) == len(b) == 40
+    assert [r["generation"] for r in a] == list(range(1, 41))
     for i, (ra, rb) in enumerate(zip(a, b)):
         assert ra == rb, f"metrics row {i} differs: {ra} != {rb}"
     assert (killed / rf.PARAMS_FILE).read_bytes() == (full / rf.PARAMS_FILE).read_bytes()
@@ -110,11 +114,13 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     for k in ("generations", "solved", "final_mean", "final_std", "best_so_far", "env_steps", "checks"):
         assert s_res[k] == s_full[k], k
     assert s_full["resumed_from_generation"] is None
-    assert isinstance(s_res["resumed_from_generation"], int) and s_res["resumed_from_generation"] == g > 0
+    assert s_res["resumed_from_generation"] == g
     # the finished run checkpointed its final state
-    assert ckpt.list_checkpoints(killed / rf.CHECKPOINT_DIR)[-1].name in ("ckpt_00002000.msgpack",
-                                                                            "ckpt_99999999.msgpack")
-    assert (killed / rf.CHECKPOINT_DIR / "ckpt_00002000.msgpack").exists()
+    assert (killed / rf.CHECKPOINT_DIR / "ckpt_00000040.msgpack").exists()
+    a_state = ckpt._read(killed / rf.CHECKPOINT_DIR / "ckpt_00000040.msgpack")["state"]
+    b_state = ckpt._read(full / rf.CHECKPOINT_DIR / "ckpt_00000040.msgpack")["state"]
+    for x, y in zip(jax.tree_util.tree_leaves(a_state), jax.tree_util.tree_leaves(b_state)):
+        np.testing.assert_array_equal(x, y)
 
 
 SMALL_RUN = ["run", "cartpole", "--no-compile-cache", "--fast-compile", "off", "--pop-size", "8",
@@ -204,7 +210,7 @@ def _blocks(sizes):
             "generation": gens, "best": gens.astype(np.float32), "wall_s": np.zeros(n)}
 
 
-def test_block_logger_checkpoints_when_a_multiple_is_passed(tmp_path):
+def test_recorder_checkpoints_when_a_multiple_is_passed(tmp_path):
     seen = []
 
     def metadata():
@@ -212,7 +218,7 @@ def test_block_logger_checkpoints_when_a_multiple_is_passed(tmp_path):
         seen.append(len(rf.read_metrics(tmp_path).get("generation", [])))
         return {"note": "meta"}
 
-    on_block = rf.block_logger(tmp_path, 10, metadata, keep=None)
+    on_block = loop.recorder(tmp_path, 10, metadata, keep=None)
     # generations reached: 5, 10 (exactly a multiple), 13, 21 (passes 20), 25, 45 (passes 30 and 40)
     for state, hist in _blocks([5, 5, 3, 8, 4, 20]):
         on_block(state, hist)
@@ -230,8 +236,8 @@ def test_block_logger_checkpoints_when_a_multiple_is_passed(tmp_path):
     assert int(state.generation) == 45
 
 
-def test_block_logger_every_zero_and_bad_values(tmp_path):
-    on_block = rf.block_logger(tmp_path, 0, lambda: pytest.fail("no checkpoint expected"))
+def test_recorder_every_zero_and_bad_values(tmp_path):
+    on_block = loop.recorder(tmp_path, 0, lambda: pytest.fail("no checkpoint expected"))
     for state, hist in _blocks([5, 5, 10]):
         on_block(state, hist)
     assert not (tmp_path / rf.CHECKPOINT_DIR).exists()
@@ -241,11 +247,11 @@ def test_block_logger_every_zero_and_bad_values(tmp_path):
         rf.latest_checkpoint(tmp_path, template)
     for bad in (-1, True, 2.5):
         with pytest.raises(ValueError, match="checkpoint_every"):
-            rf.block_logger(tmp_path, bad)
+            loop.recorder(tmp_path, bad)
 
 
-def test_block_logger_keeps_the_newest(tmp_path):
-    on_block = rf.block_logger(tmp_path, 5, None)           # keep=2 by default
+def test_recorder_keeps_the_newest(tmp_path):
+    on_block = loop.recorder(tmp_path, 5, None)           # keep=2 by default
     for state, hist in _blocks([5] * 4):
         on_block(state, hist)
     assert [p.name for p in ckpt.list_checkpoints(tmp_path / rf.CHECKPOINT_DIR)] == [
@@ -253,24 +259,22 @@ def test_block_logger_keeps_the_newest(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
-# library: control.train(state0=...)
+# library: a control run continued from a mid-run state
 # ------------------------------------------------------------------------------------------------
-def test_train_from_a_mid_run_state_equals_an_uninterrupted_run():
-    from evojax_ga.jobs import control
+def test_run_from_a_mid_run_state_equals_an_uninterrupted_run():
+    from evojax_ga.runs import control
 
     cfg20 = control.config_for("cartpole", pop_size=16, generations=20, block=5, max_steps=30, target=1e9,
                                check_episodes=2, final_episodes=2, hidden=(4,))
     cfg10 = dataclasses.replace(cfg20, generations=10)
-    trainer20, trainer10 = control.build(cfg20), control.build(cfg10)
+    run20, run10 = control.make_run(cfg20), control.make_run(cfg10)
     key = jax.random.key(7)
 
-    full, h_full, info_full = control.train(trainer20, key)
-    half, h1, info1 = control.train(trainer10, key)
+    full, h_full, info_full = run20(key)
+    half, h1, info1 = run10(key)
     assert int(half.generation) == 10 and int(full.generation) == 20
-    blocks = []
-    rest, h2, info2 = control.train(trainer20, key, state0=half, info=dict(checks=0),
-                                    on_block=lambda s, h: blocks.append(int(s.generation)))
-    assert blocks == [15, 20]
+    rest, h2, info2 = run20(key, state=half, info=dict(checks=0))
+    assert list(h2["generation"]) == list(range(11, 21))
     assert int(rest.generation) == 20 and info2["generations"] == 20 and not info2["solved"]
     for a, b in zip(jax.tree_util.tree_leaves(full.population), jax.tree_util.tree_leaves(rest.population)):
         np.testing.assert_array_equal(a, b)
@@ -284,7 +288,7 @@ def test_train_from_a_mid_run_state_equals_an_uninterrupted_run():
     assert not np.array_equal(np.asarray(jax.tree_util.tree_leaves(half.population)[0]),
                               np.asarray(jax.tree_util.tree_leaves(rest.population)[0]))
     with pytest.raises(ValueError, match="past generations"):
-        control.train(trainer10, key, state0=full)
+        run10(key, state=full)
 
 
 def test_classification_run_resumes_bit_identically(tmp_path, capsys):

@@ -142,8 +142,8 @@ def test_evolve_block_size_invariant_and_no_recompile(key):
     np.testing.assert_array_equal(h5["best"], h4["best"])
     assert list(h5["generation"]) == list(range(1, 13))
     runner = ega.make_block_runner(s, task, 4)
-    st, _ = ega.evolve(key, s, task, pop, generations=8, block=4, progress=False, runner=runner)
-    st, _ = ega.evolve(key, s, task, st, generations=5, block=4, progress=False, runner=runner)
+    st, _ = ega.evolve(key, s, task, pop, generations=8, block=4, progress=False)
+    st, _ = ega.evolve(key, s, task, st, generations=5, block=4, progress=False)
     assert int(st.generation) == 13
     assert runner._cache_size() == 1
 
@@ -169,10 +169,10 @@ def test_evolve_pause_ends_blocks_at_crossings_without_changing_the_run(key):
     pop = ega.from_template(key, task.template(), 24)
     s = ega.presets.simple_ga(sigma=0.1)
     runner = ega.make_block_runner(s, task, 8)
-    _, plain = ega.evolve(key, s, task, pop, generations=40, block=8, progress=False, runner=runner)
+    _, plain = ega.evolve(key, s, task, pop, generations=40, block=8, progress=False)
     level = float(np.median(plain["best"]))
     ends = []
-    _, paused = ega.evolve(key, s, task, pop, generations=40, block=8, progress=False, runner=runner,
+    _, paused = ega.evolve(key, s, task, pop, generations=40, block=8, progress=False,
                            pause=level, callback=lambda st, h: ends.append(int(h["generation"][-1])))
     np.testing.assert_array_equal(paused["best"], plain["best"])
     assert list(paused["generation"]) == list(range(1, 41))

@@ -31,6 +31,7 @@ import optax
 from evojax_ga._checks import check_int, check_nonneg, check_positive
 from evojax_ga.data import Dataset
 from evojax_ga.optimizers import OPTIMIZERS
+from evojax_ga.plots import plot_curves
 
 __all__ = ["SGDBaseline", "TrainState", "make_train", "fit", "make_optimizer",
            "FORWARD_EQUIV_PER_SAMPLE", "level_reached", "plot_curves"]
@@ -220,29 +221,3 @@ def level_reached(curve: dict[str, np.ndarray], fraction: float = 0.9, key: str 
         return float("nan")
     hit = np.nonzero(vals >= fraction * vals[-1])[0]
     return float(np.asarray(curve[key], np.float64)[hit[0]])
-
-
-def plot_curves(curves: dict[str, dict[str, np.ndarray]], path: str, title: str = "") -> str:
-    """Test accuracy vs wall-clock seconds and vs forward passes, one line per labelled curve
-    (GA histories via ``learning_curve``, SGD histories from ``fit``). Writes ``path`` (PNG)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for label, c in curves.items():
-        axes[0].plot(c["wall_s"], c["test_accuracy"], label=label)
-        axes[1].plot(c["forward_passes"], c["test_accuracy"], label=label)
-    axes[0].set_xlabel("wall-clock seconds")
-    axes[1].set_xlabel("sample forward-pass equivalents")
-    axes[1].set_xscale("log")
-    for ax in axes:
-        ax.set_ylabel("test accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

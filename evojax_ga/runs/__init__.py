@@ -1,0 +1,22 @@
+"""The run layer: experiments as library code, in purejaxrl's ``make_run(config) -> run(key)`` shape.
+
+One module per experiment family, each with a frozen, validated config dataclass (every check runs
+when it is created, before any compute), a builder and ``make_run(config)``:
+
+* :mod:`~evojax_ga.runs.control` — an MLP policy on a gymnax environment until solved
+  (``ControlConfig``, ``config_for("cartpole")``);
+* :mod:`~evojax_ga.runs.classify` — a network's weights on digits / MNIST, with a gradient baseline
+  (``ClassifyConfig``);
+* :mod:`~evojax_ga.runs.hparam` — MLP hyper-parameters by GA, grid or random search (``HparamConfig``);
+
+and :mod:`~evojax_ga.runs.loop`, the one run / resume skeleton over a run folder (metrics per block,
+checkpoint cadence, final outputs, resume from the newest verified checkpoint). The command line
+(:mod:`evojax_ga.jobs`) only maps its options onto these configs.
+
+Import the family modules explicitly (``from evojax_ga.runs import control``): they load JAX and the
+environments or data sets they need.
+"""
+
+from evojax_ga.runs.loop import Ending, Run, checkpoint_interval, create, execute, recorder, restore, resume, start
+
+__all__ = ["Run", "Ending", "start", "create", "resume", "execute", "recorder", "restore", "checkpoint_interval"]

@@ -1,0 +1,286 @@
+"""Classification runs: evolve a network's weights (no gradients) on digits or MNIST.
+
+A run evolves a population of MLPs (or CNNs) with a truncation GA: the fittest ``elite`` fraction is
+kept unchanged, parents are drawn uniformly from the top ``parent_pool`` fraction, children get
+crossover and Gaussian mutation. Fitness is the negative cross-entropy (or accuracy / the notebook's
+inverse cross-entropy) on the full training set or on one shared minibatch per generation. At the end
+the final population is re-scored on training data and its best member kept; a gradient baseline on
+the same model and data (``baseline``) is trained beside it and both test-accuracy curves plotted.
+
+``make_run(config_for("digits"))(jax.random.key(0))`` evolves in memory (:func:`select_final` then
+picks the member to keep); the CLI runs it over a run folder with :func:`evojax_ga.runs.loop.start`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Iterator, Mapping, NamedTuple
+
+from evojax_ga.runs.loop import Ending, Run
+
+__all__ = ["ClassifyConfig", "JOB_DEFAULTS", "MODELS", "CROSSOVERS", "Parts", "config_for", "config_from_record",
+           "model_config", "build", "make_run", "initial_population", "select_final", "run_baseline",
+           "evaluate_saved"]
+
+MODELS = ("mlp", "small_cnn", "mnist_deep")
+CROSSOVERS = ("uniform", "neuron", "layer", "none")
+FITNESSES = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
+BASELINES = ("adam", "sgd", "none")
+INITS = ("model", "normal", "uniform")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifyConfig:
+    """Everything that defines a classification run (JSON-able; the run folder stores it). Checked on creation."""
+    dataset: str = "digits"
+    data: str | None = None
+    model: str = "mlp"
+    hidden: tuple[int, ...] = (32,)
+    pop_size: int = 1000
+    generations: int = 300
+    time_limit: float | None = None      # seconds of evolution, checked between blocks
+    fitness: str = "neg_cross_entropy"
+    batch_size: int | None = None        # None: full training set every generation
+    sigma: float = 0.05
+    mutation_rate: float = 0.1
+    crossover: str = "uniform"           # operator name
+    elite: float = 0.02                  # fraction of P kept unchanged (at least 1)
+    parent_pool: float = 0.1             # parents drawn uniformly from this top fraction
+    init: str = "model"                  # model (Flax initialisers) | normal | uniform
+    init_scale: float = 0.1
+    block: int = 10
+    test_samples: int | None = None      # test samples for the per-generation test accuracy
+    select_samples: int | None = 10000   # training samples used to pick the final individual
+    chunk_size: int | None = None        # members evaluated at once (None: automatic)
+    baseline: str = "adam"               # adam | sgd | none
+    sgd_lr: float = 3e-3
+    sgd_batch_size: int = 32
+    sgd_epochs: float = 20.0
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("model", MODELS), ("crossover", CROSSOVERS), ("fitness", FITNESSES),
+                              ("baseline", BASELINES), ("init", INITS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        for name, lo in (("pop_size", 2), ("generations", 0), ("block", 1), ("sgd_batch_size", 1)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        for name in ("batch_size", "test_samples", "select_samples", "chunk_size"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"{name} must be an int >= 1 or None, got {v!r}")
+        for name in ("mutation_rate", "elite", "parent_pool"):
+            v = getattr(self, name)
+            if not (0.0 <= v <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if self.parent_pool == 0.0:
+            raise ValueError("parent_pool must be in (0, 1], got 0.0")
+        if not (math.isfinite(self.sigma) and self.sigma >= 0):
+            raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma}")
+        for name in ("init_scale", "sgd_lr", "sgd_epochs"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {v}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time_limit must be > 0 seconds or None, got {self.time_limit}")
+        if self.model == "mlp" and (not self.hidden or min(self.hidden) < 1):
+            raise ValueError(f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}")
+        elite, pool = self.sizes()
+        if elite >= self.pop_size or pool > self.pop_size:
+            raise ValueError(f"elite ({elite}) and parent_pool ({pool}) must be below pop_size ({self.pop_size})")
+
+    def sizes(self) -> tuple[int, int]:
+        """``(elite, parent_pool)`` in members."""
+        elite = max(1, int(round(self.elite * self.pop_size))) if self.elite > 0 else 0
+        return elite, max(2, int(round(self.parent_pool * self.pop_size)))
+
+
+#: per-job defaults (see benchmarks/bench_classification.py)
+JOB_DEFAULTS: dict[str, dict[str, Any]] = {
+    "digits": dict(dataset="digits", hidden=(32,), pop_size=1000, generations=300, batch_size=None, sigma=0.05,
+                   mutation_rate=0.1, block=10, sgd_lr=3e-3, sgd_batch_size=32, sgd_epochs=20.0),
+    "mnist": dict(dataset="mnist", hidden=(16,), pop_size=1000, generations=100000, time_limit=1800.0,
+                  batch_size=256, sigma=0.02, mutation_rate=0.1, block=50, test_samples=2000, sgd_lr=1e-3,
+                  sgd_batch_size=64, sgd_epochs=5.0),
+}
+
+#: config.json keys of runs written before the one-name-per-concept renames
+_LEGACY = {"rate": "mutation_rate", "pop_chunk": "chunk_size"}
+
+
+def config_for(job: str, **overrides: Any) -> ClassifyConfig:
+    """The job's default :class:`ClassifyConfig` with ``overrides`` (``None`` values are ignored;
+    ``batch_size=0`` means None: the full training set)."""
+    if job not in JOB_DEFAULTS:
+        raise ValueError(f"job must be one of {sorted(JOB_DEFAULTS)}, got {job!r}")
+    values = dict(JOB_DEFAULTS[job])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("batch_size") == 0:
+        values["batch_size"] = None
+    return ClassifyConfig(**values)
+
+
+def config_from_record(record: Mapping[str, Any]) -> ClassifyConfig:
+    """The :class:`ClassifyConfig` a run folder's ``config.json`` stored (``config["classify"]``)."""
+    values = {_LEGACY.get(k, k): v for k, v in record.items()}
+    values["hidden"] = tuple(values["hidden"])
+    return ClassifyConfig(**values)
+
+
+def model_config(cfg: ClassifyConfig, num_classes: int, input_shape: tuple[int, ...]) -> dict:
+    """``model.json`` content: how to rebuild the network (:func:`evojax_ga.models.model_from_config`)."""
+    if cfg.model == "mlp":
+        return {"kind": "MLP", "features": list(cfg.hidden), "out": num_classes, "activation": "relu",
+                "flatten": True, "output_activation": "identity", "input_shape": list(input_shape)}
+    return {"kind": cfg.model, "out": num_classes, "input_shape": list(input_shape)}
+
+
+class Parts(NamedTuple):
+    """Data, model, task and strategy of a configured run."""
+    data: Any            # evojax_ga.data.Dataset
+    model: Any
+    model_config: dict
+    task: Any            # ClassificationTask
+    strategy: Any        # ega.Strategy
+
+
+def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
+    """Load the data (unless ``dataset`` is given) and build model, task and strategy."""
+    import evojax_ga as ega
+    from evojax_ga import crossover, data, mutation, selection
+    from evojax_ga.models import model_from_config
+
+    ds = dataset if dataset is not None else data.load(cfg.dataset, path=cfg.data)
+    mc = model_config(cfg, ds.num_classes, ds.input_shape)
+    model = model_from_config(mc)
+    task = ega.tasks.classification(model, ds, fitness=cfg.fitness, batch_size=cfg.batch_size,
+                                    pop_chunk=cfg.chunk_size, test_samples=cfg.test_samples)
+    elite, pool = cfg.sizes()
+    xo = {"uniform": crossover.uniform(0.5), "neuron": crossover.neuron(0.5, 1.0),
+          "layer": crossover.layer(0.5), "none": crossover.none()}[cfg.crossover]
+    strategy = ega.ga(select=selection.uniform(), crossover=xo, mutate=mutation.gaussian(cfg.mutation_rate, cfg.sigma),
+                      elite=elite, parent_pool=pool, diversity_metric=False)
+    return Parts(ds, model, mc, task, strategy)
+
+
+def initial_population(cfg: ClassifyConfig, parts: Parts, key: Any) -> Any:
+    """The configured initial population ``[pop_size, ...]``."""
+    if cfg.init == "model":
+        return parts.task.init_population(key, cfg.pop_size)
+    return parts.task.init_population(key, cfg.pop_size, initializer=cfg.init, scale=cfg.init_scale)
+
+
+def select_final(cfg: ClassifyConfig, parts: Parts, state: Any) -> dict:
+    """The member to keep: the fittest of the final population re-scored on ``select_samples``
+    training samples. Returns ``params``, ``train_accuracy``, ``train_samples``, ``test_accuracy``,
+    ``select_s``."""
+    t0 = time.perf_counter()
+    task = parts.task
+    n = task.x_train.shape[0] if cfg.select_samples is None else min(cfg.select_samples, task.x_train.shape[0])
+    best, scores = task.select_best(state.population, task.x_train[:n], task.y_train[:n])
+    return {"params": best, "train_accuracy": scores["accuracy"], "train_samples": int(n),
+            "test_accuracy": task.test_accuracy(best), "select_s": time.perf_counter() - t0}
+
+
+def run_baseline(cfg: ClassifyConfig, parts: Parts, key: Any, progress: bool = False) -> tuple[Any, dict] | None:
+    """Train the configured gradient baseline on the same model and data; ``None`` when disabled."""
+    from evojax_ga import baselines
+    if cfg.baseline == "none":
+        return None
+    trainer = baselines.make_train(parts.model, parts.data, cfg.baseline, learning_rate=cfg.sgd_lr,
+                                   batch_size=cfg.sgd_batch_size, epochs=cfg.sgd_epochs,
+                                   momentum=0.9 if cfg.baseline == "sgd" else 0.0, evals_per_epoch=4)
+    return baselines.fit(key, trainer, progress=progress)
+
+
+def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
+    """The run of ``cfg`` (``parts``: default ``build(cfg)``, which loads the data). Keys: the run key
+    splits into ``(k_ga, k_baseline)``, ``k_ga`` into ``(k_init, k_evolve)``.
+
+    ``info`` after the run: ``wall_s`` (evolution, compilation included), ``generations``.
+    """
+    import jax
+
+    import evojax_ga as ega
+    from evojax_ga import baselines, plots
+    from evojax_ga import run_folder as rf
+    from evojax_ga.tasks.classification import learning_curve
+
+    p = build(cfg) if parts is None else parts
+
+    def init(key: Any) -> Any:
+        k_init, k_evolve = jax.random.split(jax.random.split(key)[0])
+        return p.strategy.init(jax.random.split(k_evolve)[0], initial_population(cfg, p, k_init))
+
+    def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
+        k_evolve = jax.random.split(jax.random.split(key)[0])[1]
+        start_gen = int(state.generation)
+        if start_gen > cfg.generations:
+            raise ValueError(f"the state to continue from is at generation {start_gen}, past "
+                             f"generations={cfg.generations}")
+        t0 = time.perf_counter()
+        evolution = ega.evolve_blocks(k_evolve, p.strategy, p.task, state, cfg.generations - start_gen,
+                                      block=cfg.block, progress=progress)
+        with closing(evolution):
+            for state, block_history in evolution:
+                yield state, block_history
+                if cfg.time_limit is not None and time.perf_counter() - t0 >= cfg.time_limit:
+                    break
+        info.update(wall_s=time.perf_counter() - t0, generations=int(state.generation))
+
+    def checkpoint_info(key: Any, info: Mapping[str, Any]) -> dict:
+        return {}
+
+    def finish(end: Ending) -> tuple[dict, str]:
+        run_dir, key, state, info, history = end.run_dir, end.key, end.state, end.info, end.history
+        kept = select_final(cfg, p, state)
+        gens, wall = int(state.generation), info.get("wall_s", 0.0)
+        rf.save_params(run_dir, kept["params"], p.model_config)
+        plots.plot_fitness(run_dir, history, title=f"{cfg.dataset}: GA, pop {cfg.pop_size}, fitness {cfg.fitness}")
+        curves = {"GA": learning_curve(history)}
+        summary: dict[str, Any] = {
+            "dataset": cfg.dataset, "ga_test_accuracy": kept["test_accuracy"],
+            "ga_train_accuracy": kept["train_accuracy"], "ga_wall_s": wall, "generations": gens,
+            "ga_forward_passes": float(curves["GA"]["forward_passes"][-1]) if gens else 0.0,
+            "resumed_from_generation": end.resumed_from,
+        }
+        print(f"GA: test accuracy {kept['test_accuracy']:.4f} after {gens} generations ({wall:.1f} s)", flush=True)
+        base = run_baseline(cfg, p, jax.random.split(key)[1], progress=end.progress)
+        if base is not None:
+            _, sgd_hist = base
+            curves[cfg.baseline] = sgd_hist
+            summary.update({"baseline": cfg.baseline, "baseline_test_accuracy": float(sgd_hist["test_accuracy"][-1]),
+                            "baseline_wall_s": float(sgd_hist["wall_s"][-1]),
+                            "baseline_forward_passes": float(sgd_hist["forward_passes"][-1])})
+            print(f"{cfg.baseline}: test accuracy {sgd_hist['test_accuracy'][-1]:.4f} after {cfg.sgd_epochs:g} "
+                  f"epochs ({sgd_hist['wall_s'][-1]:.1f} s)", flush=True)
+        for label, c in curves.items():
+            summary[f"{label}_forward_passes_to_90pct_of_final"] = baselines.level_reached(c, 0.9)
+        plots.plot_curves(curves, Path(run_dir) / "curves.png", title=f"{cfg.dataset}: test accuracy")
+        return summary, ""
+
+    record = {"classify": dataclasses.asdict(cfg), "data": p.data.summary(), "model": p.model_config,
+              "strategy": p.strategy.config}
+    return Run(cfg, record, p.model_config, cfg.block, init, blocks, checkpoint_info, finish)
+
+
+def evaluate_saved(run_dir: str | Path, data_path: str | None = None) -> tuple[float, int, str]:
+    """Reload a classification run folder's saved member; ``(test accuracy, test samples, dataset)``."""
+    import jax
+
+    from evojax_ga import data
+    from evojax_ga import run_folder as rf
+    from evojax_ga.models import model_from_config
+    from evojax_ga.tasks.classification import classification
+
+    config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)["config"]["classify"]
+    model = model_from_config(rf.read_json(Path(run_dir) / rf.MODEL_FILE))
+    ds = data.load(config["dataset"], path=data_path or config.get("data"))
+    template = jax.eval_shape(model.init, jax.random.key(0), ds.x_train[:1])
+    params, _ = rf.load_params(run_dir, template)
+    return classification(model, ds).test_accuracy(params), int(ds.x_test.shape[0]), config["dataset"]

@@ -1,0 +1,202 @@
+"""The one run / resume skeleton over a run folder, shared by the experiment families.
+
+A family's ``make_run(config)`` returns a :class:`Run`: pure functions of the run's key (purejaxrl's
+``make_train(config) -> train(key)`` shape, with the evolution exposed block by block). ``run(key)``
+runs it in memory; :func:`start` and :func:`resume` run it over a run folder
+(:mod:`evojax_ga.run_folder`):
+
+1. ``start``: create the folder, write ``config.json``; ``resume``: rebuild the run from
+   ``config.json``, restore the newest verified checkpoint and cut ``metrics.jsonl`` back to it;
+2. :func:`execute`: a plain loop over ``run.blocks``: every block's metrics appended to
+   ``metrics.jsonl``, then a checkpoint whenever the generation count passes a multiple of
+   ``every`` (:func:`evojax_ga.checkpoint.saver`, the one cadence), a final checkpoint, and
+   ``run.finish`` (final evaluation, parameters, plots, ``summary.json``).
+
+A run killed at any point and resumed ends with the same folder as an uninterrupted run (timings
+aside).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
+
+import numpy as np
+
+from evojax_ga.types import PRNGKey
+
+__all__ = ["Run", "Ending", "start", "create", "resume", "execute", "recorder", "restore", "checkpoint_interval",
+           "DEFAULT_CHECKPOINT_BLOCKS", "CHECKPOINTS_KEPT"]
+
+#: default checkpoint interval, in blocks of generations
+DEFAULT_CHECKPOINT_BLOCKS = 5
+#: checkpoints kept in a run folder (the newest)
+CHECKPOINTS_KEPT = 2
+
+#: ``blocks(key, state, info, progress)``: the evolution from ``state``, one ``(state, block_history)``
+#: per block; fills ``info`` (the counters a checkpoint saves) as it goes
+Blocks = Callable[[PRNGKey, Any, dict, bool], Iterator[tuple[Any, dict]]]
+
+
+class Ending(NamedTuple):
+    """What ``Run.finish`` gets when the evolution of a run folder is over."""
+    run_dir: Path
+    key: PRNGKey                   # the run key
+    state: Any                     # the final strategy state
+    info: dict                     # the counters ``blocks`` filled (restored from the checkpoint on resume)
+    history: dict[str, np.ndarray]   # the whole run's metrics.jsonl, the part before a resume included
+    resumed_from: int | None       # the generation a resume started from; None for an uninterrupted run
+    t_start: float                 # time.perf_counter() when execute started
+    progress: bool
+
+
+#: ``finish(ending) -> (summary, message)``: the final outputs (evaluation, parameters, plots); the
+#: summary is written to ``summary.json``, the message (if any) printed
+Finish = Callable[[Ending], tuple[dict, str]]
+
+
+class Run(NamedTuple):
+    """A configured experiment: what a family's ``make_run(config)`` returns.
+
+    ``run(key)`` evolves in memory from the run key ``key`` and returns ``(state, history, info)``;
+    :func:`start` / :func:`resume` drive the same functions over a run folder.
+    """
+    config: Any                                   # the family's frozen config dataclass
+    record: Mapping[str, Any]                     # resolved configuration, config.json's "config"
+    model_config: Mapping[str, Any]               # model.json: how to rebuild the model
+    block: int                                    # generations per block (checkpoint cadence unit)
+    init: Callable[[PRNGKey], Any]                # run key -> initial strategy state
+    blocks: Blocks
+    checkpoint_info: Callable[[PRNGKey, dict], dict]   # (run key, info) -> extra checkpoint metadata
+    finish: Finish
+
+    def __call__(self, key: PRNGKey, progress: bool = False, state: Any = None,
+                 info: dict | None = None) -> tuple[Any, dict[str, np.ndarray], dict]:
+        """Evolve from ``state`` (default: ``init(key)``); ``(final state, history, info)``."""
+        import jax
+        state = jax.jit(self.init)(key) if state is None else state
+        info = {} if info is None else info
+        parts: dict[str, list] = {}
+        for state, block_history in self.blocks(key, state, info, progress):
+            for k, v in block_history.items():
+                parts.setdefault(k, []).append(np.asarray(v))
+        return state, {k: np.concatenate(v) for k, v in parts.items()}, info
+
+
+def checkpoint_interval(value: Any, block: int) -> int:
+    """The checkpoint interval in generations: ``value`` (``--checkpoint-every``, or a run's recorded
+    argument; 0 = none), or :data:`DEFAULT_CHECKPOINT_BLOCKS` blocks when None."""
+    return _check_every(DEFAULT_CHECKPOINT_BLOCKS * block if value is None else value)
+
+
+def _check_every(every: Any) -> int:
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ValueError(f"checkpoint_every must be an int >= 0 (0 = no checkpoints), got {every!r}")
+    return every
+
+
+def recorder(run_dir: str | os.PathLike, every: int, metadata: Any = None, keep: int | None = CHECKPOINTS_KEPT,
+             wall_offset: float = 0.0) -> Callable[[Any, Mapping[str, Any]], None]:
+    """``record(state, block_history)``: append the block to ``metrics.jsonl``, then checkpoint the
+    state into ``RUN_DIR/checkpoints`` whenever the generation count passes a multiple of ``every``
+    (0 = never). ``metadata`` (a dict, or a callable returning one) is saved with each checkpoint.
+    Metrics are written first, so they always reach the newest checkpoint. ``wall_offset`` is added
+    to ``wall_s`` (a resumed run continues the clock of the part before)."""
+    from evojax_ga import checkpoint
+    from evojax_ga import run_folder as rf
+    save = checkpoint.saver(Path(run_dir) / rf.CHECKPOINT_DIR, _check_every(every), metadata, keep=keep)
+
+    def record(state: Any, block_history: Mapping[str, Any]) -> None:
+        if wall_offset and "wall_s" in block_history:
+            block_history = {**block_history, "wall_s": np.asarray(block_history["wall_s"]) + wall_offset}
+        rf.append_metrics(run_dir, block_history)
+        save(state, dict(block_history))
+
+    return record
+
+
+def restore(run_dir: str | os.PathLike, template: Any) -> tuple[Any, dict]:
+    """``(state, metadata)`` of the newest verified checkpoint in ``run_dir``, with ``metrics.jsonl``
+    cut back to that checkpoint's generation (the lines after it are recomputed on resume)."""
+    from evojax_ga import run_folder as rf
+    state, meta = rf.latest_checkpoint(run_dir, template)
+    rf.truncate_metrics(run_dir, int(state.generation))
+    return state, meta
+
+
+def start(run: Run, job: str, seed: int, out: str | os.PathLike | None, every: int, args: Mapping[str, Any],
+          progress: bool = False, argv: Iterable[str] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
+    """A new run folder for ``run``: ``config.json`` (``args``: the arguments as given, recorded for
+    ``resume``; ``extra`` added to the configuration), then :func:`execute`. Returns the folder."""
+    run_dir = create(out, job, args, {**run.record, **(extra or {})}, argv=argv)
+    execute(run, run_dir, job, seed, every, progress=progress)
+    return run_dir
+
+
+def create(out: str | os.PathLike | None, job: str, args: Mapping[str, Any], record: Mapping[str, Any],
+           argv: Iterable[str] | None = None) -> Path:
+    """Create a run folder (``out``, or ``runs/<job>-<UTC time>``) and write its ``config.json``."""
+    from evojax_ga import run_folder as rf
+    run_dir = rf.create_run_dir(out, job)
+    rf.write_config(run_dir, job, args, record, argv=argv)
+    return run_dir
+
+
+def resume(run_dir: str | os.PathLike, make: Callable[[Mapping[str, Any]], Run],
+           progress: bool = False, say: Callable[[str], Any] = print) -> Path:
+    """Continue ``run_dir`` from its newest verified checkpoint: ``make(config_json)`` rebuilds the
+    run from the folder's ``config.json``. Returns the folder."""
+    import jax
+
+    from evojax_ga import run_folder as rf
+    run_dir = Path(run_dir)
+    config = rf.read_json(run_dir / rf.CONFIG_FILE)
+    run = make(config)
+    args = config.get("args", {})
+    every = checkpoint_interval(args.get("checkpoint_every"), run.block)
+    template = jax.jit(run.init)(jax.random.key(0))   # any state of the same strategy and shapes
+    state, meta = restore(run_dir, template)
+    say(f"resuming {run_dir} from generation {int(state.generation)} of {run.config.generations}")
+    execute(run, run_dir, config["job"], int(args.get("seed", 0)), every, progress=progress, resume_from=(state, meta))
+    return run_dir
+
+
+def execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress: bool = False,
+            resume_from: tuple[Any, dict] | None = None) -> dict:
+    """Evolve (from the start, or from ``resume_from = (state, checkpoint metadata)``) with metrics and
+    checkpoints in ``run_dir``; then the final checkpoint and ``run.finish``. Returns the summary."""
+    import jax
+
+    from evojax_ga import checkpoint
+    from evojax_ga import run_folder as rf
+    t_start = time.perf_counter()
+    key = jax.random.key(seed)
+    info: dict[str, Any] = {}
+    resumed_from = None
+    if resume_from is None:
+        state = jax.jit(run.init)(key)   # one small program instead of an eager op per field
+    else:
+        state, meta = resume_from
+        resumed_from = int(state.generation)
+        info.update({k: v for k, v in meta.items() if k not in ("job", "seed", "generation", "final")})
+
+    def metadata() -> dict:
+        return {"job": job, "seed": seed, **run.checkpoint_info(key, info)}
+
+    if resume_from is None or not resume_from[1].get("final"):   # final: killed after evolving
+        record = recorder(run_dir, every, metadata, wall_offset=rf.last_wall_s(run_dir) if resume_from else 0.0)
+        for state, block_history in run.blocks(key, state, info, progress):
+            record(state, block_history)
+        if every:
+            checkpoint.save(Path(run_dir) / rf.CHECKPOINT_DIR, state, {**metadata(), "final": True},
+                            keep=CHECKPOINTS_KEPT)
+    history = rf.read_metrics(run_dir)   # the whole run, the part before a resume included
+    summary, message = run.finish(Ending(Path(run_dir), key, state, info, history, resumed_from, t_start, progress))
+    summary = {"job": job, **summary}
+    rf.write_json(Path(run_dir) / rf.SUMMARY_FILE, summary)
+    if message:
+        print(message, flush=True)
+    print(f"run folder: {run_dir}", flush=True)
+    return summary

@@ -1,0 +1,112 @@
+"""The run layer: evolve_blocks, the family configs (checked on creation), make_run(config)(key)."""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+import evojax_ga as ega
+from evojax_ga.runs import classify, control, hparam
+
+
+def test_evolve_blocks_is_evolve_block_by_block(key):
+    task = ega.tasks.sphere(6)
+    pop = ega.from_template(key, task.template(), 16)
+    s = ega.presets.simple_ga(sigma=0.1)
+    _, whole = ega.evolve(key, s, task, pop, generations=11, block=4, progress=False)
+    seen, state = [], None
+    for state, hist in ega.evolve_blocks(key, s, task, pop, generations=11, block=4, progress=False):
+        seen.append(hist)
+    assert [len(h["generation"]) for h in seen] == [4, 4, 3]
+    assert int(state.generation) == 11
+    for k in whole:
+        if k != "wall_s":
+            np.testing.assert_array_equal(np.concatenate([h[k] for h in seen]), whole[k], err_msg=k)
+    # stopping early is a break; the arguments are checked before any block runs
+    blocks = ega.evolve_blocks(key, s, task, pop, generations=11, block=4, progress=False)
+    first, _ = next(blocks)
+    blocks.close()
+    assert int(first.generation) == 4
+    with pytest.raises(ValueError, match="pause"):
+        ega.evolve_blocks(key, s, task, pop, generations=2, pause=float("nan"))
+    with pytest.raises(ValueError, match="generations"):
+        ega.evolve_blocks(key, s, task, pop, generations=-1)
+
+
+def test_evolve_blocks_reuse_one_program(key):
+    """Another run of the same strategy and task (another key, a resumed state) compiles nothing new."""
+    task = ega.tasks.sphere(6)
+    pop = ega.from_template(key, task.template(), 16)
+    s = ega.presets.simple_ga(sigma=0.1)
+    state, _ = ega.evolve(key, s, task, pop, generations=5, block=4, progress=False)
+    ega.evolve(jax.random.fold_in(key, 1), s, task, state, generations=6, block=4, progress=False, pause=-1.0)
+    assert ega.make_block_runner(s, task, 4)._cache_size() == 1
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(pop_size=1), "pop_size"), (dict(preset="nope"), "preset"), (dict(mutation_rate=1.5), "mutation_rate"),
+    (dict(crossover_prob=-0.1), "crossover_prob"), (dict(elite=128), "elite"), (dict(chunk_size=0), "chunk_size"),
+    (dict(hidden=()), "hidden"), (dict(target=float("inf")), "target"), (dict(sigma=float("nan")), "sigma"),
+])
+def test_control_config_is_checked_on_creation(bad, match):
+    with pytest.raises(ValueError, match=match):
+        control.config_for("cartpole", **bad)
+    ok = control.config_for("cartpole")
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(ok, **bad)
+
+
+def test_other_configs_are_checked_on_creation():
+    with pytest.raises(ValueError, match="crossover"):
+        classify.config_for("digits", crossover="nope")
+    with pytest.raises(ValueError, match="elite"):
+        classify.config_for("digits", pop_size=2, elite=0.9)
+    with pytest.raises(ValueError, match="chunk_size"):
+        classify.config_for("digits", chunk_size=0)
+    with pytest.raises(ValueError, match="pop_size"):
+        hparam.HparamConfig(pop_size=0)
+    with pytest.raises(ValueError, match="random_survivors"):
+        hparam.HparamConfig(pop_size=4, random_survivors=3)
+    assert hparam.HparamConfig(method="random", pop_size=6, generations=2).resolved_budget() == 6 + 1 * 1
+    # the old names of a recorded config.json are read
+    rec = dataclasses.asdict(control.config_for("cartpole"))
+    rec["rate"] = rec.pop("mutation_rate")
+    assert control.config_from_record(rec) == control.config_for("cartpole")
+
+
+def test_control_run_improves_cartpole_within_a_few_generations():
+    cfg = control.config_for("cartpole", pop_size=32, generations=6, block=6, max_steps=200, target=1e9)
+    state, history, info = control.make_run(cfg)(jax.random.key(0))
+    assert info["generations"] == 6 and not info["solved"]
+    best = history["best"]
+    assert best[-1] > best[0] and history["mean"][-1] > history["mean"][0]
+    assert float(state.best_fitness) >= best.max()
+
+
+def test_control_checks_every_generation_that_crosses_the_target():
+    """A candidate is checked at the generation its training return reaches the target, not at the
+    end of its block: one check per crossing generation, and a solved run stops at a crossing."""
+    cfg = control.config_for("cartpole", pop_size=16, generations=12, block=4, max_steps=100, target=90.0,
+                             check_episodes=20)
+    run = control.make_run(cfg)
+    failed = 0
+    for seed in range(3):
+        _, history, info = run(jax.random.key(seed))
+        crossings = [int(g) for g, b in zip(history["generation"], history["best"]) if b >= cfg.target]
+        assert crossings, "the test needs at least one generation that reaches the target"
+        assert info["checks"] == len(crossings)
+        if info["solved"]:
+            assert info["solved_generation"] == crossings[-1] == int(history["generation"][-1])
+        failed += info["checks"] - int(info["solved"])
+    assert failed >= 1   # some crossing failed its check, and the run went on
+
+
+def test_classify_run_in_memory_then_select_final():
+    cfg = classify.config_for("digits", pop_size=16, generations=4, block=2, hidden=(4,), baseline="none",
+                              test_samples=50)
+    parts = classify.build(cfg)
+    state, history, info = classify.make_run(cfg, parts)(jax.random.key(0))
+    assert list(history["generation"]) == [1, 2, 3, 4] and info["generations"] == 4
+    kept = classify.select_final(cfg, parts, state)
+    assert 0.0 <= kept["test_accuracy"] <= 1.0 and kept["train_samples"] > 0
