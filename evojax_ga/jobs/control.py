@@ -164,7 +164,7 @@ def build(cfg: ControlConfig) -> Trainer:
                     "activation": cfg.activation, "input_shape": list(task.sample_input.shape)}
 
     if cfg.preset == "simple":
-        strategy = ega.presets.simple_ga(rate=cfg.rate, sigma=cfg.sigma, tournament=cfg.tournament,
+        strategy = ega.presets.simple_ga(mutation_rate=cfg.rate, sigma=cfg.sigma, tournament=cfg.tournament,
                                          crossover_prob=cfg.crossover, elite=cfg.elite)
     else:
         strategy = ega.presets.deep_ga(truncation=cfg.truncation, sigma=cfg.sigma, elite=cfg.elite)
