@@ -210,18 +210,48 @@ def categorical(cardinalities: Any, rate: float = 0.1) -> Mutation:
 
 
 def chain(*mutations: Mutation) -> Mutation:
-    """Apply mutations one after another (like ``optax.chain``); params are the tuple of theirs."""
+    """Apply mutations one after another (like ``optax.chain``), member ``i`` with the key
+    ``fold_in(key, i)``; params are the tuple of theirs (and so is what their ``inherit`` hooks pass on)."""
     if not mutations:
-        raise ValueError("chain needs at least one mutation")
+        raise ValueError("chain needs at least one mutation, got none")
     for i, m in enumerate(mutations):
         if not isinstance(m, Mutation):
             raise TypeError(f"chain argument {i} must be a Mutation, got {type(m).__name__}")
 
     def apply(key, params, pop, row_offset=0):
         for i, (m, p) in enumerate(zip(mutations, params)):
-            pop = m.apply(jax.random.fold_in(key, i), pop, p, row_offset)
+            pop = m.apply(jax.random.fold_in(key, i), p, pop, row_offset)
         return pop
-    return Mutation(tuple(m.params for m in mutations), apply, "chain(" + ", ".join(m.name for m in mutations) + ")")
+
+    inherit = None
+    if any(m.inherit is not None for m in mutations):
+        def inherit(key, params, parent_index, is_child):
+            return tuple(p if m.inherit is None else m.inherit(jax.random.fold_in(key, i), p, parent_index, is_child)
+                         for i, (m, p) in enumerate(zip(mutations, params)))
+    return Mutation(tuple(m.params for m in mutations), apply,
+                    "chain(" + ", ".join(m.name for m in mutations) + ")", inherit)
+
+
+def self_adaptive(base: Mutation, tau: float) -> Mutation:
+    """Per-individual ``sigma`` (Schwefel's log-normal self-adaptation): ``base`` mutates each individual
+    with its own sigma, a ``[P]`` array in the params; a child inherits parent ``a``'s sigma times
+    ``exp(tau * N(0, 1))``, a kept individual keeps its own.
+
+    base: a mutation with a ``sigma`` parameter (e.g. :func:`gaussian`); tau: >= 0 (0 = fixed sigmas).
+    """
+    if not isinstance(base, Mutation):
+        raise TypeError(f"base must be a Mutation, got {type(base).__name__}")
+    tau = check_nonneg(tau, "tau")
+    if get_param(base.params, "sigma") is None:
+        raise ValueError(f"self_adaptive needs a mutation with a 'sigma' parameter (e.g. mutation.gaussian), "
+                         f"got base={base.name}")
+
+    def inherit(key, params, parent_index, is_child):
+        n = parent_index.shape[0]
+        sigma = jnp.broadcast_to(jnp.asarray(get_param(params, "sigma"), jnp.float32), (n,))[parent_index]
+        z = jax.random.normal(key, (n,), jnp.float32)
+        return set_param(params, "sigma", jnp.where(is_child, sigma * jnp.exp(tau * z), sigma))
+    return Mutation(base.params, base.apply, f"self_adaptive({base.name}, tau={tau})", inherit)
 
 
 def set_param(params: Any, name: str, value: Any) -> Any:

@@ -179,6 +179,9 @@ def ga(select: sel.Selection | None = None,
         k_ask, k_eval = jax.random.split(key)
         pop, state = ask(k_ask, state)
         fitness, extra = evaluate_task(as_task(task), k_eval, pop)
+        if isinstance(fitness, (tuple, list)):
+            raise TypeError(f"fitness must be a [P] array, got a {type(fitness).__name__}: a bare function must "
+                            f"return fitness alone; return metrics from a task's evaluate(key, population)")
         state = tell(state, pop, fitness)
         metrics = generation_metrics(pop, state.fitness, diversity_metric)
         metrics["best_so_far"] = state.best_fitness

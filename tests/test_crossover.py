@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import evojax_ga as ega
 from evojax_ga import crossover as xo
+from evojax_ga import registry
 
 
 def parents(key, shapes, C=50, dtype=jnp.float32):
@@ -126,6 +127,42 @@ def test_same_key_same_child_and_mismatch_error(key):
         xo.uniform(1.2)
     with pytest.raises(ValueError, match="k must be >= 1"):
         xo.k_point(0)
+
+
+def test_registry_names_are_stable():
+    assert set(registry.CROSSOVERS) >= {"uniform", "neuron", "layer", "k_point", "blend", "arithmetic", "none"}
+
+
+@pytest.mark.parametrize("name", sorted(registry.CROSSOVERS))
+def test_every_registered_crossover_keeps_structure_and_a_self_cross_is_the_parent(key, name):
+    a, b = parents(key, [(4, 3), (3,)], C=20)
+    op = registry.CROSSOVERS[name]()
+    child = op(key, a, b)
+    assert jax.tree_util.tree_structure(child) == jax.tree_util.tree_structure(a)
+    for k in a:
+        assert child[k].shape == a[k].shape and child[k].dtype == a[k].dtype
+    again = op(key, a, b)
+    for k in a:
+        np.testing.assert_array_equal(child[k], again[k])                 # same key, same child
+    same = op(key, a, a)
+    for k in a:
+        np.testing.assert_allclose(same[k], a[k], rtol=1e-6)              # crossing a with itself gives a
+    with pytest.raises(ValueError, match="differ at leaf"):
+        op(key, a, {"l0": b["l0"][:, :2], "l1": b["l1"]})
+
+
+def test_chain_applies_in_turn_with_independent_keys(key):
+    a, b = parents(key, [(30,)], C=40)
+    np.testing.assert_array_equal(xo.chain(xo.none(), xo.uniform(1.0))(key, a, b)["l0"], b["l0"])
+    np.testing.assert_array_equal(xo.chain(xo.uniform(1.0), xo.none())(key, a, b)["l0"], b["l0"])
+    two = xo.chain(xo.uniform(0.5), xo.uniform(0.5))
+    assert two.params == (xo.uniform(0.5).params, xo.uniform(0.5).params)
+    m = from_b(two(key, a, b), a, b)["l0"]
+    assert abs(m.mean() - 0.75) < 0.05                  # b after either of two independent draws
+    with pytest.raises(ValueError, match="at least one"):
+        xo.chain()
+    with pytest.raises(TypeError, match="chain argument 1 must be a Crossover"):
+        xo.chain(xo.none(), "uniform")
 
 
 @settings(max_examples=10, deadline=None)
