@@ -1,9 +1,10 @@
 """Crossover: one child from two parents, for a whole population of pairs at once.
 
 A :class:`Crossover` holds traced ``params`` and a pure
-``apply(key, params, a, b, row_offset=0) -> child`` (:class:`evojax_ga.types.CrossoverFn`); ``a`` and ``b`` are populations of the same
-structure (leaves ``[C, ...]``), row ``i`` of each being the two parents of child ``i``. Every gene of
-the child comes from ``a`` or ``b`` at the same position (except :func:`blend`/:func:`arithmetic`).
+``apply(key, params, a, b, row_offset=0) -> child`` (:class:`evojax_ga.types.CrossoverFn`); ``a`` and
+``b`` are populations of the same structure (leaves ``[C, ...]``), row ``i`` of each being the two
+parents of child ``i``. Every gene of the child comes from ``a`` or ``b`` at the same position
+(except :func:`blend`/:func:`arithmetic`).
 
 Randomness is counter-based (:mod:`evojax_ga.prng`): the draw of gene ``g`` of child ``i`` depends on
 the key, the leaf and the global row ``row_offset + i`` only, so chunked or sharded reproduction is
@@ -94,7 +95,8 @@ def default_unit_group(path: tuple, leaf_shape: tuple[int, ...]) -> Hashable | N
 
 def _groups(a: Population, group_fn) -> tuple[list, dict]:
     paths_leaves = jax.tree_util.tree_flatten_with_path(a)[0]
-    group_of, order = [], {}
+    group_of: list[Hashable | None] = []
+    order: dict[Hashable, tuple[int, int]] = {}
     for path, leaf in paths_leaves:
         g = group_fn(tuple(path), tuple(leaf.shape[1:]))
         if g is not None and g not in order:

@@ -137,7 +137,7 @@ def num_genes(pop: Population) -> int:
 def check_same_structure(a: PyTree, b: PyTree, name_a: str = "a", name_b: str = "b") -> None:
     """Raise ValueError when two pytrees differ in structure or leaf shapes."""
     ta, tb = jax.tree_util.tree_structure(a), jax.tree_util.tree_structure(b)
-    if ta != tb:
+    if ta != tb:  # type: ignore[operator]
         raise ValueError(f"{name_a} and {name_b} have different pytree structures: {ta} vs {tb}")
     for (path, x), y in zip(jax.tree_util.tree_flatten_with_path(a)[0], jax.tree_util.tree_leaves(b)):
         if x.shape != y.shape:

@@ -16,6 +16,7 @@ The first ``elite`` rows of every generation are the best ``elite`` parents, unc
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import jax
@@ -149,7 +150,7 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
         gen_best = sel.rank_key(fitness)[top[0]]
         better = gen_best > state.best_fitness
         best = jax.tree_util.tree_map(lambda n, o: jnp.where(better, n[0], o), new_parents, state.best_params)
-        enc = encoded.replace(parents=new_parents)
+        enc = dataclasses.replace(encoded, parents=new_parents)
         return SeedEncodedState(encoded=enc, fitness=fitness, best_params=best,
                                 best_fitness=jnp.maximum(state.best_fitness, gen_best),
                                 generation=state.generation + 1)
@@ -171,7 +172,7 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
         gen_key = jax.lax.cond(first, lambda _: enc.key, lambda _: k_gen, None)
         new = EncodedPopulation(parents=enc.parents, ia=ia, ib=ib, keep=keep, key=gen_key, params=enc.params,
                                 initial=first)
-        return new, state.replace(encoded=new)
+        return new, dataclasses.replace(state, encoded=new)
 
     def step(key: jax.Array, state: SeedEncodedState, task: Any) -> tuple[SeedEncodedState, dict]:
         k_ask, k_eval = jax.random.split(key)

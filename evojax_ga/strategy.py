@@ -18,6 +18,7 @@ adapt them). Per-generation metrics come from :mod:`evojax_ga.metrics`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -154,7 +155,7 @@ def ga(select: sel.Selection | None = None,
                                  state.population, state.fitness, state.params, state.generation == 0)
         if mutate.inherit is None:
             return pop, state
-        return pop, state.replace(params={**state.params, "mutation": mparams})
+        return pop, dataclasses.replace(state, params={**state.params, "mutation": mparams})
 
     def tell(state: GAState, population: Population, fitness: Fitness) -> GAState:
         """Record the evaluated population; update best-so-far and adaptation."""
@@ -170,7 +171,7 @@ def ga(select: sel.Selection | None = None,
         best_params = jax.tree_util.tree_map(lambda n, o: jnp.where(better, n, o), cand, state.best_params)
         adapt_state, mparams = adapt.update(state.adapt_state, state.params["mutation"], gen_best)
         params = {**state.params, "mutation": mparams}
-        return state.replace(population=population, fitness=fitness,
+        return dataclasses.replace(state, population=population, fitness=fitness,
                              best_params=best_params, best_fitness=jnp.maximum(state.best_fitness, gen_best),
                              generation=state.generation + 1, params=params, adapt_state=adapt_state)
 

@@ -2,7 +2,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import evojax_ga as ega
 from evojax_ga import crossover as xo
@@ -12,7 +13,8 @@ from evojax_ga import registry
 def parents(key, shapes, C=50, dtype=jnp.float32):
     ka, kb = jax.random.split(key)
     a = {f"l{i}": jax.random.normal(jax.random.fold_in(ka, i), (C,) + s).astype(dtype) for i, s in enumerate(shapes)}
-    b = {f"l{i}": jax.random.normal(jax.random.fold_in(kb, i), (C,) + s).astype(dtype) + 10 for i, s in enumerate(shapes)}
+    b = {f"l{i}": jax.random.normal(jax.random.fold_in(kb, i), (C,) + s).astype(dtype) + 10
+         for i, s in enumerate(shapes)}
     return a, b
 
 
@@ -60,7 +62,8 @@ def test_neuron_units_come_whole_from_one_parent(key, mlp_pop, mode):
     child = xo.neuron(max_fraction=1.0, prob=1.0, mode=mode)(key, a, b)
     any_from_b = False
     for layer in ("Dense_0", "Dense_1"):
-        k = {"c": child["params"][layer]["kernel"], "a": a["params"][layer]["kernel"], "b": b["params"][layer]["kernel"]}
+        k = {"c": child["params"][layer]["kernel"], "a": a["params"][layer]["kernel"],
+             "b": b["params"][layer]["kernel"]}
         bias = {"c": child["params"][layer]["bias"], "a": a["params"][layer]["bias"], "b": b["params"][layer]["bias"]}
         kb = np.all(np.asarray(k["c"] == k["b"]), axis=1)       # [C, units]: whole column from b
         ka = np.all(np.asarray(k["c"] == k["a"]), axis=1)
@@ -109,7 +112,9 @@ def test_k_point_segments(key, k):
 def test_blend_and_arithmetic(key):
     a, b = parents(key, [(6,)], C=500)
     c = np.asarray(xo.blend(0.5)(key, a, b)["l0"])
-    lo = np.minimum(a["l0"], b["l0"]); hi = np.maximum(a["l0"], b["l0"]); d = hi - lo
+    lo = np.minimum(a["l0"], b["l0"])
+    hi = np.maximum(a["l0"], b["l0"])
+    d = hi - lo
     assert np.all(c >= lo - 0.5 * d - 1e-4) and np.all(c <= hi + 0.5 * d + 1e-4)
     assert np.mean(c > hi) > 0.1 and np.mean(c < lo) > 0.1
     c0 = np.asarray(xo.blend(0.0)(key, a, b)["l0"])

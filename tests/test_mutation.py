@@ -2,7 +2,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evojax_ga import mutation as mu
 from evojax_ga import registry
@@ -134,7 +135,8 @@ def test_categorical_values_in_range(key):
     cards = {"depth": 4, "act": 3}
     x = {"depth": jnp.zeros((3000, 1), jnp.int32), "act": jnp.full((3000, 2), 2, jnp.int32)}
     out = mu.categorical(cards, 0.5)(key, x)
-    d = np.asarray(out["depth"]); a = np.asarray(out["act"])
+    d = np.asarray(out["depth"])
+    a = np.asarray(out["act"])
     assert d.dtype == np.int32 and d.min() >= 0 and d.max() <= 3 and a.min() >= 0 and a.max() <= 2
     # changed with prob rate * (1 - 1/card)
     assert abs(np.mean(d != 0) - 0.5 * 0.75) < 0.03
@@ -189,7 +191,8 @@ def test_property_bounds(rows, cols, rate, name, dtype):
     x = {"w": (jnp.arange(rows * cols, dtype=jnp.float32).reshape(rows, cols) - 3.0).astype(dtype)}
     out = ALL[name](rate)(jax.random.key(rows + 7 * cols), x)["w"]
     assert out.shape == x["w"].shape and out.dtype == dtype
-    o = np.asarray(out, np.float32); w = np.asarray(x["w"], np.float32)
+    o = np.asarray(out, np.float32)
+    w = np.asarray(x["w"], np.float32)
     if name == "sign":
         assert np.all((o == w) | (o == -w))
     elif name == "reset":

@@ -2,6 +2,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evojax_ga import registry
 from evojax_ga import selection as sel
@@ -105,8 +107,6 @@ def test_bad_arguments(factory, kwargs, match):
     with pytest.raises(ValueError, match=match):
         factory(**kwargs)
 
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 _fit_values = st.one_of(st.floats(-1e6, 1e6, width=32), st.just(float("nan")), st.just(float("-inf")))
 
