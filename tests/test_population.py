@@ -40,8 +40,10 @@ def test_from_template_initializers(key):
 
 @pytest.mark.parametrize("size", [0, 1, -3])
 def test_size_below_two_is_rejected(key, size):
-    with pytest.raises(ValueError, match="size must be >= 2"):
+    with pytest.raises(ValueError, match="pop_size must be >= 2"):
         ega.from_template(key, jnp.zeros(3), size)
+    with pytest.raises(ValueError, match="pop_size must be >= 2"):
+        ega.init_population(key, lambda k: jnp.zeros(3), pop_size=size)
 
 
 def test_bad_initializer_and_scale(key):
