@@ -56,14 +56,14 @@ def test_mutation_only_yields_allowed_values(mixed_space, key):
     k1, k2 = jax.random.split(key)
     g = mixed_space.sample(k1, 500)
     m = mixed_space.mutation(rate=1.0)
-    out = jax.jit(m.apply)(k2, g, m.params)
+    out = jax.jit(m.apply)(k2, m.params, g)
     assert mixed_space.in_bounds(out).all()
     assert out["discrete"].dtype == jnp.int32
     # rate 1 resamples every gene: the codes all change, most indices change
     assert np.all(np.asarray(out["continuous"]) != np.asarray(g["continuous"]))
     assert np.mean(np.asarray(out["discrete"]) != np.asarray(g["discrete"])) > 0.5
     m0 = mixed_space.mutation(rate=0.0)
-    same = jax.jit(m0.apply)(k2, g, m0.params)
+    same = jax.jit(m0.apply)(k2, m0.params, g)
     for leaf in g:
         np.testing.assert_array_equal(np.asarray(same[leaf]), np.asarray(g[leaf]))
 
@@ -72,7 +72,7 @@ def test_crossover_genes_come_from_a_parent(mixed_space, key):
     ka, kb, kx = jax.random.split(key, 3)
     a, b = mixed_space.sample(ka, 400), mixed_space.sample(kb, 400)
     xo = mixed_space.crossover(0.5)
-    child = jax.jit(xo.apply)(kx, a, b, xo.params)
+    child = jax.jit(xo.apply)(kx, xo.params, a, b)
     for leaf in a:
         c, pa, pb = (np.asarray(t[leaf]) for t in (child, a, b))
         assert np.all((c == pa) | (c == pb))
