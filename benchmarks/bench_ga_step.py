@@ -24,7 +24,7 @@ def make_library_step(P: int, N: int):
     import evojax_ga as ega
 
     k_step, population, fitness = peers._init_population(P, N)
-    strategy = ega.presets.simple_ga(rate=peers.MUTATION_RATE, sigma=peers.SIGMA, tournament=2,
+    strategy = ega.presets.simple_ga(mutation_rate=peers.MUTATION_RATE, sigma=peers.SIGMA, tournament=2,
                                      crossover_prob=peers.CROSSOVER_P, elite=1)
     state = strategy.init(k_step, {"x": population})
     state = strategy.tell(state, state.population, jnp.array(fitness, copy=True))

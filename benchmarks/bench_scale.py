@@ -58,7 +58,7 @@ if cfg["encoding"] == "seed":
                                    elite=1, chunk_size=cfg["chunk"])
     state = strategy.init(key)
 else:
-    pop = ega.init_population(key, model.init, sample, size=P)
+    pop = ega.init_population(key, model.init, sample, pop_size=P)
     strategy = ega.presets.deep_ga(truncation=max(2, P // 20), sigma=0.01)
     state = strategy.init(key, pop)
     if cfg.get("devices", 1) > 1:

@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     print(f"backend {jax.default_backend()} {jax.devices()[0].device_kind}; P {P} x N {N} = {P * N:.2e} genes")
     key = jax.random.key(0)
     fitness = jax.random.normal(jax.random.key(1), (P,))
-    identity = mutation.Mutation({}, lambda k, pop, params, row_offset=0: pop, "identity")
+    identity = mutation.Mutation({}, lambda k, params, pop, row_offset=0: pop, "identity")
     variants = {
         "reference step": (crossover.uniform(0.5), mutation.gaussian(0.1, 0.02)),
         "no mutation": (crossover.uniform(0.5), identity),

@@ -96,7 +96,8 @@ def _leaves_bytes(tree) -> bytes:
     """Every array of a checkpoint's state, in key order, as bytes (dtype and shape included)."""
     import numpy as np
     if isinstance(tree, dict):
-        return b"".join(k.encode() + _leaves_bytes(tree[k]) for k in sorted(tree))
+        parts = ((k, _leaves_bytes(tree[k])) for k in sorted(tree))
+        return b"".join(k.encode() + b for k, b in parts if b)   # fields holding no data are skipped
     a = np.asarray(tree)
     if a.size == 0:
         return b""   # an empty array carries no result (e.g. an unused field removed by a refactor)

@@ -5,23 +5,48 @@ are jitted array programs over the whole population; a strategy exposes init / a
 ``evolve`` runs generations in ``lax.scan`` blocks.
 """
 
-from evojax_ga import (adaptation, checkpoint, chunking, crossover, distributed, mutation, presets, prng, seed_encoded,
-                       selection, tasks)
+from evojax_ga import (
+    adaptation,
+    checkpoint,
+    chunking,
+    crossover,
+    distributed,
+    metrics,
+    mutation,
+    presets,
+    prng,
+    registry,
+    reproduction,
+    seed_encoded,
+    selection,
+    tasks,
+    types,
+)
 from evojax_ga.adaptation import Adaptation
 from evojax_ga.crossover import Crossover
 from evojax_ga.evolve import evolve, evolve_blocks, make_block_runner
 from evojax_ga.mutation import Mutation, chain
-from evojax_ga.population import (concatenate, from_template, gather, init_population, num_genes,
-                                  population_size, ravel_population, unravel_population)
+from evojax_ga.population import (
+    concatenate,
+    from_template,
+    gather,
+    init_population,
+    num_genes,
+    population_size,
+    ravel_population,
+    unravel_population,
+)
 from evojax_ga.seed_encoded import seed_encoded_ga
 from evojax_ga.selection import Selection
 from evojax_ga.strategy import GAState, Strategy, ga, generation_metrics
+from evojax_ga.types import Fitness, Population, Task, as_task, evaluate_task
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "adaptation", "checkpoint", "chunking", "crossover", "distributed", "mutation", "presets", "prng", "seed_encoded",
-    "selection", "tasks", "seed_encoded_ga",
+    "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "presets", "prng",
+    "registry", "reproduction", "seed_encoded", "selection", "tasks", "types", "seed_encoded_ga",
+    "Fitness", "Population", "Task", "as_task", "evaluate_task",
     "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",
     "chain", "evolve", "evolve_blocks", "make_block_runner", "ga", "generation_metrics",
     "concatenate", "from_template", "gather", "init_population", "num_genes", "population_size",

@@ -107,8 +107,14 @@ def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
     """
     path = Path(path)
     raw = _read(path)
+    state_dict = raw["state"]
+    expected = serialization.to_state_dict(_encode(template))
+    if isinstance(state_dict, dict) and isinstance(expected, dict):
+        # fields removed from the state since the file was written, which held nothing (GAState's sigma)
+        state_dict = {k: v for k, v in state_dict.items()
+                      if k in expected or any(np.size(x) for x in jax.tree_util.tree_leaves(v))}
     try:
-        restored = serialization.from_state_dict(_encode(template), raw["state"])
+        restored = serialization.from_state_dict(_encode(template), state_dict)
     except Exception as e:  # noqa: BLE001
         raise ValueError(f"checkpoint {path} does not match the strategy/population it is loaded into: {e}") from e
     t_leaves, treedef = jax.tree_util.tree_flatten(template)

@@ -1,9 +1,10 @@
 """Crossover: one child from two parents, for a whole population of pairs at once.
 
 A :class:`Crossover` holds traced ``params`` and a pure
-``apply(key, a, b, params, row_offset=0) -> child``; ``a`` and ``b`` are populations of the same
-structure (leaves ``[C, ...]``), row ``i`` of each being the two parents of child ``i``. Every gene of
-the child comes from ``a`` or ``b`` at the same position (except :func:`blend`/:func:`arithmetic`).
+``apply(key, params, a, b, row_offset=0) -> child`` (:class:`evojax_ga.types.CrossoverFn`); ``a`` and
+``b`` are populations of the same structure (leaves ``[C, ...]``), row ``i`` of each being the two
+parents of child ``i``. Every gene of the child comes from ``a`` or ``b`` at the same position
+(except :func:`blend`/:func:`arithmetic`).
 
 Randomness is counter-based (:mod:`evojax_ga.prng`): the draw of gene ``g`` of child ``i`` depends on
 the key, the leaf and the global row ``row_offset + i`` only, so chunked or sharded reproduction is
@@ -26,24 +27,25 @@ import numpy as np
 
 from evojax_ga import prng
 from evojax_ga._checks import check_int, check_nonneg, check_prob
-from evojax_ga.population import check_same_structure
+from evojax_ga.population import check_same_structure, validate_population
+from evojax_ga.types import CrossoverFn, Params, Population, PRNGKey
 
-Population = Any
-
-__all__ = ["Crossover", "none", "uniform", "neuron", "layer", "k_point", "blend", "arithmetic",
+__all__ = ["Crossover", "none", "uniform", "neuron", "layer", "k_point", "blend", "arithmetic", "chain",
            "default_unit_group"]
 
 
 class Crossover(NamedTuple):
-    """A crossover operator: ``apply(key, a, b, params, row_offset=0) -> child``."""
-    params: dict
-    apply: Callable[..., Population]
+    """A crossover operator: ``apply(key, params, a, b, row_offset=0) -> child``."""
+    params: Params
+    apply: CrossoverFn
     name: str = "crossover"
 
-    def __call__(self, key: jax.Array, a: Population, b: Population, params: dict | None = None,
+    def __call__(self, key: PRNGKey, a: Population, b: Population, params: Params = None,
                  row_offset: Any = 0) -> Population:
+        """``apply`` with this operator's params by default; checks both parents are populations of one shape."""
+        validate_population(a, "parent a")
         check_same_structure(a, b, "parent a", "parent b")
-        return self.apply(key, a, b, self.params if params is None else params, row_offset)
+        return self.apply(key, self.params if params is None else params, a, b, row_offset)
 
 
 def _map_gene_pairs(key: jax.Array, a: Population, b: Population, row_offset,
@@ -63,7 +65,7 @@ def _row_bits(key: jax.Array, rows: int, width: int, row_offset) -> tuple[jax.Ar
 
 def none() -> Crossover:
     """No crossover: the child is parent ``a``."""
-    return Crossover({}, lambda key, a, b, params, row_offset=0: a, "none")
+    return Crossover({}, lambda key, params, a, b, row_offset=0: a, "none")
 
 
 def uniform(prob: float = 0.5) -> Crossover:
@@ -74,7 +76,7 @@ def uniform(prob: float = 0.5) -> Crossover:
     """
     check_prob(prob, "prob")
 
-    def apply(key, a, b, params, row_offset=0):
+    def apply(key, params, a, b, row_offset=0):
         return _map_gene_pairs(key, a, b, row_offset,
                                lambda xa, xb, h: jnp.where(prng.bernoulli_from_bits(h, params["prob"]), xb, xa))
     return Crossover({"prob": jnp.float32(prob)}, apply, f"uniform({prob})")
@@ -93,7 +95,8 @@ def default_unit_group(path: tuple, leaf_shape: tuple[int, ...]) -> Hashable | N
 
 def _groups(a: Population, group_fn) -> tuple[list, dict]:
     paths_leaves = jax.tree_util.tree_flatten_with_path(a)[0]
-    group_of, order = [], {}
+    group_of: list[Hashable | None] = []
+    order: dict[Hashable, tuple[int, int]] = {}
     for path, leaf in paths_leaves:
         g = group_fn(tuple(path), tuple(leaf.shape[1:]))
         if g is not None and g not in order:
@@ -119,7 +122,7 @@ def neuron(max_fraction: float = 0.5, prob: float = 1.0, mode: str = "bernoulli"
     if mode not in ("bernoulli", "seed"):
         raise ValueError(f"mode must be 'bernoulli' or 'seed', got {mode!r}")
 
-    def apply(key, a, b, params, row_offset=0):
+    def apply(key, params, a, b, row_offset=0):
         la, treedef = jax.tree_util.tree_flatten(a)
         lb = jax.tree_util.tree_leaves(b)
         rows = la[0].shape[0]
@@ -156,7 +159,7 @@ def layer(prob: float = 0.5) -> Crossover:
     """Whole-layer swap: every leaf is taken from ``b`` with probability ``prob`` (per child, per leaf)."""
     check_prob(prob, "prob")
 
-    def apply(key, a, b, params, row_offset=0):
+    def apply(key, params, a, b, row_offset=0):
         la, treedef = jax.tree_util.tree_flatten(a)
         lb = jax.tree_util.tree_leaves(b)
         rows = la[0].shape[0]
@@ -177,7 +180,7 @@ def k_point(k: int = 1) -> Crossover:
     """
     k = check_int(k, "k", minimum=1)
 
-    def apply(key, a, b, params, row_offset=0):
+    def apply(key, params, a, b, row_offset=0):
         la, treedef = jax.tree_util.tree_flatten(a)
         lb = jax.tree_util.tree_leaves(b)
         rows = la[0].shape[0]
@@ -202,7 +205,7 @@ def blend(alpha: float = 0.5) -> Crossover:
     """BLX-alpha: per gene ``child = a + u (b - a)``, ``u ~ U(-alpha, 1 + alpha)`` (float genomes)."""
     check_nonneg(alpha, "alpha")
 
-    def apply(key, a, b, params, row_offset=0):
+    def apply(key, params, a, b, row_offset=0):
         al = params["alpha"]
 
         def leaf(xa, xb, h):
@@ -216,13 +219,27 @@ def arithmetic(weight: float = 0.5) -> Crossover:
     """Deterministic arithmetic crossover ``child = weight * a + (1 - weight) * b``."""
     check_prob(weight, "weight")
 
-    def apply(key, a, b, params, row_offset=0):
+    def apply(key, params, a, b, row_offset=0):
         w = params["weight"]
         return jax.tree_util.tree_map(lambda xa, xb: (w * xa + (1.0 - w) * xb).astype(xa.dtype), a, b)
     return Crossover({"weight": jnp.float32(weight)}, apply, f"arithmetic({weight})")
 
 
-CROSSOVERS: dict[str, Callable[..., Crossover]] = {
-    "none": none, "uniform": uniform, "neuron": neuron, "layer": layer, "k_point": k_point,
-    "blend": blend, "arithmetic": arithmetic,
-}
+
+def chain(*crossovers: Crossover) -> Crossover:
+    """Apply crossovers in turn (like ``optax.chain``): the first crosses ``a`` with ``b``, each next one
+    crosses the previous child with ``b``; member ``i`` gets the key ``fold_in(key, i)``; params are
+    the tuple of theirs."""
+    if not crossovers:
+        raise ValueError("chain needs at least one crossover, got none")
+    for i, c in enumerate(crossovers):
+        if not isinstance(c, Crossover):
+            raise TypeError(f"chain argument {i} must be a Crossover, got {type(c).__name__}")
+
+    def apply(key, params, a, b, row_offset=0):
+        child = a
+        for i, (c, p) in enumerate(zip(crossovers, params)):
+            child = c.apply(jax.random.fold_in(key, i), p, child, b, row_offset)
+        return child
+    return Crossover(tuple(c.params for c in crossovers), apply,
+                     "chain(" + ", ".join(c.name for c in crossovers) + ")")

@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga._checks import check_int
-from evojax_ga.strategy import GAState, Strategy, as_evaluate
-from evojax_ga.types import Population
+from evojax_ga.strategy import GAState, Strategy
+from evojax_ga.types import Population, as_task
 
 __all__ = ["evolve", "evolve_blocks", "make_block_runner"]
 
@@ -52,7 +52,7 @@ def make_block_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable
     if hit is not None and hit[0] is strategy and hit[1] is evaluate:
         _RUNNERS.move_to_end(ident)
         return hit[2]
-    run = _block_runner(strategy, as_evaluate(evaluate), block)
+    run = _block_runner(strategy, as_task(evaluate), block)
     _RUNNERS[ident] = (strategy, evaluate, run)   # the references keep the ids from being reused
     while len(_RUNNERS) > _RUNNERS_KEPT:
         _RUNNERS.popitem(last=False)

@@ -1,9 +1,16 @@
 """Mutation: random per-gene changes to a whole population at once.
 
-A :class:`Mutation` holds traced ``params`` and a pure ``apply(key, pop, params, row_offset=0)``.
-Every operator has a ``rate`` (probability that a gene mutates); any param may be a scalar or a
-``[P]`` vector (one value per individual — the GA uses this to keep elites unchanged with rate 0
-and for self-adaptive sigmas). Rate 0 is the identity, bit for bit.
+A :class:`Mutation` holds traced ``params`` and a pure ``apply(key, params, pop, row_offset=0)``
+(:class:`evojax_ga.types.MutateFn`). Every built-in operator has a ``rate`` (probability that a gene
+mutates); any param may be a scalar or a ``[P]`` vector (one value per individual, e.g. the
+self-adaptive sigmas of :func:`self_adaptive`). Rate 0 is the identity, bit for bit. The strategy
+keeps elites and survivors by a row mask, so a user mutation needs no ``rate``.
+
+A mutation may also carry an ``inherit(key, params, parent_index [P] int32, is_child [P] bool) ->
+params`` hook (None for ordinary mutations): the strategy calls it once per generation, before
+``apply``, to pass per-individual params from parents to the rows of the next population (kept rows
+have ``is_child`` False and their own row as parent), and once in ``init`` with every row kept as
+itself, which sizes the per-individual params to ``[P]``.
 
 Randomness is counter-based and fused (:mod:`evojax_ga.prng`): one Threefry-2x32 block per gene
 gives two words, one for the Bernoulli(rate) mask (``rate`` resolved to 2^-32) and one for the
@@ -28,21 +35,27 @@ import numpy as np
 
 from evojax_ga import prng
 from evojax_ga._checks import check_nonneg, check_prob, check_probs
+from evojax_ga.population import validate_population
+from evojax_ga.types import MutateFn, Params, Population, PRNGKey
 
-Population = Any
+__all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "mixed", "categorical", "chain",
+           "self_adaptive", "set_param", "get_param", "count_nonfinite_params"]
 
-__all__ = ["Mutation", "gaussian", "shift", "sign", "reset", "mixed", "categorical", "chain",
-           "set_param", "get_param", "count_nonfinite_params"]
+#: ``(key, params, parent_index [P] int32, is_child [P] bool) -> params`` of the next population
+InheritFn = Callable[[PRNGKey, Params, jax.Array, jax.Array], Params]
 
 
 class Mutation(NamedTuple):
-    """A mutation operator: ``apply(key, pop, params, row_offset=0) -> pop``."""
-    params: Any
-    apply: Callable[..., Population]
+    """A mutation operator: ``apply(key, params, pop, row_offset=0) -> pop``; ``inherit``: see the module."""
+    params: Params
+    apply: MutateFn
     name: str = "mutation"
+    inherit: InheritFn | None = None
 
-    def __call__(self, key: jax.Array, pop: Population, params: Any = None, row_offset: Any = 0) -> Population:
-        return self.apply(key, pop, self.params if params is None else params, row_offset)
+    def __call__(self, key: PRNGKey, pop: Population, params: Params = None, row_offset: Any = 0) -> Population:
+        """``apply`` with this operator's params by default; checks ``pop`` is a population."""
+        validate_population(pop)
+        return self.apply(key, self.params if params is None else params, pop, row_offset)
 
 
 def _per_row(value: Any, x: jax.Array) -> jax.Array:
@@ -80,7 +93,7 @@ def gaussian(rate: float = 1.0, sigma: float = 0.02) -> Mutation:
     check_prob(rate, "rate")
     check_nonneg(sigma, "sigma")
 
-    def apply(key, pop, params, row_offset=0):
+    def apply(key, params, pop, row_offset=0):
         def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             z = prng.bits_to_normal(h1)
@@ -95,7 +108,7 @@ def shift(rate: float = 0.1, shift_max: float = 2.0) -> Mutation:
     check_prob(rate, "rate")
     check_nonneg(shift_max, "shift_max")
 
-    def apply(key, pop, params, row_offset=0):
+    def apply(key, params, pop, row_offset=0):
         def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             s = prng.bits_to_unit(h1) * _per_row(params["shift_max"], x)
@@ -109,7 +122,7 @@ def sign(rate: float = 0.1) -> Mutation:
     """``w = -w`` for each gene with probability ``rate``."""
     check_prob(rate, "rate")
 
-    def apply(key, pop, params, row_offset=0):
+    def apply(key, params, pop, row_offset=0):
         def leaf(x, h0, h1):
             return jnp.where(prng.bernoulli_from_bits(h0, _per_row(params["rate"], x)), -x, x)
         return _map_genes(key, pop, row_offset, leaf)
@@ -121,7 +134,7 @@ def reset(rate: float = 0.1, swap_max: float = 2.0) -> Mutation:
     check_prob(rate, "rate")
     check_nonneg(swap_max, "swap_max")
 
-    def apply(key, pop, params, row_offset=0):
+    def apply(key, params, pop, row_offset=0):
         def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             m = _per_row(params["swap_max"], x)
@@ -144,7 +157,7 @@ def mixed(rate: float = 0.1, type_probs: Sequence[float] = (0.8, 0.1, 0.1), shif
     check_nonneg(shift_max, "shift_max")
     check_nonneg(swap_max, "swap_max")
 
-    def apply(key, pop, params, row_offset=0):
+    def apply(key, params, pop, row_offset=0):
         k_mask, k_val = jax.random.split(key)
         tp = jnp.asarray(params["type_probs"], jnp.float32)
 
@@ -173,7 +186,7 @@ def categorical(cardinalities: Any, rate: float = 0.1) -> Mutation:
     check_prob(rate, "rate")
     cards_tree = cardinalities
 
-    def apply(key, pop, params, row_offset=0):
+    def apply(key, params, pop, row_offset=0):
         leaves = jax.tree_util.tree_leaves(pop)
         if isinstance(cards_tree, (int, np.integer)):
             cards = [cards_tree] * len(leaves)
@@ -197,18 +210,48 @@ def categorical(cardinalities: Any, rate: float = 0.1) -> Mutation:
 
 
 def chain(*mutations: Mutation) -> Mutation:
-    """Apply mutations one after another (like ``optax.chain``); params are the tuple of theirs."""
+    """Apply mutations one after another (like ``optax.chain``), member ``i`` with the key
+    ``fold_in(key, i)``; params are the tuple of theirs (and so is what their ``inherit`` hooks pass on)."""
     if not mutations:
-        raise ValueError("chain needs at least one mutation")
+        raise ValueError("chain needs at least one mutation, got none")
     for i, m in enumerate(mutations):
         if not isinstance(m, Mutation):
             raise TypeError(f"chain argument {i} must be a Mutation, got {type(m).__name__}")
 
-    def apply(key, pop, params, row_offset=0):
+    def apply(key, params, pop, row_offset=0):
         for i, (m, p) in enumerate(zip(mutations, params)):
-            pop = m.apply(jax.random.fold_in(key, i), pop, p, row_offset)
+            pop = m.apply(jax.random.fold_in(key, i), p, pop, row_offset)
         return pop
-    return Mutation(tuple(m.params for m in mutations), apply, "chain(" + ", ".join(m.name for m in mutations) + ")")
+
+    inherit = None
+    if any(m.inherit is not None for m in mutations):
+        def inherit(key, params, parent_index, is_child):
+            return tuple(p if m.inherit is None else m.inherit(jax.random.fold_in(key, i), p, parent_index, is_child)
+                         for i, (m, p) in enumerate(zip(mutations, params)))
+    return Mutation(tuple(m.params for m in mutations), apply,
+                    "chain(" + ", ".join(m.name for m in mutations) + ")", inherit)
+
+
+def self_adaptive(base: Mutation, tau: float) -> Mutation:
+    """Per-individual ``sigma`` (Schwefel's log-normal self-adaptation): ``base`` mutates each individual
+    with its own sigma, a ``[P]`` array in the params; a child inherits parent ``a``'s sigma times
+    ``exp(tau * N(0, 1))``, a kept individual keeps its own.
+
+    base: a mutation with a ``sigma`` parameter (e.g. :func:`gaussian`); tau: >= 0 (0 = fixed sigmas).
+    """
+    if not isinstance(base, Mutation):
+        raise TypeError(f"base must be a Mutation, got {type(base).__name__}")
+    tau = check_nonneg(tau, "tau")
+    if get_param(base.params, "sigma") is None:
+        raise ValueError(f"self_adaptive needs a mutation with a 'sigma' parameter (e.g. mutation.gaussian), "
+                         f"got base={base.name}")
+
+    def inherit(key, params, parent_index, is_child):
+        n = parent_index.shape[0]
+        sigma = jnp.broadcast_to(jnp.asarray(get_param(params, "sigma"), jnp.float32), (n,))[parent_index]
+        z = jax.random.normal(key, (n,), jnp.float32)
+        return set_param(params, "sigma", jnp.where(is_child, sigma * jnp.exp(tau * z), sigma))
+    return Mutation(base.params, base.apply, f"self_adaptive({base.name}, tau={tau})", inherit)
 
 
 def set_param(params: Any, name: str, value: Any) -> Any:
@@ -240,8 +283,3 @@ def count_nonfinite_params(pop: Population) -> jax.Array:
             b = ~jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1)
             bad = b if bad is None else bad | b
     return jnp.zeros((), jnp.int32) if bad is None else jnp.sum(bad).astype(jnp.int32)
-
-
-MUTATIONS: dict[str, Callable[..., Mutation]] = {
-    "gaussian": gaussian, "shift": shift, "sign": sign, "reset": reset, "mixed": mixed,
-}

@@ -15,8 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from evojax_ga.types import Population
+
 PyTree = Any
-Population = Any
 
 __all__ = [
     "init_population", "from_template", "population_size", "validate_population", "gather",
@@ -25,22 +26,22 @@ __all__ = [
 ]
 
 
-def _check_size(size: int, name: str = "size") -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        raise TypeError(f"{name} must be an int >= 2, got {size!r}")
-    if size < 2:
-        raise ValueError(f"{name} must be >= 2 (a GA needs at least two individuals), got {size}")
-    return int(size)
+def _check_size(pop_size: int, name: str = "pop_size") -> int:
+    if isinstance(pop_size, bool) or not isinstance(pop_size, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= 2, got {pop_size!r}")
+    if pop_size < 2:
+        raise ValueError(f"{name} must be >= 2 (a GA needs at least two individuals), got {pop_size}")
+    return int(pop_size)
 
 
-def init_population(key: jax.Array, init_fn: Callable[..., PyTree], *args: Any, size: int,
+def init_population(key: jax.Array, init_fn: Callable[..., PyTree], *args: Any, pop_size: int,
                     **kwargs: Any) -> Population:
-    """Build ``size`` individuals with ``init_fn(key_i, *args, **kwargs)``, ``key_i = fold_in(key, i)``.
+    """Build ``pop_size`` individuals with ``init_fn(key_i, *args, **kwargs)``, ``key_i = fold_in(key, i)``.
 
     ``init_fn`` is e.g. ``model.init`` (then ``args`` is a sample input). Returns the stacked pytree,
-    every leaf ``[size, *shape]``.
+    every leaf ``[pop_size, *shape]``.
     """
-    size = _check_size(size)
+    size = _check_size(pop_size)
     if not callable(init_fn):
         raise TypeError(f"init_fn must be callable (e.g. model.init), got {type(init_fn).__name__}")
 
@@ -64,7 +65,7 @@ def _normal_init(scale: float):
     return init
 
 
-def from_template(key: jax.Array, template: PyTree, size: int, initializer: str | Callable = "normal",
+def from_template(key: jax.Array, template: PyTree, pop_size: int, initializer: str | Callable = "normal",
                   scale: float = 0.1) -> Population:
     """A population shaped like ``template`` (one individual).
 
@@ -73,7 +74,7 @@ def from_template(key: jax.Array, template: PyTree, size: int, initializer: str 
     or a callable ``(key, shape, dtype) -> array`` for one leaf of one individual.
     Leaf ``j`` of individual ``i`` draws from ``fold_in(fold_in(key, i), j)``.
     """
-    size = _check_size(size)
+    size = _check_size(pop_size)
     leaves, treedef = jax.tree_util.tree_flatten(template)
     for leaf in leaves:
         if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
@@ -136,7 +137,7 @@ def num_genes(pop: Population) -> int:
 def check_same_structure(a: PyTree, b: PyTree, name_a: str = "a", name_b: str = "b") -> None:
     """Raise ValueError when two pytrees differ in structure or leaf shapes."""
     ta, tb = jax.tree_util.tree_structure(a), jax.tree_util.tree_structure(b)
-    if ta != tb:
+    if ta != tb:  # type: ignore[operator]
         raise ValueError(f"{name_a} and {name_b} have different pytree structures: {ta} vs {tb}")
     for (path, x), y in zip(jax.tree_util.tree_flatten_with_path(a)[0], jax.tree_util.tree_leaves(b)):
         if x.shape != y.shape:

@@ -1,41 +1,44 @@
-"""Named GA configurations: plain compositions of the operators with the seed articles' settings."""
+"""Named GA configurations: plain compositions of the operators with the seed articles' settings.
+
+Every preset is registered by name in :data:`evojax_ga.registry.PRESETS`.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from evojax_ga import adaptation, crossover, mutation, selection
 from evojax_ga.strategy import Strategy, ga
 
-__all__ = ["simple_ga", "genetic_mlp", "deep_ga", "mnist_cnn_ga", "PRESETS"]
+__all__ = ["simple_ga", "genetic_mlp", "deep_ga", "mnist_cnn_ga"]
 
 
-def simple_ga(rate: float = 0.1, sigma: float = 0.02, tournament: int = 2, crossover_prob: float = 0.5,
+def simple_ga(mutation_rate: float = 0.1, sigma: float = 0.02, tournament: int = 2, crossover_prob: float = 0.5,
               elite: int = 1) -> Strategy:
     """The benchmark's reference GA: binary tournament, uniform crossover, Gaussian mutation, 1 elite."""
     return ga(select=selection.tournament(tournament), crossover=crossover.uniform(crossover_prob),
-              mutate=mutation.gaussian(rate, sigma), elite=elite)
+              mutate=mutation.gaussian(mutation_rate, sigma), elite=elite)
 
 
-def genetic_mlp(pop_size: int, die_off_rate: float = 0.5, fitness_pref: float = 1.0, mutation_rate: float = 0.1,
+def genetic_mlp(pop_size: int, die_off_rate: float = 0.5, preference: float = 1.0, mutation_rate: float = 0.1,
                 type_probs: Sequence[float] = (0.8, 0.1, 0.1), shift_max: float = 2.0, swap_max: float = 2.0,
                 mutation_rate_cap: float = 0.25, mutation_rate_increase: float = 0.025,
                 max_crossover: float = 0.5, crossover_prob: float = 1.0) -> Strategy:
     """Gursky's NumPy ``GeneticMLP`` loop (defaults are its constructor's).
 
     The top ``P - floor(P * die_off_rate)`` individuals survive unchanged (the notebook's die-off),
-    parents are drawn from the survivors with ``P_i ∝ F_i^fitness_pref``, children get neuron
+    parents are drawn from the survivors with ``P_i ∝ F_i^preference``, children get neuron
     crossover (the notebook's exact with-replacement unit draw) and shift/sign/swap mutation, and the
     mutation rate rises by ``mutation_rate_increase`` per stagnant generation up to the cap.
     The notebook's fitness is the inverse cross-entropy: use it with
     ``tasks.classification(..., fitness="inverse_cross_entropy")``.
     """
-    import math
     survivors = pop_size - math.floor(pop_size * die_off_rate)
     if not 1 <= survivors < pop_size:
         raise ValueError(f"die_off_rate={die_off_rate} leaves {survivors} survivors of {pop_size}; "
                          f"it must keep at least one and kill at least one")
-    return ga(select=selection.fitness_proportional(fitness_pref),
+    return ga(select=selection.fitness_proportional(preference),
               crossover=crossover.neuron(max_crossover, crossover_prob, mode="seed"),
               mutate=mutation.mixed(mutation_rate, type_probs, shift_max, swap_max),
               elite=survivors, parent_pool=survivors,
@@ -49,7 +52,7 @@ def deep_ga(truncation: int = 20, sigma: float = 0.002, elite: int = 1) -> Strat
               elite=elite, parent_pool=truncation)
 
 
-def mnist_cnn_ga(preference: float = 2.0, rate: float = 0.05, sigma: float = 0.05, elite: int = 1) -> Strategy:
+def mnist_cnn_ga(preference: float = 2.0, mutation_rate: float = 0.05, sigma: float = 0.05, elite: int = 1) -> Strategy:
     """The MNIST-CNN article's GA: fitness-biased random pairing of the whole population, uniform
     element-mask crossover per weight matrix (p = 0.5), then mutation.
 
@@ -57,7 +60,4 @@ def mnist_cnn_ga(preference: float = 2.0, rate: float = 0.05, sigma: float = 0.0
     the top performers"); we use ``P_i ∝ F^preference`` on accuracy and Gaussian mutation.
     """
     return ga(select=selection.fitness_proportional(preference), crossover=crossover.uniform(0.5),
-              mutate=mutation.gaussian(rate, sigma), elite=elite)
-
-
-PRESETS = {"simple": simple_ga, "deep_ga": deep_ga, "mnist_cnn_ga": mnist_cnn_ga}
+              mutate=mutation.gaussian(mutation_rate, sigma), elite=elite)

@@ -1,7 +1,7 @@
 """Counter-based random bits that XLA fuses into the operator that uses them.
 
-`jax.random` materialises every draw as a fresh array (~1e8 uint32/s on a 2-core CPU), which
-makes random-number generation, not memory traffic, the cost of a GA step on a large population.
+`jax.random` materialises every draw as a fresh array, which makes random-number generation, not
+memory traffic, the cost of a GA step on a large population (benchmarks/README.md has the figures).
 Here a draw is a pure function of ``(key, row, column)``: Threefry-2x32 (Salmon et al., "Parallel
 random numbers: as easy as 1, 2, 3", SC'11 — the same generator as JAX's default) applied to the
 64-bit counter ``(column, row)`` under the operator's 64-bit key. Because it is elementwise, XLA
@@ -125,9 +125,8 @@ def segment_bits(keys: Sequence[jax.Array], sizes: Sequence[int], rows: int, row
 
 
 #: :func:`map_genes` fuses a population's leaves into one loop up to this many genes in all
-#: (rows x genes per row), where compile time dominates: on the 6-leaf CartPole MLP (128 members)
-#: the GA step then traces and lowers in 0.16 s instead of 0.35 s, and the CLI's cold start drops by
-#: ~0.3 s. Larger populations keep the per-leaf loops that the GA-step benchmarks measured.
+#: (rows x genes per row), where compile time dominates: one fused loop traces and lowers faster and
+#: shortens the CLI's cold start. Larger populations keep the per-leaf loops, faster to run there.
 FUSE_MAX_ELEMENTS = 1 << 22
 
 

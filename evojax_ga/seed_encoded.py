@@ -16,6 +16,7 @@ The first ``elite`` rows of every generation are the best ``elite`` parents, unc
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import jax
@@ -26,12 +27,13 @@ from evojax_ga import crossover as xo
 from evojax_ga import mutation as mu
 from evojax_ga import selection as sel
 from evojax_ga._checks import check_int
+from evojax_ga.metrics import generation_metrics
 from evojax_ga.population import gather, validate_population
-from evojax_ga.strategy import Strategy, _split_eval_output, as_evaluate, generation_metrics
+from evojax_ga.reproduction import keep_rows
+from evojax_ga.strategy import Strategy
+from evojax_ga.types import Population, as_task, evaluate_task
 
 __all__ = ["EncodedPopulation", "SeedEncodedState", "seed_encoded_ga", "materialize"]
-
-Population = Any
 
 
 @struct.dataclass
@@ -71,12 +73,9 @@ def materialize(encoded: EncodedPopulation, rows: jax.Array, init_fn: Callable[[
         k_x, k_m = jax.random.split(encoded.key)
         a = gather(encoded.parents, encoded.ia[rows])
         b = gather(encoded.parents, encoded.ib[rows])
-        c = crossover.apply(k_x, a, b, encoded.params["crossover"], rows)
-        mparams = encoded.params["mutation"]
-        rate = mu.get_param(mparams, "rate")
-        if rate is not None:
-            mparams = mu.set_param(mparams, "rate", jnp.where(encoded.keep[rows], 0.0, rate))
-        return mutate.apply(k_m, c, mparams, rows)
+        c = crossover.apply(k_x, encoded.params["crossover"], a, b, rows)
+        c = mutate.apply(k_m, encoded.params["mutation"], c, rows)
+        return keep_rows(~encoded.keep[rows], c, a)   # kept parents are copied back by a row mask
 
     return jax.lax.cond(encoded.initial, initial, children, None)
 
@@ -94,7 +93,7 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
     chunk_size: individuals materialised at once.
 
     ``init(key)`` -> state; ``ask(key, state)`` -> (EncodedPopulation, state);
-    ``tell(state, encoded, fitness)``; ``step(key, state, evaluate)`` evaluates chunk by chunk
+    ``tell(state, encoded, fitness)``; ``step(key, state, task)`` evaluates chunk by chunk
     (the task gets the same key for every chunk, so use common random numbers inside it for
     chunk-size invariance) — works with :func:`evojax_ga.evolve`.
     """
@@ -105,6 +104,8 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
     select = sel.uniform() if select is None else select
     crossover = xo.none() if crossover is None else crossover
     mutate = mu.gaussian(1.0, 0.002) if mutate is None else mutate
+    if mutate.inherit is not None:
+        raise ValueError(f"seed_encoded_ga cannot carry per-individual mutation params; got mutate={mutate.name}")
     P, K = pop_size, parents
     config = dict(pop_size=P, parents=K, select=select.name, crossover=crossover.name, mutate=mutate.name,
                   elite=elite, chunk_size=chunk_size, encoding="seed")
@@ -127,13 +128,13 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
                                 best_params=template, best_fitness=jnp.float32(-jnp.inf),
                                 generation=jnp.int32(0))
 
-    def _evaluate_all(key, encoded, evaluate):
+    def _evaluate_all(key, encoded, task):
         n_chunks = -(-P // chunk_size)
         rows = jnp.arange(n_chunks * chunk_size, dtype=jnp.int32).reshape(n_chunks, chunk_size)
 
         def one(r):
             r_valid = jnp.minimum(r, P - 1)
-            f, extra = _split_eval_output(evaluate(key, _materialize(encoded, r_valid)))
+            f, extra = evaluate_task(task, key, _materialize(encoded, r_valid))
             return jnp.asarray(f, jnp.float32), extra
 
         f, extra = jax.lax.map(one, rows)
@@ -149,7 +150,7 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
         gen_best = sel.rank_key(fitness)[top[0]]
         better = gen_best > state.best_fitness
         best = jax.tree_util.tree_map(lambda n, o: jnp.where(better, n[0], o), new_parents, state.best_params)
-        enc = encoded.replace(parents=new_parents)
+        enc = dataclasses.replace(encoded, parents=new_parents)
         return SeedEncodedState(encoded=enc, fitness=fitness, best_params=best,
                                 best_fitness=jnp.maximum(state.best_fitness, gen_best),
                                 generation=state.generation + 1)
@@ -160,8 +161,8 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
         parent_fit = state.fitness[sel.argsort_desc(state.fitness)[:K]]
         k_a, k_b, k_gen = jax.random.split(key, 3)
         n_children = P - elite
-        pa = select.apply(k_a, parent_fit, n_children, enc.params["selection"])
-        pb = select.apply(k_b, parent_fit, n_children, enc.params["selection"])
+        pa = select.apply(k_a, enc.params["selection"], parent_fit, n_children)
+        pb = select.apply(k_b, enc.params["selection"], parent_fit, n_children)
         keep_idx = jnp.arange(elite, dtype=jnp.int32)
         ia = jnp.concatenate([keep_idx, pa])
         ib = jnp.concatenate([keep_idx, pb])
@@ -171,12 +172,12 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
         gen_key = jax.lax.cond(first, lambda _: enc.key, lambda _: k_gen, None)
         new = EncodedPopulation(parents=enc.parents, ia=ia, ib=ib, keep=keep, key=gen_key, params=enc.params,
                                 initial=first)
-        return new, state.replace(encoded=new)
+        return new, dataclasses.replace(state, encoded=new)
 
-    def step(key: jax.Array, state: SeedEncodedState, evaluate) -> tuple[SeedEncodedState, dict]:
+    def step(key: jax.Array, state: SeedEncodedState, task: Any) -> tuple[SeedEncodedState, dict]:
         k_ask, k_eval = jax.random.split(key)
         encoded, state = ask(k_ask, state)
-        fitness, extra = _evaluate_all(k_eval, encoded, as_evaluate(evaluate))
+        fitness, extra = _evaluate_all(k_eval, encoded, as_task(task))
         state = tell(state, encoded, fitness)
         # parameter statistics (diversity, non-finite weights) are over the K dense parents only
         metrics = generation_metrics(state.encoded.parents, fitness, diversity_metric)

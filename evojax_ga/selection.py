@@ -1,7 +1,8 @@
 """Parent selection and survival: which individuals reproduce and which are kept unchanged.
 
 A selection operator is a :class:`Selection` — traced ``params`` and a pure
-``apply(key, fitness [n], num, params) -> indices [num] int32``. ``num`` is static. Fitness is
+``apply(key, params, fitness [n], num) -> indices [num] int32`` (:class:`evojax_ga.types.SelectFn`).
+``num`` is static. Fitness is
 higher-is-better; NaN and -inf rank last everywhere (they are never picked while a finite
 individual exists, except by operators that ignore fitness such as :func:`uniform`).
 
@@ -14,27 +15,38 @@ a neural network with a genetic algorithm").
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from evojax_ga._checks import check_int, check_nonneg, check_range
+from evojax_ga.types import Fitness, Params, PRNGKey, SelectFn
 
 __all__ = [
     "Selection", "rank_key", "argsort_desc", "top_k", "uniform", "tournament", "truncation",
-    "fitness_proportional", "linear_rank", "random_survivors", "count_nonfinite",
+    "fitness_proportional", "linear_rank", "random_survivors", "count_nonfinite", "check_fitness",
 ]
 
 
 class Selection(NamedTuple):
-    """A selection operator: ``apply(key, fitness, num, params) -> int32[num]``."""
-    params: dict
-    apply: Callable[[jax.Array, jax.Array, int, dict], jax.Array]
+    """A selection operator: ``apply(key, params, fitness [n], num) -> int32[num]``."""
+    params: Params
+    apply: SelectFn
     name: str = "selection"
 
-    def __call__(self, key: jax.Array, fitness: jax.Array, num: int, params: dict | None = None) -> jax.Array:
-        return self.apply(key, fitness, num, self.params if params is None else params)
+    def __call__(self, key: PRNGKey, fitness: Fitness, num: int, params: Params = None) -> jax.Array:
+        """``apply`` with this operator's params by default; checks ``fitness`` is ``[n]`` and ``num`` an int."""
+        check_fitness(fitness)
+        num = check_int(num, "num", minimum=0)
+        return self.apply(key, self.params if params is None else params, fitness, num)
+
+
+def check_fitness(fitness: Any, name: str = "fitness") -> None:
+    """ValueError unless ``fitness`` is a non-empty ``[n]`` vector."""
+    shape = getattr(fitness, "shape", None)
+    if shape is None or len(shape) != 1 or shape[0] < 1:
+        raise ValueError(f"{name} must be a non-empty [n] vector (one value per individual), got shape {shape}")
 
 
 def rank_key(fitness: jax.Array) -> jax.Array:
@@ -69,7 +81,7 @@ def _sample_from_weights(key: jax.Array, weights: jax.Array, num: int) -> jax.Ar
 
 def uniform() -> Selection:
     """Every individual equally likely (fitness ignored)."""
-    def apply(key, fitness, num, params):
+    def apply(key, params, fitness, num):
         return jax.random.randint(key, (num,), 0, fitness.shape[0], dtype=jnp.int32)
     return Selection({}, apply, "uniform")
 
@@ -78,7 +90,7 @@ def tournament(size: int = 2) -> Selection:
     """Best of ``size`` individuals drawn uniformly with replacement, per pick."""
     size = check_int(size, "size", minimum=1)
 
-    def apply(key, fitness, num, params):
+    def apply(key, params, fitness, num):
         f = rank_key(fitness)
         cand = jax.random.randint(key, (num, size), 0, f.shape[0], dtype=jnp.int32)
         best = jnp.argmax(f[cand], axis=1)  # first maximum: NaN/-inf only win if all are
@@ -93,7 +105,7 @@ def truncation(fraction: float = 0.5) -> Selection:
     """
     check_range(fraction, "fraction", 0.0, 1.0, low_open=True)
 
-    def apply(key, fitness, num, params):
+    def apply(key, params, fitness, num):
         n = fitness.shape[0]
         order = argsort_desc(fitness)
         k = jnp.clip(jnp.ceil(params["fraction"] * n), 1, n).astype(jnp.int32)
@@ -114,7 +126,7 @@ def fitness_proportional(preference: float = 1.0, shift: str = "auto") -> Select
     if shift not in ("auto", "min", "none"):
         raise ValueError(f"shift must be 'auto', 'min' or 'none', got {shift!r}")
 
-    def apply(key, fitness, num, params):
+    def apply(key, params, fitness, num):
         m = jnp.asarray(params["preference"], jnp.float32)
         f = jnp.asarray(fitness, jnp.float32)
         finite = jnp.isfinite(f)
@@ -144,7 +156,7 @@ def linear_rank(pressure: float = 1.5) -> Selection:
     """
     check_range(pressure, "pressure", 1.0, 2.0)
 
-    def apply(key, fitness, num, params):
+    def apply(key, params, fitness, num):
         n = fitness.shape[0]
         s = jnp.asarray(params["pressure"], jnp.float32)
         order = argsort_desc(fitness)
@@ -170,12 +182,3 @@ def random_survivors(key: jax.Array, fitness: jax.Array, n_elite: int, n_random:
     rest = order[n_elite:]
     perm = jax.random.permutation(key, n - n_elite)[:n_random]
     return rest[perm]
-
-
-SELECTIONS: dict[str, Callable[..., Selection]] = {
-    "uniform": uniform,
-    "tournament": tournament,
-    "truncation": truncation,
-    "fitness_proportional": fitness_proportional,
-    "linear_rank": linear_rank,
-}

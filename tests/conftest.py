@@ -23,5 +23,5 @@ def mlp_pop():
     from evojax_ga.models import MLP
     import evojax_ga as ega
     model = MLP(features=(8,), out=3)
-    pop = ega.init_population(jax.random.key(0), model.init, jnp.zeros((5,)), size=64)
+    pop = ega.init_population(jax.random.key(0), model.init, jnp.zeros((5,)), pop_size=64)
     return model, pop

@@ -2,16 +2,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import evojax_ga as ega
 from evojax_ga import crossover as xo
+from evojax_ga import registry
 
 
 def parents(key, shapes, C=50, dtype=jnp.float32):
     ka, kb = jax.random.split(key)
     a = {f"l{i}": jax.random.normal(jax.random.fold_in(ka, i), (C,) + s).astype(dtype) for i, s in enumerate(shapes)}
-    b = {f"l{i}": jax.random.normal(jax.random.fold_in(kb, i), (C,) + s).astype(dtype) + 10 for i, s in enumerate(shapes)}
+    b = {f"l{i}": jax.random.normal(jax.random.fold_in(kb, i), (C,) + s).astype(dtype) + 10
+         for i, s in enumerate(shapes)}
     return a, b
 
 
@@ -59,7 +62,8 @@ def test_neuron_units_come_whole_from_one_parent(key, mlp_pop, mode):
     child = xo.neuron(max_fraction=1.0, prob=1.0, mode=mode)(key, a, b)
     any_from_b = False
     for layer in ("Dense_0", "Dense_1"):
-        k = {"c": child["params"][layer]["kernel"], "a": a["params"][layer]["kernel"], "b": b["params"][layer]["kernel"]}
+        k = {"c": child["params"][layer]["kernel"], "a": a["params"][layer]["kernel"],
+             "b": b["params"][layer]["kernel"]}
         bias = {"c": child["params"][layer]["bias"], "a": a["params"][layer]["bias"], "b": b["params"][layer]["bias"]}
         kb = np.all(np.asarray(k["c"] == k["b"]), axis=1)       # [C, units]: whole column from b
         ka = np.all(np.asarray(k["c"] == k["a"]), axis=1)
@@ -108,7 +112,9 @@ def test_k_point_segments(key, k):
 def test_blend_and_arithmetic(key):
     a, b = parents(key, [(6,)], C=500)
     c = np.asarray(xo.blend(0.5)(key, a, b)["l0"])
-    lo = np.minimum(a["l0"], b["l0"]); hi = np.maximum(a["l0"], b["l0"]); d = hi - lo
+    lo = np.minimum(a["l0"], b["l0"])
+    hi = np.maximum(a["l0"], b["l0"])
+    d = hi - lo
     assert np.all(c >= lo - 0.5 * d - 1e-4) and np.all(c <= hi + 0.5 * d + 1e-4)
     assert np.mean(c > hi) > 0.1 and np.mean(c < lo) > 0.1
     c0 = np.asarray(xo.blend(0.0)(key, a, b)["l0"])
@@ -126,6 +132,42 @@ def test_same_key_same_child_and_mismatch_error(key):
         xo.uniform(1.2)
     with pytest.raises(ValueError, match="k must be >= 1"):
         xo.k_point(0)
+
+
+def test_registry_names_are_stable():
+    assert set(registry.CROSSOVERS) >= {"uniform", "neuron", "layer", "k_point", "blend", "arithmetic", "none"}
+
+
+@pytest.mark.parametrize("name", sorted(registry.CROSSOVERS))
+def test_every_registered_crossover_keeps_structure_and_a_self_cross_is_the_parent(key, name):
+    a, b = parents(key, [(4, 3), (3,)], C=20)
+    op = registry.CROSSOVERS[name]()
+    child = op(key, a, b)
+    assert jax.tree_util.tree_structure(child) == jax.tree_util.tree_structure(a)
+    for k in a:
+        assert child[k].shape == a[k].shape and child[k].dtype == a[k].dtype
+    again = op(key, a, b)
+    for k in a:
+        np.testing.assert_array_equal(child[k], again[k])                 # same key, same child
+    same = op(key, a, a)
+    for k in a:
+        np.testing.assert_allclose(same[k], a[k], rtol=1e-6)              # crossing a with itself gives a
+    with pytest.raises(ValueError, match="differ at leaf"):
+        op(key, a, {"l0": b["l0"][:, :2], "l1": b["l1"]})
+
+
+def test_chain_applies_in_turn_with_independent_keys(key):
+    a, b = parents(key, [(30,)], C=40)
+    np.testing.assert_array_equal(xo.chain(xo.none(), xo.uniform(1.0))(key, a, b)["l0"], b["l0"])
+    np.testing.assert_array_equal(xo.chain(xo.uniform(1.0), xo.none())(key, a, b)["l0"], b["l0"])
+    two = xo.chain(xo.uniform(0.5), xo.uniform(0.5))
+    assert two.params == (xo.uniform(0.5).params, xo.uniform(0.5).params)
+    m = from_b(two(key, a, b), a, b)["l0"]
+    assert abs(m.mean() - 0.75) < 0.05                  # b after either of two independent draws
+    with pytest.raises(ValueError, match="at least one"):
+        xo.chain()
+    with pytest.raises(TypeError, match="chain argument 1 must be a Crossover"):
+        xo.chain(xo.none(), "uniform")
 
 
 @settings(max_examples=10, deadline=None)

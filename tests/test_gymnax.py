@@ -205,7 +205,7 @@ def test_policy_output_size_is_checked():
 def test_member_forward_equals_vmapped_apply(features, activation, flatten, shape):
     from evojax_ga.models import member_forward
     model = MLP(features=features, out=3, activation=activation, flatten=flatten)
-    pop = ega.init_population(jax.random.key(0), model.init, jnp.zeros(shape), size=5)
+    pop = ega.init_population(jax.random.key(0), model.init, jnp.zeros(shape), pop_size=5)
     x = jax.random.normal(jax.random.key(1), (5, 7) + shape)          # [P, E, ...]: own inputs per member
     want = jax.vmap(lambda p, xe: jax.vmap(lambda o: model.apply(p, o))(xe))(pop, x)
     got = member_forward(model)(pop, x)

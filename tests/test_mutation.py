@@ -2,9 +2,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evojax_ga import mutation as mu
+from evojax_ga import registry
 
 
 @pytest.fixture
@@ -26,11 +28,72 @@ ALL = {
 }
 
 
+#: required arguments of registered factories that are not a rate
+REQUIRED = {"categorical": {"cardinalities": 5}}
+
+
+def registered(name, rate):
+    return registry.MUTATIONS[name](rate=rate, **REQUIRED.get(name, {}))
+
+
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_rate_zero_is_identity(key, pop, name):
     out = ALL[name](0.0)(key, pop)
     for k in pop:
         np.testing.assert_array_equal(out[k], pop[k])
+
+
+@pytest.mark.parametrize("name", sorted(registry.MUTATIONS))
+def test_every_registered_mutation_rate_zero_is_identity_and_keeps_structure(key, name):
+    x = {"w": jnp.arange(40 * 6, dtype=jnp.float32).reshape(40, 6) % 5, "b": jnp.ones((40, 3))}
+    out = registered(name, 0.0)(key, x)
+    assert jax.tree_util.tree_structure(out) == jax.tree_util.tree_structure(x)
+    for k in x:
+        assert out[k].dtype == x[k].dtype
+        np.testing.assert_array_equal(out[k], x[k])
+    full = registered(name, 1.0)
+    a, b = full(key, x), full(key, x)
+    for k in x:
+        assert a[k].shape == x[k].shape and a[k].dtype == x[k].dtype
+        np.testing.assert_array_equal(a[k], b[k])                     # same key, same result
+    assert any(np.any(np.asarray(a[k]) != np.asarray(x[k])) for k in x)
+
+
+def test_call_validates_population(key):
+    with pytest.raises(ValueError, match="scalar"):
+        mu.gaussian()(key, {"w": jnp.float32(1.0)})
+    with pytest.raises(ValueError, match="population axis"):
+        mu.gaussian()(key, {"w": jnp.ones((3, 2)), "b": jnp.ones((4,))})
+
+
+def test_chain_members_get_independent_keys_and_inherit_passes_through(key, pop):
+    m = mu.chain(mu.gaussian(1.0, 0.1), mu.gaussian(1.0, 0.1))
+    one = mu.gaussian(1.0, 0.2)(key, pop)
+    two = m(key, pop)
+    assert not np.allclose(np.asarray(two["w"]), np.asarray(one["w"]))
+    assert m.inherit is None
+    sa = mu.chain(mu.sign(0.1), mu.self_adaptive(mu.gaussian(1.0, 0.1), 0.5))
+    p = sa.inherit(key, sa.params, jnp.arange(4), jnp.zeros(4, bool))
+    assert "sigma" not in p[0] and p[1]["sigma"].shape == (4,)
+
+
+def test_self_adaptive_inherit_rule(key):
+    m = mu.self_adaptive(mu.gaussian(1.0, 0.5), tau=0.3)
+    assert m.name.startswith("self_adaptive(gaussian")
+    p0 = m.inherit(key, m.params, jnp.arange(6), jnp.zeros(6, bool))          # init: sized, unchanged
+    np.testing.assert_array_equal(p0["sigma"], np.full(6, 0.5, np.float32))
+    sig = jnp.arange(1, 7, dtype=jnp.float32)
+    parent = jnp.array([5, 4, 0, 0, 1, 2])
+    is_child = jnp.array([False, False, True, True, True, True])
+    p1 = m.inherit(key, {**p0, "sigma": sig}, parent, is_child)["sigma"]
+    np.testing.assert_array_equal(p1[:2], [6.0, 5.0])                      # kept rows keep theirs
+    ratio = np.log(np.asarray(p1[2:]) / np.asarray(sig)[np.asarray(parent[2:])])
+    assert np.all(ratio != 0) and np.all(np.abs(ratio) < 0.3 * 6)           # log-normal step of scale tau
+    x = {"w": jnp.zeros((6, 1000))}
+    out = np.asarray(m(key, x, {**p0, "sigma": sig})["w"])
+    np.testing.assert_allclose(out.std(1), np.asarray(sig), rtol=0.1)     # each row mutates with its sigma
+    with pytest.raises(ValueError, match="tau must be a finite number >= 0"):
+        mu.self_adaptive(mu.gaussian(), -1.0)
 
 
 def test_gaussian_rate_and_scale(key, pop):
@@ -72,7 +135,8 @@ def test_categorical_values_in_range(key):
     cards = {"depth": 4, "act": 3}
     x = {"depth": jnp.zeros((3000, 1), jnp.int32), "act": jnp.full((3000, 2), 2, jnp.int32)}
     out = mu.categorical(cards, 0.5)(key, x)
-    d = np.asarray(out["depth"]); a = np.asarray(out["act"])
+    d = np.asarray(out["depth"])
+    a = np.asarray(out["act"])
     assert d.dtype == np.int32 and d.min() >= 0 and d.max() <= 3 and a.min() >= 0 and a.max() <= 2
     # changed with prob rate * (1 - 1/card)
     assert abs(np.mean(d != 0) - 0.5 * 0.75) < 0.03
@@ -85,11 +149,11 @@ def test_categorical_values_in_range(key):
 
 def test_per_individual_rate_vector(key, pop):
     rate = jnp.where(jnp.arange(200) < 100, 0.0, 1.0)
-    out = mu.gaussian(0.1, 0.2)(key, pop, {"rate": rate, "sigma": jnp.float32(0.2)})
+    out = mu.gaussian(0.1, 0.2)(key, pop, params={"rate": rate, "sigma": jnp.float32(0.2)})
     np.testing.assert_array_equal(out["w"][:100], pop["w"][:100])
     assert changed(out["w"][100:], pop["w"][100:]).all()
     with pytest.raises(ValueError, match="per-individual parameter must have shape"):
-        mu.gaussian()(key, pop, {"rate": jnp.ones(3), "sigma": jnp.float32(0.1)})
+        mu.gaussian()(key, pop, params={"rate": jnp.ones(3), "sigma": jnp.float32(0.1)})
 
 
 def test_same_key_same_result_and_row_offset(key, pop):
@@ -127,7 +191,8 @@ def test_property_bounds(rows, cols, rate, name, dtype):
     x = {"w": (jnp.arange(rows * cols, dtype=jnp.float32).reshape(rows, cols) - 3.0).astype(dtype)}
     out = ALL[name](rate)(jax.random.key(rows + 7 * cols), x)["w"]
     assert out.shape == x["w"].shape and out.dtype == dtype
-    o = np.asarray(out, np.float32); w = np.asarray(x["w"], np.float32)
+    o = np.asarray(out, np.float32)
+    w = np.asarray(x["w"], np.float32)
     if name == "sign":
         assert np.all((o == w) | (o == -w))
     elif name == "reset":

@@ -18,8 +18,8 @@ def test_init_population_shapes_and_independence(mlp_pop):
 
 def test_individual_does_not_depend_on_population_size():
     model = MLP(features=(4,), out=2)
-    a = ega.init_population(jax.random.key(3), model.init, jnp.zeros((3,)), size=4)
-    b = ega.init_population(jax.random.key(3), model.init, jnp.zeros((3,)), size=9)
+    a = ega.init_population(jax.random.key(3), model.init, jnp.zeros((3,)), pop_size=4)
+    b = ega.init_population(jax.random.key(3), model.init, jnp.zeros((3,)), pop_size=9)
     for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
         np.testing.assert_array_equal(x, y[:4])
 
@@ -40,8 +40,10 @@ def test_from_template_initializers(key):
 
 @pytest.mark.parametrize("size", [0, 1, -3])
 def test_size_below_two_is_rejected(key, size):
-    with pytest.raises(ValueError, match="size must be >= 2"):
+    with pytest.raises(ValueError, match="pop_size must be >= 2"):
         ega.from_template(key, jnp.zeros(3), size)
+    with pytest.raises(ValueError, match="pop_size must be >= 2"):
+        ega.init_population(key, lambda k: jnp.zeros(3), pop_size=size)
 
 
 def test_bad_initializer_and_scale(key):

@@ -52,7 +52,7 @@ def test_seed_encoded_materialize_is_exact_for_any_rows(key):
                         mutate=ega.mutation.gaussian(0.5, 0.1), elite=2, chunk_size=16)
     state = s.init(key)
     enc, state = s.ask(key, state)
-    state = s.tell(state, enc, first_gene(None, ega.init_population(key, _init, size=40)))
+    state = s.tell(state, enc, first_gene(None, ega.init_population(key, _init, pop_size=40)))
     enc, state = s.ask(jax.random.fold_in(key, 1), state)
     mat = lambda rows: materialize(enc, rows, _init, ega.crossover.uniform(0.5), ega.mutation.gaussian(0.5, 0.1),
                                    enc.key)
@@ -64,7 +64,7 @@ def test_seed_encoded_materialize_is_exact_for_any_rows(key):
     # generation 0 equals a dense init_population with the same key
     s0 = s.init(key)
     enc0, _ = s.ask(key, s0)
-    dense = ega.init_population(key, _init, size=40)
+    dense = ega.init_population(key, _init, pop_size=40)
     gen0 = materialize(enc0, jnp.arange(40), _init, ega.crossover.none(), ega.mutation.gaussian(), enc0.key)
     np.testing.assert_array_equal(gen0["x"], dense["x"])
 

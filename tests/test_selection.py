@@ -2,7 +2,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from evojax_ga import registry
 from evojax_ga import selection as sel
 
 
@@ -105,27 +108,60 @@ def test_bad_arguments(factory, kwargs, match):
         factory(**kwargs)
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
 _fit_values = st.one_of(st.floats(-1e6, 1e6, width=32), st.just(float("nan")), st.just(float("-inf")))
+
+#: every operator built once; the tunable numbers (m, frac) go in as traced params
+_OPS = {"tournament": sel.tournament(3), "truncation": sel.truncation(0.5), "fitness_proportional":
+        sel.fitness_proportional(1.0), "linear_rank": sel.linear_rank(1.5), "uniform": sel.uniform()}
+_NUM = 20   # draws per call; an example checks the first ``num`` (the same distribution)
+
+
+@jax.jit
+def _select_all(key, f, m, frac):
+    params = {name: op.params for name, op in _OPS.items()}
+    params["fitness_proportional"] = {"preference": m}
+    params["truncation"] = {"fraction": frac}
+    picks = {name: op.apply(key, params[name], f, _NUM) for name, op in _OPS.items()}
+    return picks, sel.argsort_desc(f)
 
 
 @settings(max_examples=25, deadline=None)
 @given(values=st.lists(_fit_values, min_size=2, max_size=12), num=st.integers(1, 20),
        m=st.floats(0.0, 8.0), frac=st.floats(0.05, 1.0))
 def test_property_selection_invariants(values, num, m, frac):
+    """One compiled program per fitness length (not per example): see the jitted ``_select_all``."""
     f = jnp.array(values, jnp.float32)
     finite = np.isfinite(np.asarray(f))
     n_finite = int(finite.sum())
     key = jax.random.key(len(values) * 100 + num)
-    for op in (sel.tournament(3), sel.truncation(frac), sel.fitness_proportional(m), sel.linear_rank(1.5),
-               sel.uniform()):
-        idx = np.asarray(op(key, f, num))
-        assert idx.shape == (num,) and idx.dtype == np.int32
+    picks, order = _select_all(key, f, jnp.float32(m), jnp.float32(frac))
+    for name, op in _OPS.items():
+        assert jax.eval_shape(lambda k, x: op(k, x, num), key, f).shape == (num,)
+        idx = np.asarray(picks[name])[:num]
+        assert idx.dtype == np.int32
         assert idx.min() >= 0 and idx.max() < len(values)
     if n_finite:
-        assert finite[np.asarray(sel.fitness_proportional(m)(key, f, num))].all()
-        if n_finite >= int(np.ceil(frac * len(values))):
-            assert finite[np.asarray(sel.truncation(frac)(key, f, num))].all()
-        order = np.asarray(sel.argsort_desc(f))
-        assert finite[order[:n_finite]].all()
+        assert finite[np.asarray(picks["fitness_proportional"])].all()
+        if n_finite >= int(np.ceil(np.float32(frac) * len(values))):
+            assert finite[np.asarray(picks["truncation"])].all()
+        assert finite[np.asarray(order)[:n_finite]].all()
+
+
+def test_registry_names_are_stable():
+    assert set(registry.SELECTIONS) >= {"uniform", "tournament", "truncation", "fitness_proportional", "linear_rank"}
+
+
+@pytest.mark.parametrize("name", sorted(registry.SELECTIONS))
+def test_every_registered_selection_returns_indices_and_prefers_finite(key, name):
+    op = registry.SELECTIONS[name]()
+    f = jnp.array([3.0, jnp.nan, 1.0, -jnp.inf, 2.0, 0.5])
+    idx = np.asarray(op(key, f, 500))
+    assert idx.shape == (500,) and idx.dtype == np.int32 and idx.min() >= 0 and idx.max() < 6
+    np.testing.assert_array_equal(idx, np.asarray(op(key, f, 500)))         # same key, same picks
+    if name != "uniform":                                                   # uniform ignores fitness
+        counts = np.bincount(idx, minlength=6)                              # the best beats NaN and -inf
+        assert counts[0] > counts[1] and counts[0] > counts[3]
+    with pytest.raises(ValueError, match=r"fitness must be a non-empty \[n\] vector"):
+        op(key, jnp.ones((2, 3)), 4)
+    with pytest.raises(TypeError, match="num must be an int"):
+        op(key, f, 2.5)

@@ -107,8 +107,10 @@ def test_bad_configuration_errors(key):
         ega.ga(elite=4, random_survivors=4).init(key, vec_pop(key, P=8))
     with pytest.raises(ValueError, match="parent_pool as a fraction"):
         ega.ga(parent_pool=1.5)
-    with pytest.raises(ValueError, match="self_adaptive_tau needs"):
-        ega.ga(mutate=mutation.sign(0.1), self_adaptive_tau=0.1)
+    with pytest.raises(ValueError, match="self_adaptive needs a mutation with a 'sigma'"):
+        mutation.self_adaptive(mutation.sign(0.1), 0.1)
+    with pytest.raises(TypeError, match="crossover must be a Crossover"):
+        ega.ga(crossover=mutation.gaussian())
 
 
 def test_step_does_not_recompile_and_same_key_same_result(key):
@@ -117,7 +119,7 @@ def test_step_does_not_recompile_and_same_key_same_result(key):
 
     def evaluate(k, pop):
         traces.append(1)
-        return task.evaluate(k, pop)
+        return task.evaluate(k, pop)[0]
 
     s = ega.presets.simple_ga()
     step = jax.jit(lambda k, st: s.step(k, st, evaluate))
@@ -253,12 +255,86 @@ def test_genetic_mlp_preset_raises_rate_when_stagnant(key):
 
 def test_self_adaptive_sigma_inherited(key):
     pop = vec_pop(key, P=64)
-    s = ega.ga(mutate=mutation.gaussian(1.0, 0.1), self_adaptive_tau=0.5, elite=1)
+    s = ega.ga(mutate=mutation.self_adaptive(mutation.gaussian(1.0, 0.1), tau=0.5), elite=1)
     task = ega.tasks.sphere(6)
     st, h = ega.evolve(key, s, task, pop, generations=10, block=5, progress=False)
-    assert st.sigma.shape == (64,)
-    assert float(jnp.std(st.sigma)) > 0.0
+    sigma = st.params["mutation"]["sigma"]
+    assert sigma.shape == (64,)
+    assert float(jnp.std(sigma)) > 0.0
     assert "sigma_mean" in h and np.all(np.isfinite(h["sigma_mean"]))
+    assert "sigma_mean" not in ega.evolve(key, ega.ga(), task, pop, generations=1, block=1, progress=False)[1]
+
+
+def test_self_adaptive_kept_rows_keep_their_sigma_children_inherit_from_parent_a(key):
+    pop = vec_pop(key, P=12)
+    s = ega.ga(select=selection.uniform(), crossover=crossover.none(),
+               mutate=mutation.self_adaptive(mutation.gaussian(1.0, 0.1), tau=0.0), elite=2)
+    state = s.init(key, pop)
+    np.testing.assert_array_equal(state.params["mutation"]["sigma"], np.full(12, 0.1, np.float32))
+    sigma0 = jnp.arange(12, dtype=jnp.float32) / 10
+    state = state.replace(params={**state.params, "mutation": {**state.params["mutation"], "sigma": sigma0}})
+    fit = jnp.arange(12, dtype=jnp.float32)
+    asked, st1 = s.ask(key, s.tell(state, pop, fit))
+    sigma1 = np.asarray(st1.params["mutation"]["sigma"])
+    assert list(sigma1[:2]) == pytest.approx([1.1, 1.0])          # elites 11 and 10 keep theirs
+    for i in range(2, 12):                                        # tau 0: a child's sigma is its parent's
+        parent = int(np.argmin(np.abs(np.asarray(pop["x"]) - np.asarray(asked["x"][i])).sum(1)))
+        assert sigma1[i] == pytest.approx(float(sigma0[parent]))
+
+
+def _plus_one() -> mutation.Mutation:
+    """A user mutation with no 'rate' parameter: every gene + 1."""
+    return mutation.Mutation({"step": jnp.float32(1.0)},
+                             lambda k, params, pop, row_offset=0: jax.tree_util.tree_map(lambda x: x + params["step"],
+                                                                                          pop), "plus_one")
+
+
+def _constant_crossover() -> crossover.Crossover:
+    """A user crossover that returns a constant child."""
+    return crossover.Crossover({}, lambda k, params, a, b, row_offset=0: jax.tree_util.tree_map(
+        lambda x: jnp.full_like(x, -7.0), a), "constant")
+
+
+@pytest.mark.parametrize("xo_name", ["constant", "b", "none"])
+def test_custom_operators_keep_elites_and_survivors_bit_identical(key, xo_name):
+    pop = vec_pop(key, P=20)
+    fit = jnp.arange(20, dtype=jnp.float32)
+    xo = {"constant": _constant_crossover(),
+          "b": crossover.Crossover({}, lambda k, params, a, b, row_offset=0: b, "b"),
+          "none": crossover.none()}[xo_name]
+    s = ega.ga(crossover=xo, mutate=_plus_one(), elite=3, random_survivors=2)
+    state = s.init(key, pop)
+    first, _ = s.ask(key, state)                                   # generation 0: the initial population
+    np.testing.assert_array_equal(first["x"], pop["x"])
+    child, _ = s.ask(key, s.tell(state, pop, fit))
+    for i, src in enumerate([19, 18, 17]):
+        np.testing.assert_array_equal(child["x"][i], pop["x"][src])
+    old = set(rows(pop))
+    assert all(r in old for r in rows(child)[3:5])                 # survivors: exact copies
+    assert not any(r in old for r in rows(child)[5:])              # children: +1 everywhere
+    if xo_name == "constant":
+        np.testing.assert_array_equal(child["x"][5:], np.full((15, 6), -6.0, np.float32))
+
+
+def test_seed_encoded_custom_mutation_keeps_elites(key):
+    init_fn = lambda k: {"x": jax.random.normal(k, (4,))}
+    s = ega.seed_encoded_ga(init_fn, pop_size=12, parents=4, mutate=_plus_one(), elite=2, chunk_size=5)
+    state = s.init(key)
+    enc, state = s.ask(key, state)
+    state = s.tell(state, enc, jnp.arange(12, dtype=jnp.float32))
+    enc, state = s.ask(jax.random.key(3), state)
+    rows_ = ega.seed_encoded.materialize(enc, jnp.arange(12), init_fn, crossover.none(), _plus_one(), enc.key)
+    np.testing.assert_array_equal(rows_["x"][:2], enc.parents["x"][:2])
+    np.testing.assert_array_equal(rows_["x"][2:], enc.parents["x"][np.asarray(enc.ia[2:])] + 1.0)
+    with pytest.raises(ValueError, match="per-individual"):
+        ega.seed_encoded_ga(init_fn, 12, 4, mutate=mutation.self_adaptive(mutation.gaussian(), 0.1))
+
+
+def test_step_rejects_a_bare_function_returning_a_pair(key):
+    pop = vec_pop(key, P=8)
+    s = ega.ga()
+    with pytest.raises(TypeError, match="fitness alone"):
+        s.step(key, s.init(key, pop), lambda k, p: (jnp.zeros(8), {}))
 
 
 def test_deep_ga_improves(key):

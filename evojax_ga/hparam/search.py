@@ -238,7 +238,7 @@ def _refresher(space: Space, rate: float) -> Callable:
     @jax.jit
     def refresh(key, genomes, rows):
         params = mu.set_param(mut.params, "rate", jnp.where(rows, jnp.float32(rate), 0.0))
-        return mut.apply(key, genomes, params)
+        return mut.apply(key, params, genomes)
     return refresh
 
 

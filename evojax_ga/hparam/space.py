@@ -120,10 +120,10 @@ def _continuous(name: str, low: float, high: float, log: bool, grid: int) -> Gen
 def on_leaf(mutation: mu.Mutation, leaf: str) -> mu.Mutation:
     """Apply a core mutation to one key of a dict population only (params shared, so the GA can set
     a per-row ``rate``)."""
-    def apply(key, pop, params, row_offset=0):
+    def apply(key, params, pop, row_offset=0):
         if leaf not in pop:
             return pop
-        return {**pop, leaf: mutation.apply(key, {leaf: pop[leaf]}, params, row_offset)[leaf]}
+        return {**pop, leaf: mutation.apply(key, params, {leaf: pop[leaf]}, row_offset)[leaf]}
     return mu.Mutation(mutation.params, apply, f"{mutation.name}@{leaf}")
 
 

@@ -156,7 +156,7 @@ def build(cfg: ControlConfig) -> Parts:
     model_config = {"kind": "MLP", "features": list(cfg.hidden), "out": task.num_outputs,
                     "activation": cfg.activation, "input_shape": list(task.sample_input.shape)}
     if cfg.preset == "simple":
-        strategy = ega.presets.simple_ga(rate=cfg.mutation_rate, sigma=cfg.sigma, tournament=cfg.tournament,
+        strategy = ega.presets.simple_ga(mutation_rate=cfg.mutation_rate, sigma=cfg.sigma, tournament=cfg.tournament,
                                          crossover_prob=cfg.crossover_prob, elite=cfg.elite)
     else:
         strategy = ega.presets.deep_ga(truncation=cfg.truncation, sigma=cfg.sigma, elite=cfg.elite)

@@ -271,7 +271,7 @@ class ClassificationTask(NamedTuple):
         """``size`` individuals: the model's initialiser per individual (``initializer=None``), or
         :func:`~evojax_ga.population.from_template` with ``initializer`` / ``scale``."""
         if initializer is None:
-            return init_population(key, self.model.init, self.x_train[:1], size=size)
+            return init_population(key, self.model.init, self.x_train[:1], pop_size=size)
         k_t, k_p = jax.random.split(key)
         return from_template(k_p, self.template(k_t), size, initializer=initializer, scale=scale)
 

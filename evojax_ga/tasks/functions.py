@@ -28,11 +28,11 @@ class FunctionTask(NamedTuple):
     f: Callable[[jax.Array], jax.Array]
     init_scale: float
 
-    def evaluate(self, key: jax.Array, pop: Any) -> jax.Array:
+    def evaluate(self, key: jax.Array, pop: Any) -> tuple[jax.Array, dict]:
         x = _flat(pop)
         if x.shape[1] != self.dim:
             raise ValueError(f"{self.name} task expects genomes of {self.dim} genes, got {x.shape[1]}")
-        return -self.f(x)
+        return -self.f(x), {}
 
     def template(self) -> jax.Array:
         """One individual: a ``[dim]`` float32 vector."""
