@@ -165,7 +165,7 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Built:
     mc = model_config(cfg, ds.num_classes, ds.input_shape)
     model = model_from_config(mc)
     task = ega.tasks.classification(model, ds, fitness=cfg.fitness, batch_size=cfg.batch_size,
-                                    pop_chunk=cfg.pop_chunk, test_samples=cfg.test_samples)
+                                    chunk_size=cfg.pop_chunk, test_samples=cfg.test_samples)
     P = cfg.pop_size
     elite = max(1, int(round(cfg.elite * P))) if cfg.elite > 0 else 0
     pool = max(2, int(round(cfg.parent_pool * P)))
