@@ -448,7 +448,7 @@ def main(args: argparse.Namespace) -> int:
     """Run a control job from parsed arguments; write the run folder; print the final evaluation."""
 
     from evojax_ga import run_folder as rf
-    from evojax_ga.tasks.gymnax_task import import_gymnax
+    from evojax_ga._startup import import_gymnax
 
     t_start = time.perf_counter()
     job = args.job
@@ -543,7 +543,7 @@ def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
     import jax
 
     from evojax_ga import run_folder as rf
-    from evojax_ga.tasks.gymnax_task import import_gymnax
+    from evojax_ga._startup import import_gymnax
 
     t_start = time.perf_counter()
     config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)
@@ -570,7 +570,8 @@ def evaluate_run(run_dir: Path, args: argparse.Namespace) -> int:
     import numpy as np
 
     from evojax_ga import run_folder as rf
-    from evojax_ga.tasks.gymnax_task import gymnax_task, import_gymnax
+    from evojax_ga._startup import import_gymnax
+    from evojax_ga.tasks.gymnax_task import gymnax_task
 
     import_gymnax(defer_plotting=True)
     import jax
