@@ -70,7 +70,7 @@ class ChunkPlan(NamedTuple):
     single: bool
 
     @property
-    def count(self) -> int:
+    def num_calls(self) -> int:
         """Number of calls, the tail call included."""
         return len(self.starts) + (1 if self.tail else 0)
 
@@ -124,10 +124,18 @@ def _stack(parts: list) -> Any:
 def _pieces(p: ChunkPlan) -> list[tuple[int, int]]:
     """``(offset, n)`` per equal-size call: its rows ``offset .. offset + n - 1`` are new (kept)."""
     end, out = 0, []
-    for s, n in zip(p.starts, p.new_rows):
+    for s, n in zip(p.starts, p.new_rows, strict=True):
         out.append((end - s, n))
         end += n
     return out
+
+
+def _take_rows(tree: Any, rows: np.ndarray) -> Any:
+    return jax.tree_util.tree_map(lambda x: x[rows], tree)
+
+
+def _slice_rows(tree: Any, start: int, n: int) -> Any:
+    return jax.tree_util.tree_map(lambda y: y[start:start + n], tree)
 
 
 def _assemble(p: ChunkPlan, stacked: Any) -> Any:
@@ -151,7 +159,7 @@ def map_chunks(fn: Callable[[Any, Any], Any], tree: Any, chunk_size: int | None,
     chunk from ``rows`` alone. rows: ``[C]`` int32 global indices. ``fn`` returns a pytree of per-row
     outputs (leaves ``[C, ...]``); the result has leaves ``[P, ...]``. With ``per_chunk=True`` ``fn``
     returns ``(row_outputs, chunk_outputs)`` and the result is ``(row_outputs [P, ...],
-    chunk_outputs stacked [plan.count, ...])`` (weigh them with :func:`plan`'s ``new_rows``).
+    chunk_outputs stacked [plan.num_calls, ...])`` (weigh them with :func:`plan`'s ``new_rows``).
     last: ``"pad"``, ``"overlap"`` or ``"tail"`` (module docstring). loop: ``"map"`` (``lax.map``,
     traceable) or ``"python"`` (a host loop: ``fn`` may call compiled programs and report progress;
     ``rows`` is then a numpy array).
@@ -166,7 +174,11 @@ def map_chunks(fn: Callable[[Any, Any], Any], tree: Any, chunk_size: int | None,
         P = validate_population(tree)
     p = plan(P, chunk_size, last)
     host = loop == "python"
-    arange = (lambda a, b: np.arange(a, b, dtype=np.int32)) if host else (lambda a, b: jnp.arange(a, b, dtype=jnp.int32))
+    xp = np if host else jnp
+
+    def arange(a: int, b: int) -> Any:
+        return xp.arange(a, b, dtype=xp.int32)
+
     if p.single:
         out = fn(tree, arange(0, P))
         if not per_chunk:
@@ -174,16 +186,11 @@ def map_chunks(fn: Callable[[Any, Any], Any], tree: Any, chunk_size: int | None,
         return out[0], jax.tree_util.tree_map(lambda v: v[None], out[1])
 
     if host:
-        outs = []
-        for r in p.rows():
-            sub = None if tree is None else jax.tree_util.tree_map(lambda x: x[r], tree)
-            outs.append(fn(sub, r))
-        if p.tail:
-            sub = None if tree is None else jax.tree_util.tree_map(lambda x: x[P - p.tail:], tree)
-            outs.append(fn(sub, arange(P - p.tail, P)))
+        calls = [*p.rows(), *([arange(P - p.tail, P)] if p.tail else [])]
+        outs = [fn(None if tree is None else _take_rows(tree, r), r) for r in calls]
         row_parts = [o[0] if per_chunk else o for o in outs]
         pieces = _pieces(p) + ([(0, p.tail)] if p.tail else [])
-        rows_out = _concat([jax.tree_util.tree_map(lambda y: y[a:a + n], o) for o, (a, n) in zip(row_parts, pieces)])
+        rows_out = _concat([_slice_rows(o, a, n) for o, (a, n) in zip(row_parts, pieces, strict=True)])
         return (rows_out, _stack([o[1] for o in outs])) if per_chunk else rows_out
 
     C = p.size

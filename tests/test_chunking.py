@@ -62,7 +62,7 @@ def test_map_chunks_per_chunk_outputs_and_plan(pop):
     np.testing.assert_array_equal(np.asarray(sums), [0 + 3 + 6 + 9, 12 + 15 + 18 + 21, 18 + 21 + 24 + 27])
     p = chunking.plan(10, 4, "overlap")
     assert p.starts == (0, 4, 6) and p.new_rows == (4, 4, 2) and sum(p.new_rows) == 10
-    assert chunking.plan(10, 4, "tail").tail == 2 and chunking.plan(10, 4, "tail").count == 3
+    assert chunking.plan(10, 4, "tail").tail == 2 and chunking.plan(10, 4, "tail").num_calls == 3
     assert chunking.plan(10, None, "pad").single and chunking.plan(10, 12, "tail").single
     assert not chunking.plan(10, 12, "pad").single
 

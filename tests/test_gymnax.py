@@ -275,7 +275,7 @@ def test_explicit_policy_forward_is_used(mlp_cartpole):
         return jnp.broadcast_to(jnp.array([1.0, 0.0]), obs.shape[:2] + (2,))
 
     task = ega.tasks.gymnax("CartPole-v1", model, episodes=3, policy_forward=left, fast_policy=True)
-    ret, length = jax.jit(task.returns)(jax.random.key(42), pop)
+    _, length = jax.jit(task.returns)(jax.random.key(42), pop)
     expected = manual_returns(jax.random.key(42), 2, 3, action=0)
     np.testing.assert_array_equal(np.asarray(length[2]), [n for _, n in expected])
     with pytest.raises(TypeError, match="policy_forward"):

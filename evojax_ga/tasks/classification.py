@@ -341,7 +341,7 @@ def activation_width(model: Any, sample: np.ndarray) -> int:
         return inter
 
     shapes = jax.eval_shape(probe, jax.random.PRNGKey(0))
-    sizes = [int(np.prod(l.shape)) for l in jax.tree_util.tree_leaves(shapes)]
+    sizes = [int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(shapes)]
     return max(sizes + [int(np.prod(x.shape[1:]))])
 
 

@@ -21,7 +21,7 @@ summed reward of an episode, action = argmax of the network output).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, cast
 
 import flax.linen as nn
 import jax
@@ -29,8 +29,15 @@ import jax.numpy as jnp
 
 from evojax_ga._checks import check_int
 from evojax_ga.chunking import by_backend
-from evojax_ga.tasks.environments import (ENV_ALIASES, SOLVED_THRESHOLDS, action_spec, known_envs, make_env,
-                                          obs_affine, scale_actions)
+from evojax_ga.tasks.environments import (
+    ENV_ALIASES,
+    SOLVED_THRESHOLDS,
+    action_spec,
+    known_envs,
+    make_env,
+    obs_affine,
+    scale_actions,
+)
 from evojax_ga.tasks.rollout import Policy, PolicyForward, make_rollout, rollout_returns
 from evojax_ga.types import Fitness, Metrics, Population, PRNGKey
 
@@ -74,7 +81,7 @@ def _policy_and_forward(policy: Any, policy_forward: PolicyForward | None) -> tu
         if policy_forward is None:
             from evojax_ga.models import member_forward
             policy_forward = member_forward(policy)
-        return policy.apply, policy_forward
+        return cast(Policy, policy.apply), policy_forward
     if not callable(policy):
         raise TypeError(f"policy must be callable (params, obs) -> outputs (e.g. model.apply) or a Flax model; "
                         f"got {type(policy).__name__}")
@@ -123,12 +130,13 @@ def gymnax_task(env_name: str, policy: Policy | nn.Module, episodes: int = 1, ma
         fast_policy = by_backend(True, False)
     if not isinstance(fast_policy, bool):
         raise ValueError(f"fast_policy must be True, False or 'auto', got {fast_policy!r}")
+    chunk: int | None = None
     if isinstance(chunk_size, str):
         if chunk_size != "auto":
             raise ValueError(f"chunk_size must be an int >= 1, None or 'auto', got {chunk_size!r}")
-        chunk_size = by_backend(AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR)
+        chunk = by_backend(AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR)
     elif chunk_size is not None:
-        chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
+        chunk = check_int(chunk_size, "chunk_size", minimum=1)
     policy, forward = _policy_and_forward(policy, policy_forward)
     env, default_params, name = make_env(env_name, env_kwargs)
     params = default_params if env_params is None else env_params
@@ -147,12 +155,12 @@ def gymnax_task(env_name: str, policy: Policy | nn.Module, episodes: int = 1, ma
 
     def returns(key: PRNGKey, population: Population) -> tuple[jax.Array, jax.Array]:
         """``(returns [P, E] float32, lengths [P, E] int32)`` of ``episodes`` episodes per individual."""
-        ret, length, _ = rollout_returns(rollout, key, population, episodes, chunk_size, common_episodes)
+        ret, length, _ = rollout_returns(rollout, key, population, episodes, chunk, common_episodes)
         return ret, length
 
     def evaluate(key: PRNGKey, population: Population) -> tuple[Fitness, Metrics]:
         """``(fitness [P] = mean return, metrics)`` (see :class:`GymnaxTask`)."""
-        ret, length, sim = rollout_returns(rollout, key, population, episodes, chunk_size, common_episodes)
+        ret, length, sim = rollout_returns(rollout, key, population, episodes, chunk, common_episodes)
         lf = length.astype(jnp.float32)
         return jnp.mean(ret, axis=1), {"episode_length": jnp.mean(lf), "env_steps": jnp.sum(lf),
                                         "sim_steps": sim}
@@ -168,7 +176,7 @@ def gymnax_task(env_name: str, policy: Policy | nn.Module, episodes: int = 1, ma
         episodes = check_int(episodes, "episodes", minimum=1)
         return _individual(key, params_one, jnp.zeros((episodes,), jnp.int8))
 
-    config = {"env": name, "episodes": episodes, "max_steps": max_steps, "chunk_size": chunk_size,
+    config = {"env": name, "episodes": episodes, "max_steps": max_steps, "chunk_size": chunk,
               "normalize_obs": bool(normalize_obs),
               "fast_policy": fast is not None,
               "early_exit": bool(early_exit), "common_episodes": bool(common_episodes),
