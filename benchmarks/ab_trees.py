@@ -55,7 +55,9 @@ try:
     pop = ega.init_population(jax.random.key(0), model.init, jnp.zeros((4,)), pop_size={P})
 except TypeError:
     pop = ega.init_population(jax.random.key(0), model.init, jnp.zeros((4,)), size={P})
-task = ega.tasks.gymnax("CartPole-v1", model.apply, episodes=1, chunk_size=256)
+# the MLP fast path: the model itself in the new API, its bound apply in the old one
+policy = model if hasattr(ega.tasks, "as_task") else model.apply
+task = ega.tasks.gymnax("CartPole-v1", policy, episodes=1, chunk_size=256)
 ev = jax.jit(lambda k, p: task.evaluate(k, p)[0])
 jax.block_until_ready(ev(jax.random.key(1), pop))
 ts = []

@@ -52,7 +52,7 @@ from evojax_ga.tasks.gymnax_task import gymnax_task
 from evojax_ga.models import MLP
 P = cfg["P"]
 model = MLP(features=(16, 16), out=2)
-task = gymnax_task("CartPole-v1", model.apply, episodes=1, chunk_size=cfg["chunk"], early_exit=cfg["early_exit"],
+task = gymnax_task("CartPole-v1", model, episodes=1, chunk_size=cfg["chunk"], early_exit=cfg["early_exit"],
                    fast_policy=cfg.get("fast_policy", "auto"))
 shapes = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
 _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))

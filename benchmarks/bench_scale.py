@@ -41,7 +41,7 @@ P = cfg["P"]
 if cfg["task"] == "cartpole":
     from evojax_ga.tasks.gymnax_task import gymnax_task
     model = MLP(features=(16, 16), out=2)
-    task = gymnax_task("CartPole-v1", model.apply, episodes=1, chunk_size=cfg.get("eval_chunk", min(P, 100_000)),
+    task = gymnax_task("CartPole-v1", model, episodes=1, chunk_size=cfg.get("eval_chunk", min(P, 100_000)),
                        early_exit=cfg.get("early_exit", True))
     sample = task.sample_input
 else:
@@ -49,7 +49,7 @@ else:
     from evojax_ga.tasks.classification import classification
     model = MLP(features=(512, 128), out=10)
     ds = data.load("digits", flat=True)
-    task = classification(model, ds, fitness="neg_cross_entropy", batch_size=32, pop_chunk=1000, test_samples=0)
+    task = classification(model, ds, fitness="neg_cross_entropy", batch_size=32, chunk_size=1000, test_samples=0)
     sample = jnp.asarray(ds.x_train[:1])
 key = jax.random.key(0)
 if cfg["encoding"] == "seed":

@@ -1,17 +1,24 @@
 """Start-up settings of the ``evojax-ga`` process, applied by the command line before the first JAX
-computation (a process-wide setting: library code never calls these).
+computation (process-wide settings: library code never calls these). The measured gains are in
+``benchmarks/README.md``.
 
 * :func:`set_fast_compile` — XLA's CPU backend optimisation level 0 (``XLA_FLAGS``): compiles faster,
-  runs slower, so it pays when compilation dominates a run (small populations; see
-  ``benchmarks/README.md`` for the measurements). ``--fast-compile auto`` turns it on up to
-  :data:`FAST_COMPILE_MAX_EPISODES` episodes per generation.
+  runs slower, so it pays when compilation dominates a run (small populations). ``--fast-compile
+  auto`` turns it on up to :data:`FAST_COMPILE_MAX_EPISODES` episodes per generation.
+* :func:`import_gymnax` — ``import gymnax`` without the plotting libraries it loads only for
+  rendering (``seaborn`` for pong, ``matplotlib.pyplot`` for catch and pong, most of its import time).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
+import sys
+import types
+from typing import Any
 
-__all__ = ["FAST_COMPILE_MAX_EPISODES", "fast_compile_wanted", "set_fast_compile"]
+__all__ = ["FAST_COMPILE_MAX_EPISODES", "fast_compile_wanted", "set_fast_compile", "import_gymnax"]
 
 #: ``--fast-compile auto`` turns it on up to this many episodes per generation (pop_size * episodes)
 FAST_COMPILE_MAX_EPISODES = 2048
@@ -40,3 +47,46 @@ def set_fast_compile(on: bool) -> bool:
     if on:
         os.environ["XLA_FLAGS"] = f"{flags} --{_FLAG}=0".strip()
     return on
+
+
+#: modules gymnax imports only to render
+DEFERRED = ("seaborn", "matplotlib.pyplot")
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in ``sys.modules`` for a module until one of its attributes is first used."""
+
+    def __getattr__(self, attr: str) -> Any:
+        name = self.__name__
+        if sys.modules.get(name) is self:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        self.__dict__.update({k: v for k, v in real.__dict__.items() if k != "__class__"})
+        return getattr(real, attr)
+
+
+def _defer(name: str) -> None:
+    if name in sys.modules:
+        return
+    parent = name.rpartition(".")[0]
+    if parent and parent not in sys.modules:
+        importlib.import_module(parent)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return
+    if spec is None:
+        return
+    module = _DeferredModule(name)
+    module.__spec__ = spec
+    sys.modules[name] = module
+
+
+def import_gymnax(defer_plotting: bool = True) -> Any:
+    """``import gymnax``; with ``defer_plotting`` (the command line's choice) the modules in
+    :data:`DEFERRED` are replaced by stand-ins that load them on first use."""
+    if defer_plotting and "gymnax" not in sys.modules:
+        for name in DEFERRED:
+            _defer(name)
+    import gymnax
+    return gymnax

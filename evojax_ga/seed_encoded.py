@@ -27,6 +27,7 @@ from evojax_ga import crossover as xo
 from evojax_ga import mutation as mu
 from evojax_ga import selection as sel
 from evojax_ga._checks import check_int
+from evojax_ga.chunking import map_chunks
 from evojax_ga.metrics import generation_metrics
 from evojax_ga.population import gather, validate_population
 from evojax_ga.reproduction import keep_rows
@@ -129,16 +130,12 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
                                 generation=jnp.int32(0))
 
     def _evaluate_all(key, encoded, task):
-        n_chunks = -(-P // chunk_size)
-        rows = jnp.arange(n_chunks * chunk_size, dtype=jnp.int32).reshape(n_chunks, chunk_size)
-
-        def one(r):
-            r_valid = jnp.minimum(r, P - 1)
-            f, extra = evaluate_task(task, key, _materialize(encoded, r_valid))
+        def one(_, rows):     # every chunk has chunk_size rows, the last padded with copies of row P - 1
+            f, extra = evaluate_task(task, key, _materialize(encoded, rows))
             return jnp.asarray(f, jnp.float32), extra
 
-        f, extra = jax.lax.map(one, rows)
-        return f.reshape(-1)[:P], {k: jnp.mean(v) for k, v in extra.items()}
+        f, extra = map_chunks(one, None, chunk_size, last="pad", num_rows=P, per_chunk=True)
+        return f, {k: jnp.mean(v) for k, v in extra.items()}
 
     def tell(state: SeedEncodedState, encoded: EncodedPopulation, fitness: jax.Array) -> SeedEncodedState:
         fitness = jnp.asarray(fitness, jnp.float32)

@@ -85,8 +85,8 @@ def test_fitness_validation():
         cls.classification(linear_apply, ds, fitness="f1")
     with pytest.raises(ValueError, match="batch_size must be <= 3"):
         cls.classification(linear_apply, ds, batch_size=4)
-    with pytest.raises(ValueError, match="pop_chunk must be >= 1"):
-        cls.classification(linear_apply, ds, pop_chunk=0)
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+        cls.classification(linear_apply, ds, chunk_size=0)
     with pytest.raises(TypeError, match="Dataset"):
         cls.classification(linear_apply, (np.eye(3), LABELS))
     np.testing.assert_allclose(cls.fitness_from_scores("inverse_cross_entropy", jnp.ones(1), jnp.zeros(1)), 1e30)
@@ -101,7 +101,7 @@ def digits():
 @pytest.fixture(scope="module")
 def mlp_task(digits):
     return cls.classification(models.MLP((16,), 10, flatten=True), digits, fitness="neg_cross_entropy",
-                              pop_chunk=16)
+                              chunk_size=16)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,8 @@ def test_mlp_fast_path_matches_vmap_and_chunking(mlp_task, small_pop):
     np.testing.assert_allclose(acc, ref_acc, atol=1e-6)
     np.testing.assert_allclose(ce, ref_ce, rtol=1e-4)
     generic = mlp_task._replace(forward=jax.vmap(m.apply, in_axes=(0, None)), class_axis=2, prepare=lambda x: x)
-    for t in (mlp_task._replace(pop_chunk=7, sample_chunk=64), generic._replace(pop_chunk=40, sample_chunk=None)):
+    for t in (mlp_task._replace(chunk_size=7, sample_chunk_size=64),
+              generic._replace(chunk_size=40, sample_chunk_size=None)):
         a2, c2 = jax.jit(t.scores)(small_pop, x, y)
         np.testing.assert_allclose(a2, acc, atol=1e-6)
         np.testing.assert_allclose(c2, ce, rtol=1e-4)
@@ -173,7 +174,7 @@ def test_models_shapes_and_sizes(digits):
 
 
 def test_cnn_task_runs(digits):
-    task = cls.classification(models.small_cnn(), digits, batch_size=16, pop_chunk=4, test_samples=50)
+    task = cls.classification(models.small_cnn(), digits, batch_size=16, chunk_size=4, test_samples=50)
     pop = task.init_population(jax.random.PRNGKey(1), 4)
     fit, metrics = jax.jit(task.evaluate)(jax.random.PRNGKey(2), pop)
     assert fit.shape == (4,) and np.all(np.isfinite(fit))
@@ -183,7 +184,7 @@ def test_cnn_task_runs(digits):
 def test_ga_improves_digits_accuracy(digits):
     """A truncation GA with Gaussian mutation beats the random initial population within 15 generations."""
     task = cls.classification(models.MLP((16,), 10, flatten=True), digits, fitness="neg_cross_entropy",
-                              batch_size=256, pop_chunk=128, test_samples=None)
+                              batch_size=256, chunk_size=128, test_samples=None)
     pop = task.init_population(jax.random.PRNGKey(0), 128)
     strategy = ega.ga(select=selection.uniform(), crossover=crossover.uniform(0.5),
                       mutate=mutation.gaussian(0.2, 0.1), elite=4, parent_pool=16, diversity_metric=False)

@@ -1,7 +1,5 @@
 """Gymnax rollouts: exact returns, done-masking, determinism, chunking, action scaling, bad input."""
 
-import importlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,8 +7,7 @@ import pytest
 
 import evojax_ga as ega
 from evojax_ga.models import MLP
-
-gt = importlib.import_module("evojax_ga.tasks.gymnax_task")
+from evojax_ga.tasks import environments
 
 
 def always(action: int, n: int = 2):
@@ -62,7 +59,7 @@ def mlp_cartpole():
     """A random population of 7 CartPole MLPs and the task's jitted returns for chunk sizes None, 3, 5."""
     model = MLP(features=(8,), out=2)
     pop = random_pop(model, jnp.zeros((4,)), 7, scale=1.0, seed=3)  # varied behaviour: some long episodes
-    fns = {c: jax.jit(ega.tasks.gymnax("CartPole-v1", model.apply, episodes=2, chunk_size=c).returns)
+    fns = {c: jax.jit(ega.tasks.gymnax("CartPole-v1", model, episodes=2, chunk_size=c).returns)
            for c in (None, 3, 5)}
     return model, pop, fns
 
@@ -123,6 +120,16 @@ def test_chunk_size_does_not_change_returns(mlp_cartpole):
         np.testing.assert_allclose(np.asarray(r), np.asarray(ref_r))
 
 
+def test_sim_steps_count_each_individual_once_for_any_chunk_size(mlp_cartpole):
+    """Without early exit every episode simulates max_steps steps: sim_steps = P * E * max_steps,
+    whichever chunks (the last one overlapping the one before it) the population is cut into."""
+    model, pop, _ = mlp_cartpole
+    for c in (None, 3, 5, 7):
+        task = ega.tasks.gymnax("CartPole-v1", model, episodes=2, max_steps=30, chunk_size=c, early_exit=False)
+        _, metrics = jax.jit(task.evaluate)(jax.random.key(3), pop)
+        assert float(metrics["sim_steps"]) == 7 * 2 * 30
+
+
 def test_evaluate_fitness_is_mean_return_with_metrics(mlp_cartpole):
     model, pop, fns = mlp_cartpole
     task = ega.tasks.gymnax("CartPole-v1", model.apply, episodes=2)
@@ -144,10 +151,10 @@ def test_evaluate_individual_runs_fresh_episodes(left_task):
 
 def test_continuous_actions_are_tanh_scaled_into_bounds():
     env, params, name = ega.tasks.make_env("Pendulum-v1")
-    spec = gt._action_spec(env, params, name)
+    spec = environments.action_spec(env, params, name)
     assert not spec.discrete and spec.num_outputs == 1
     out = jnp.array([[-1e9], [-1.0], [0.0], [1.0], [1e9], [jnp.inf]])
-    a = gt.scale_actions(out, spec)
+    a = environments.scale_actions(out, spec)
     assert a.shape == (6, 1)
     a = np.asarray(a)
     assert np.all(a >= -2.0) and np.all(a <= 2.0)
@@ -216,12 +223,30 @@ def test_member_forward_equals_vmapped_apply(features, activation, flatten, shap
 
 def test_fast_policy_gives_the_returns_of_the_vmapped_policy(mlp_cartpole):
     model, pop = mlp_cartpole[0], mlp_cartpole[1]
-    fast = ega.tasks.gymnax("CartPole-v1", model.apply, episodes=2, fast_policy=True)
-    slow = ega.tasks.gymnax("CartPole-v1", model.apply, episodes=2, fast_policy=False)
-    assert fast.config["fast_policy"] and not slow.config["fast_policy"]
+    fast = ega.tasks.gymnax("CartPole-v1", model, episodes=2, fast_policy=True)
+    slow = ega.tasks.gymnax("CartPole-v1", model, episodes=2, fast_policy=False)
+    plain = ega.tasks.gymnax("CartPole-v1", model.apply, episodes=2, fast_policy=True)   # a bare function
+    assert fast.config["fast_policy"] and not slow.config["fast_policy"] and not plain.config["fast_policy"]
     a = np.asarray(jax.jit(fast.returns)(jax.random.key(4), pop)[0])
     b = np.asarray(jax.jit(slow.returns)(jax.random.key(4), pop)[0])
     np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.asarray(jax.jit(plain.returns)(jax.random.key(4), pop)[0]), b)
     assert a.std() > 0                                              # the population's policies differ
     with pytest.raises(ValueError, match="fast_policy"):
-        ega.tasks.gymnax("CartPole-v1", model.apply, fast_policy="yes")
+        ega.tasks.gymnax("CartPole-v1", model, fast_policy="yes")
+
+
+def test_explicit_policy_forward_is_used(mlp_cartpole):
+    """policy_forward replaces the vmapped policy: a forward that always picks action 0 gives the
+    always-left returns whatever the weights."""
+    model, pop = mlp_cartpole[0], mlp_cartpole[1]
+
+    def left(population, obs):                     # [B, E, d] -> [B, E, 2]
+        return jnp.broadcast_to(jnp.array([1.0, 0.0]), obs.shape[:2] + (2,))
+
+    task = ega.tasks.gymnax("CartPole-v1", model, episodes=3, policy_forward=left, fast_policy=True)
+    _, length = jax.jit(task.returns)(jax.random.key(42), pop)
+    expected = manual_returns(jax.random.key(42), 2, 3, action=0)
+    np.testing.assert_array_equal(np.asarray(length[2]), [n for _, n in expected])
+    with pytest.raises(TypeError, match="policy_forward"):
+        ega.tasks.gymnax("CartPole-v1", model.apply, policy_forward=3)

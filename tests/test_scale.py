@@ -25,16 +25,16 @@ def noisy_f(key, params):
 
 def test_lift_is_chunk_size_invariant(key):
     pop = {"x": jax.random.normal(key, (37, 5))}
-    full = chunking.lift(noisy_f)(key, pop)
+    full, _ = chunking.lift(noisy_f).evaluate(key, pop)
     for c in (1, 8, 36, 100):
-        np.testing.assert_allclose(chunking.lift(noisy_f, c)(key, pop), full, rtol=1e-6)
+        np.testing.assert_allclose(chunking.lift(noisy_f, c).evaluate(key, pop)[0], full, rtol=1e-6)
     with pytest.raises(ValueError, match="chunk_size must be >= 1"):
         chunking.lift(noisy_f, 0)
 
 
-def test_chunked_apply_passes_global_rows(key):
+def test_map_chunks_passes_global_rows(key):
     pop = {"x": jnp.arange(10.0)[:, None] * jnp.ones((10, 3))}
-    out = chunking.chunked_apply(lambda p, rows: p["x"][:, 0] * 100 + rows, pop, 4)
+    out = chunking.map_chunks(lambda p, rows: p["x"][:, 0] * 100 + rows, pop, 4)
     np.testing.assert_array_equal(out, np.arange(10) * 101)
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga._checks import check_int
+from evojax_ga.chunking import map_chunks
 from evojax_ga.data import Dataset
 from evojax_ga.hparam.space import Genomes
 from evojax_ga.hparam.train import CandidateTrainer
@@ -21,33 +21,32 @@ from evojax_ga.hparam.train import CandidateTrainer
 __all__ = ["train_in_chunks"]
 
 
-def train_in_chunks(trainer: CandidateTrainer, key: jax.Array, genomes: Genomes, data: Dataset, chunk: int,
+def train_in_chunks(trainer: CandidateTrainer, key: jax.Array, genomes: Genomes, data: Dataset, chunk_size: int,
                     callback: Callable[[int, int], Any] | None = None,
                     train_fn: Callable | None = None,
                     on_result: Callable[[int, int, dict], Any] | None = None) -> dict[str, np.ndarray]:
-    """Train ``genomes`` ``chunk`` at a time (the last chunk padded with copies of genome 0, whose
-    results are dropped), so one compiled program serves every call. Returns host arrays ``[P]`` of
-    the scalar metrics (``params`` never leave the device here).
+    """Train ``genomes`` ``chunk_size`` at a time (:func:`~evojax_ga.chunking.map_chunks` in a host
+    loop, ``last="pad"``: the last chunk padded with copies of the last genome, whose results are
+    dropped), so one compiled program serves every call. Returns host arrays ``[P]`` of the scalar
+    metrics (``params`` never leave the device here).
 
     callback(done, total) after every chunk (progress bars); train_fn: a compiled program from
-    ``trainer.compile(key, chunk, data)`` (default: ``trainer.train``); on_result(start, n, result)
+    ``trainer.compile(key, chunk_size, data)`` (default: ``trainer.train``); on_result(start, n, result)
     gets every chunk's raw result (device arrays, first ``n`` rows valid), e.g. to keep the best
     network's ``params``.
     """
     train_fn = trainer.train if train_fn is None else train_fn
-    chunk = check_int(chunk, "chunk", minimum=1)
+    chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     P = trainer.space.validate(genomes)
-    outs: list[dict] = []
-    for start in range(0, P, chunk):
-        part = jax.tree_util.tree_map(lambda a: a[start:start + chunk], genomes)
-        n = min(chunk, P - start)
-        if n < chunk:
-            part = jax.tree_util.tree_map(
-                lambda a: jnp.concatenate([a, jnp.broadcast_to(a[:1], (chunk - n,) + a.shape[1:])]), part)
+
+    def one(part: Genomes, rows: np.ndarray) -> dict[str, np.ndarray]:
+        start = int(rows[0])
+        n = min(chunk_size, P - start)
         res = train_fn(key, part, data)
-        outs.append({k: np.asarray(v)[:n] for k, v in res.items() if k != "params"})
         if on_result is not None:
             on_result(start, n, res)
         if callback is not None:
             callback(start + n, P)
-    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+        return {k: np.asarray(v) for k, v in res.items() if k != "params"}
+
+    return map_chunks(one, genomes, chunk_size, last="pad", loop="python")

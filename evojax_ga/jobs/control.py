@@ -143,7 +143,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _import_gymnax() -> None:
-    from evojax_ga.tasks.gymnax_task import import_gymnax
+    from evojax_ga._startup import import_gymnax
     import_gymnax(defer_plotting=True)
 
 

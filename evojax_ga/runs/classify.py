@@ -159,7 +159,7 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
     mc = model_config(cfg, ds.num_classes, ds.input_shape)
     model = model_from_config(mc)
     task = ega.tasks.classification(model, ds, fitness=cfg.fitness, batch_size=cfg.batch_size,
-                                    pop_chunk=cfg.chunk_size, test_samples=cfg.test_samples)
+                                    chunk_size=cfg.chunk_size, test_samples=cfg.test_samples)
     elite, pool = cfg.sizes()
     xo = {"uniform": crossover.uniform(0.5), "neuron": crossover.neuron(0.5, 1.0),
           "layer": crossover.layer(0.5), "none": crossover.none()}[cfg.crossover]

@@ -150,7 +150,7 @@ def build(cfg: ControlConfig) -> Parts:
 
     probe = gymnax_task(cfg.env, lambda p, o: o, episodes=1, max_steps=cfg.max_steps)  # for shapes only
     model = MLP(features=tuple(cfg.hidden), out=probe.num_outputs, activation=cfg.activation)
-    task = gymnax_task(cfg.env, model.apply, episodes=cfg.episodes, max_steps=cfg.max_steps,
+    task = gymnax_task(cfg.env, model, episodes=cfg.episodes, max_steps=cfg.max_steps,
                        chunk_size=cfg.chunk_size, early_exit=cfg.early_exit, normalize_obs=cfg.normalize_obs,
                        common_episodes=cfg.common_episodes)
     model_config = {"kind": "MLP", "features": list(cfg.hidden), "out": task.num_outputs,
@@ -311,7 +311,7 @@ def evaluate_saved(run_dir: str | Path, episodes: int | None = None, seed: int =
     config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)
     ctl = config["config"]["control"]
     model = model_from_config(rf.read_json(Path(run_dir) / rf.MODEL_FILE))
-    task = gymnax_task(ctl["env"], model.apply, episodes=1, max_steps=ctl.get("max_steps"),
+    task = gymnax_task(ctl["env"], model, episodes=1, max_steps=ctl.get("max_steps"),
                        normalize_obs=bool(ctl.get("normalize_obs", False)))
     template = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
     params, _ = rf.load_params(run_dir, template)

@@ -1,11 +1,23 @@
-"""Tasks: anything with ``evaluate(key, population) -> fitness [P]`` (higher is better)."""
+"""Tasks: anything with ``evaluate(key, population) -> (fitness [P], metrics dict)`` (higher is better).
 
+A bare function ``f(key, population) -> fitness [P]`` is accepted wherever a task is: :func:`as_task`
+lifts it (its metrics are ``{}``).
+"""
+
+from evojax_ga.tasks.classification import (
+    FITNESS,
+    ClassificationTask,
+    classification,
+    fitness_from_scores,
+    learning_curve,
+)
+from evojax_ga.tasks.environments import ENV_ALIASES, SOLVED_THRESHOLDS, known_envs, make_env
 from evojax_ga.tasks.functions import FUNCTIONS, FunctionTask, ackley, rastrigin, sphere
+from evojax_ga.tasks.gymnax_task import GymnaxTask
+from evojax_ga.tasks.gymnax_task import gymnax_task as gymnax  # ega.tasks.gymnax("CartPole-v1", policy=model)
+from evojax_ga.types import Task, as_task, evaluate_task
 
-__all__ = ["FunctionTask", "sphere", "rastrigin", "ackley", "FUNCTIONS"]
-from evojax_ga.tasks.classification import (FITNESS, ClassificationTask, classification, fitness_from_scores,
-                                            learning_curve)
-__all__ += ["ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "learning_curve"]
-from evojax_ga.tasks.gymnax_task import ENV_ALIASES, SOLVED_THRESHOLDS, GymnaxTask, known_envs, make_env
-from evojax_ga.tasks.gymnax_task import gymnax_task as gymnax  # ega.tasks.gymnax("CartPole-v1", policy=model.apply)
-__all__ += ["GymnaxTask", "gymnax", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS"]
+__all__ = ["Task", "as_task", "evaluate_task",
+           "FunctionTask", "sphere", "rastrigin", "ackley", "FUNCTIONS",
+           "ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "learning_curve",
+           "GymnaxTask", "gymnax", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS"]

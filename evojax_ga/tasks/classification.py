@@ -11,8 +11,9 @@ over the evaluated samples:
 
 Each generation sees either the full training set (``batch_size=None``) or one minibatch drawn
 without replacement from the generation's key and shared by every individual. The population is
-evaluated in chunks of ``pop_chunk`` individuals (``lax.map``) and, inside a chunk, the samples in
-chunks of ``sample_chunk`` (``lax.scan``), so memory stays bounded; an :class:`~evojax_ga.models.MLP`
+evaluated in chunks of ``chunk_size`` individuals (:func:`evojax_ga.chunking.map_chunks`: full chunks
+in a ``lax.map``, then the remaining rows) and, for each, the samples in chunks of
+``sample_chunk_size`` (``lax.scan``), so memory stays bounded; an :class:`~evojax_ga.models.MLP`
 uses the population-batched matmul forward of :func:`evojax_ga.models.population_forward`.
 
 ``evaluate`` also returns per-generation metrics that ``evolve`` records in its history: the batch
@@ -31,26 +32,25 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga._checks import check_int
-from evojax_ga.chunking import on_accelerator
+from evojax_ga.chunking import map_chunks, on_accelerator, split_chunks
 from evojax_ga.data import Dataset
 from evojax_ga.models import MLP, population_forward
 from evojax_ga.population import from_template, init_population
 from evojax_ga.selection import rank_key
+from evojax_ga.types import Fitness, Metrics, Population, PRNGKey
 
 __all__ = ["ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "logits_scores",
            "learning_curve", "activation_width", "accelerator_chunk_bytes"]
 
-Population = Any
 FITNESS = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
-#: default ``chunk_bytes`` on a CPU: chunks that stay in cache (measured on the 2-core CPU)
+#: default ``chunk_bytes`` on a CPU: chunks that stay in cache
 CPU_CHUNK_BYTES = 2 * 2**20
 #: default ``chunk_bytes`` on a GPU/TPU whose memory size is unknown: large population x sample
 #: blocks, one wide GEMM each
 ACCELERATOR_CHUNK_BYTES = 512 * 2**20
 #: on a GPU/TPU that reports its memory, ``chunk_bytes`` defaults to this fraction of it, between
-#: :data:`ACCELERATOR_CHUNK_BYTES` and :data:`ACCELERATOR_CHUNK_BYTES_MAX`. On an H200 (digits MLP
-#: 64-32-10, P = 10^3 / 10^4 / 10^5) 8 GiB chunks ran at 20 / 28 / 23 TFLOP/s against 17 / 19 / 20
-#: for 512 MiB (``python -m benchmarks.chunk_sweep``, ``benchmarks/results/chunk_sweep_gpu.txt``).
+#: :data:`ACCELERATOR_CHUNK_BYTES` and :data:`ACCELERATOR_CHUNK_BYTES_MAX` (larger chunks ran faster
+#: on a GPU: ``python -m benchmarks.chunk_sweep``, figures in ``benchmarks/README.md``).
 ACCELERATOR_CHUNK_FRACTION = 1 / 16
 ACCELERATOR_CHUNK_BYTES_MAX = 8 * 2**30
 _CE_FLOOR = 1e-30
@@ -76,8 +76,8 @@ def logits_scores(logits: jax.Array, labels: jax.Array, class_axis: int) -> tupl
     nll: ``[P, B]`` float32, ``logsumexp(z) - z[label]``.
 
     With up to 64 classes the reductions over classes are unrolled into elementwise operations on
-    ``[P, B]`` slices, which XLA fuses into one vectorised loop (about 2x faster on CPU than
-    reductions over a short axis); larger class counts use ordinary reductions.
+    ``[P, B]`` slices, which XLA fuses into one vectorised loop (faster on a CPU than reductions
+    over a short axis); larger class counts use ordinary reductions.
     """
     z = logits.astype(jnp.float32)
     C = z.shape[class_axis]
@@ -107,14 +107,6 @@ def logits_scores(logits: jax.Array, labels: jax.Array, class_axis: int) -> tupl
     return first_max == lab, lse - tgt
 
 
-def _split_rows(tree: Any, n: int, size: int) -> tuple[Any, Any]:
-    """Leaves ``[n, ...]`` -> (``[n // size, size, ...]`` head, ``[n % size, ...]`` tail)."""
-    full = (n // size) * size
-    head = jax.tree_util.tree_map(lambda x: x[:full].reshape((n // size, size) + x.shape[1:]), tree)
-    tail = jax.tree_util.tree_map(lambda x: x[full:], tree)
-    return head, tail
-
-
 class ClassificationTask(NamedTuple):
     """A classification task: ``evaluate(key, population) -> (fitness [P], metrics)``.
 
@@ -132,17 +124,17 @@ class ClassificationTask(NamedTuple):
     num_classes: int
     fitness: str
     batch_size: int | None
-    pop_chunk: int | None
-    sample_chunk: int | None
+    chunk_size: int | None
+    sample_chunk_size: int | None
     test_samples: int | None
     activation_width: int
     chunk_bytes: int
 
     def chunks(self, P: int, B: int) -> tuple[int, int]:
-        """``(pop_chunk, sample_chunk)`` used for ``P`` individuals on ``B`` samples.
+        """``(chunk_size, sample_chunk_size)`` used for ``P`` individuals on ``B`` samples.
 
         Unset sizes are chosen so that a sample chunk's inputs plus one chunk's widest activation
-        (``pop_chunk x sample_chunk x activation_width`` float32) stay within ``chunk_bytes``
+        (``chunk_size x sample_chunk_size x activation_width`` float32) stay within ``chunk_bytes``
         (inputs get half of it when the whole batch does not fit):
         cache-sized working sets are what make the population-batched GEMMs fast (the input chunk
         stays in cache while the population streams past it). A set size is used as given.
@@ -150,7 +142,7 @@ class ClassificationTask(NamedTuple):
         per = 4 * self.activation_width
         inp = 4 * int(np.prod(self.x_train.shape[1:]))
         budget = self.chunk_bytes
-        c, s = self.pop_chunk, self.sample_chunk
+        c, s = self.chunk_size, self.sample_chunk_size
         if s is None:
             need = inp + (per if c is None else c * per)
             # the whole batch if it fits with one population chunk, else inputs take half the budget
@@ -168,27 +160,18 @@ class ClassificationTask(NamedTuple):
 
         def population_sums(xp, yb):
             """Sums over the samples of one sample chunk, for every individual: ``[P]`` twice."""
-            def chunk_sums(pop_c):
+            def chunk_sums(pop_c, rows):
                 correct, nll = logits_scores(self.forward(pop_c, xp), yb, self.class_axis)
                 return jnp.sum(correct, axis=1, dtype=jnp.float32), jnp.sum(nll, axis=1)
 
-            if c >= P:
-                return chunk_sums(population)
-            head, tail = _split_rows(population, P, c)
-            ch, nh = jax.lax.map(chunk_sums, head)
-            parts_c, parts_n = [ch.reshape(-1)], [nh.reshape(-1)]
-            if P % c:
-                ct, nt = chunk_sums(tail)
-                parts_c.append(ct)
-                parts_n.append(nt)
-            return jnp.concatenate(parts_c), jnp.concatenate(parts_n)
+            return map_chunks(chunk_sums, population, c, last="tail")
 
         # samples outermost: the batch layout change (prepare) runs once per sample chunk, and the
         # chunk stays in cache while the population streams past it
         if s >= B:
             correct, nll = population_sums(self.prepare(x), y)
         else:
-            (xh, yh), (xt, yt) = _split_rows((x, y), B, s)
+            (xh, yh), (xt, yt) = split_chunks((x, y), s)
 
             def body(acc, xy):
                 a, n = population_sums(self.prepare(xy[0]), xy[1])
@@ -209,7 +192,7 @@ class ClassificationTask(NamedTuple):
         idx = jax.random.choice(key, self.x_train.shape[0], (self.batch_size,), replace=False)
         return self.x_train[idx], self.y_train[idx]
 
-    def evaluate(self, key: jax.Array, population: Population) -> tuple[jax.Array, dict]:
+    def evaluate(self, key: PRNGKey, population: Population) -> tuple[Fitness, Metrics]:
         """Fitness ``[P]`` on the generation's batch and metrics (scalars):
 
         ``accuracy_best`` / ``cross_entropy_best``: batch accuracy / CE of the fittest individual;
@@ -266,14 +249,14 @@ class ClassificationTask(NamedTuple):
         """One individual's parameters from the model's own initialiser."""
         return self.model.init(key, self.x_train[:1])
 
-    def init_population(self, key: jax.Array, size: int, initializer: str | Callable | None = None,
+    def init_population(self, key: jax.Array, pop_size: int, initializer: str | Callable | None = None,
                         scale: float = 0.1) -> Population:
-        """``size`` individuals: the model's initialiser per individual (``initializer=None``), or
+        """``pop_size`` individuals: the model's initialiser per individual (``initializer=None``), or
         :func:`~evojax_ga.population.from_template` with ``initializer`` / ``scale``."""
         if initializer is None:
-            return init_population(key, self.model.init, self.x_train[:1], pop_size=size)
+            return init_population(key, self.model.init, self.x_train[:1], pop_size=pop_size)
         k_t, k_p = jax.random.split(key)
-        return from_template(k_p, self.template(k_t), size, initializer=initializer, scale=scale)
+        return from_template(k_p, self.template(k_t), pop_size, initializer=initializer, scale=scale)
 
 
 def accelerator_chunk_bytes(memory_bytes: int | None) -> int:
@@ -297,14 +280,14 @@ def _device_memory_bytes() -> int | None:
 
 
 def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy",
-                   batch_size: int | None = None, pop_chunk: int | None = None, sample_chunk: int | None = None,
+                   batch_size: int | None = None, chunk_size: int | None = None, sample_chunk_size: int | None = None,
                    test_samples: int | None = None, chunk_bytes: int | None = None,
                    dtype: Any = jnp.float32) -> ClassificationTask:
     """A classification task for a Flax ``model`` (logits ``[B, C]``) on a :class:`~evojax_ga.data.Dataset`.
 
     fitness: one of ``"accuracy"``, ``"neg_cross_entropy"``, ``"inverse_cross_entropy"``.
     batch_size: samples per generation (one shared minibatch), ``None`` = full training set.
-    pop_chunk: individuals evaluated together (``lax.map`` over chunks); sample_chunk: samples
+    chunk_size: individuals evaluated together (``lax.map`` over chunks); sample_chunk_size: samples
     evaluated together inside a population chunk (``lax.scan``). ``None`` = automatic: the largest
     chunks whose widest activation fits ``chunk_bytes`` (see :meth:`ClassificationTask.chunks`;
     default :data:`CPU_CHUNK_BYTES` on a CPU, :func:`accelerator_chunk_bytes` of the device's memory
@@ -321,13 +304,13 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
     n_train = int(data.x_train.shape[0])
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=n_train)
-    if pop_chunk is not None:
-        pop_chunk = check_int(pop_chunk, "pop_chunk", minimum=1)
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     if chunk_bytes is None:  # cache-sized on a CPU; large enough to fill a GPU/TPU with one GEMM
         chunk_bytes = accelerator_chunk_bytes(_device_memory_bytes()) if on_accelerator() else CPU_CHUNK_BYTES
     chunk_bytes = check_int(chunk_bytes, "chunk_bytes", minimum=1)
-    if sample_chunk is not None:
-        sample_chunk = check_int(sample_chunk, "sample_chunk", minimum=1)
+    if sample_chunk_size is not None:
+        sample_chunk_size = check_int(sample_chunk_size, "sample_chunk_size", minimum=1)
     if test_samples is not None:
         test_samples = check_int(test_samples, "test_samples", minimum=0)
     forward, class_axis, prepare = population_forward(model)
@@ -335,8 +318,8 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
         model=model, forward=forward, class_axis=class_axis, prepare=prepare,
         x_train=jnp.asarray(data.x_train, dtype), y_train=jnp.asarray(data.y_train, jnp.int32),
         x_test=jnp.asarray(data.x_test, dtype), y_test=jnp.asarray(data.y_test, jnp.int32),
-        num_classes=int(data.num_classes), fitness=fitness, batch_size=batch_size, pop_chunk=pop_chunk,
-        sample_chunk=sample_chunk, test_samples=test_samples,
+        num_classes=int(data.num_classes), fitness=fitness, batch_size=batch_size, chunk_size=chunk_size,
+        sample_chunk_size=sample_chunk_size, test_samples=test_samples,
         activation_width=activation_width(model, data.x_train[:1]), chunk_bytes=chunk_bytes)
 
 
@@ -358,7 +341,7 @@ def activation_width(model: Any, sample: np.ndarray) -> int:
         return inter
 
     shapes = jax.eval_shape(probe, jax.random.PRNGKey(0))
-    sizes = [int(np.prod(l.shape)) for l in jax.tree_util.tree_leaves(shapes)]
+    sizes = [int(np.prod(leaf.shape)) for leaf in jax.tree_util.tree_leaves(shapes)]
     return max(sizes + [int(np.prod(x.shape[1:]))])
 
 

@@ -6,29 +6,31 @@ A genome is a pytree whose leaves are flattened and concatenated (so any populat
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from evojax_ga._checks import check_int
+from evojax_ga.types import Fitness, Metrics, Population, PRNGKey
 
 __all__ = ["FunctionTask", "sphere", "rastrigin", "ackley", "FUNCTIONS"]
 
 
-def _flat(pop: Any) -> jax.Array:
+def _flat(pop: Population) -> jax.Array:
     leaves = jax.tree_util.tree_leaves(pop)
     return jnp.concatenate([x.reshape(x.shape[0], -1).astype(jnp.float32) for x in leaves], axis=1)
 
 
 class FunctionTask(NamedTuple):
-    """``evaluate(key, pop) -> fitness [P] = -f(flattened genome)``; optimum fitness 0 at ``optimum``."""
+    """``evaluate(key, pop) -> (fitness [P] = -f(flattened genome), {})``; optimum fitness 0 at x = 0."""
     name: str
     dim: int
     f: Callable[[jax.Array], jax.Array]
     init_scale: float
 
-    def evaluate(self, key: jax.Array, pop: Any) -> tuple[jax.Array, dict]:
+    def evaluate(self, key: PRNGKey, pop: Population) -> tuple[Fitness, Metrics]:
+        """``(fitness [P] = -f(x), {})``."""
         x = _flat(pop)
         if x.shape[1] != self.dim:
             raise ValueError(f"{self.name} task expects genomes of {self.dim} genes, got {x.shape[1]}")
