@@ -42,7 +42,9 @@ def step(state, key):
 state = jax.block_until_ready(step(state, key))
 ts = []
 for i in range({repeats}):
-    t0 = time.perf_counter(); state = jax.block_until_ready(step(state, jax.random.fold_in(key, i))); ts.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    state = jax.block_until_ready(step(state, jax.random.fold_in(key, i)))
+    ts.append(time.perf_counter() - t0)
 print(json.dumps({{"median_s": float(np.median(ts))}}))
 """
 
@@ -62,7 +64,9 @@ ev = jax.jit(lambda k, p: task.evaluate(k, p)[0])
 jax.block_until_ready(ev(jax.random.key(1), pop))
 ts = []
 for i in range({repeats}):
-    t0 = time.perf_counter(); jax.block_until_ready(ev(jax.random.key(2 + i), pop)); ts.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    jax.block_until_ready(ev(jax.random.key(2 + i), pop))
+    ts.append(time.perf_counter() - t0)
 print(json.dumps({{"median_s": float(np.median(ts))}}))
 """
 

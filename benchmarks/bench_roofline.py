@@ -13,10 +13,14 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
     mib = roof["copy_bytes"] / 2**20
     n = roof["matmul_n"]
     rows = [
-        {"ceiling": "matmul (jnp.dot, jit)", "size": f"{n}x{n} f32", "value": roof["matmul_gflops"], "unit": "GFLOP/s"},
-        {"ceiling": "copy, fresh output (jit x+1)", "size": f"{mib:.0f} MiB", "value": roof["copy_fresh_gbps"], "unit": "GB/s"},
-        {"ceiling": "copy, donated in place (jit x+1)", "size": f"{mib:.0f} MiB", "value": roof["copy_donated_gbps"], "unit": "GB/s"},
-        {"ceiling": "numpy copyto (existing array)", "size": f"{mib:.0f} MiB", "value": roof["numpy_copy_gbps"], "unit": "GB/s"},
+        {"ceiling": "matmul (jnp.dot, jit)", "size": f"{n}x{n} f32", "value": roof["matmul_gflops"],
+         "unit": "GFLOP/s"},
+        {"ceiling": "copy, fresh output (jit x+1)", "size": f"{mib:.0f} MiB", "value": roof["copy_fresh_gbps"],
+         "unit": "GB/s"},
+        {"ceiling": "copy, donated in place (jit x+1)", "size": f"{mib:.0f} MiB", "value": roof["copy_donated_gbps"],
+         "unit": "GB/s"},
+        {"ceiling": "numpy copyto (existing array)", "size": f"{mib:.0f} MiB", "value": roof["numpy_copy_gbps"],
+         "unit": "GB/s"},
     ]
     notes = [
         "Copy bandwidth counts read + write bytes; median of the timed repeats after one warm-up.",

@@ -108,11 +108,16 @@ def configs(quick: bool, accelerator: bool = False) -> list[dict]:
         # one GPU/TPU: CartPole evaluated in one chunk, every member simulating all 500 steps (the issue's
         # "10^6 policies x 500 steps" generation) and with early exit; digits dense to 10^4, seed-encoded above
         return [
-            {"task": "cartpole", "P": 1_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": False},
-            {"task": "cartpole", "P": 10_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": False},
-            {"task": "cartpole", "P": 100_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": False},
-            {"task": "cartpole", "P": 1_000_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": False},
-            {"task": "cartpole", "P": 1_000_000, "encoding": "dense", "gens": 5, "eval_chunk": None, "early_exit": True},
+            {"task": "cartpole", "P": 1_000, "encoding": "dense", "gens": 5, "eval_chunk": None,
+             "early_exit": False},
+            {"task": "cartpole", "P": 10_000, "encoding": "dense", "gens": 5, "eval_chunk": None,
+             "early_exit": False},
+            {"task": "cartpole", "P": 100_000, "encoding": "dense", "gens": 5, "eval_chunk": None,
+             "early_exit": False},
+            {"task": "cartpole", "P": 1_000_000, "encoding": "dense", "gens": 5, "eval_chunk": None,
+             "early_exit": False},
+            {"task": "cartpole", "P": 1_000_000, "encoding": "dense", "gens": 5, "eval_chunk": None,
+             "early_exit": True},
             {"task": "digits", "P": 1_000, "encoding": "dense", "gens": 5},
             {"task": "digits", "P": 10_000, "encoding": "dense", "gens": 5},
             {"task": "digits", "P": 100_000, "encoding": "seed", "parents": 256, "chunk": 5_000, "gens": 3},
@@ -168,7 +173,8 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
             rows[-1]["early_exit"] = cfg.get("early_exit", True) if cfg["task"] == "cartpole" else None
         print(json.dumps(rows[-1]), flush=True)
     notes.append("s_per_generation: median of the timed generations after one warm-up generation "
-                 "(first_generation_s includes compilation); peak_rss_gib: the subprocess's own peak resident memory (VmHWM).")
+                 "(first_generation_s includes compilation); "
+                 "peak_rss_gib: the subprocess's own peak resident memory (VmHWM).")
     if accelerator:
         notes.append("On the GPU: CartPole rows evaluate the whole population in one chunk; early_exit False = every "
                      "member simulates all 500 steps (steps after an episode ended are masked), so a generation is "

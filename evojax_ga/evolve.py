@@ -22,7 +22,7 @@ import numpy as np
 
 from evojax_ga._checks import check_int
 from evojax_ga.strategy import GAState, Strategy
-from evojax_ga.types import Population, as_task
+from evojax_ga.types import Population, Task, as_task
 
 __all__ = ["evolve", "evolve_blocks", "make_block_runner"]
 
@@ -59,7 +59,7 @@ def make_block_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable
     return run
 
 
-def _block_runner(strategy: Strategy, evaluate: Callable, block: int) -> Callable:
+def _block_runner(strategy: Strategy, evaluate: Task, block: int) -> Callable:
 
     def run(key, state, limit, target, pause):
         _, m_shape = jax.eval_shape(lambda s: strategy.step(key, s, evaluate), state)

@@ -12,15 +12,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, cast
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["MLP", "member_forward", "UNROLL_MAX_FAN_IN", "ConvNet", "ACTIVATIONS", "mnist_deep", "small_cnn", "count_params", "mlp_flops",
-           "population_forward", "mlp_layers", "MODEL_KINDS", "model_from_config"]
+__all__ = ["MLP", "member_forward", "UNROLL_MAX_FAN_IN", "ConvNet", "ACTIVATIONS", "mnist_deep", "small_cnn",
+           "count_params", "mlp_flops", "population_forward", "mlp_layers", "MODEL_KINDS", "model_from_config"]
 
 #: activation functions by name: the one table, used by :class:`MLP`, :class:`ConvNet` and the
 #: hyper-parameter search's masked network (:mod:`evojax_ga.hparam.masked_mlp` selects from it by name)
@@ -148,7 +148,7 @@ def _mlp_population_logits_t(model: MLP, pop: Any, xt: jax.Array) -> jax.Array:
     act = _activation(model.activation)
     out_act = _activation(model.output_activation, "output_activation")
     layers = mlp_layers(pop)
-    h = None
+    h = xt
     for i, (w, b) in enumerate(layers):            # w: [P, din, dout], b: [P, dout]
         if i == 0:
             z = jnp.einsum("pio,ib->pob", w, xt)     # [P, dout, B]
@@ -175,7 +175,8 @@ def population_forward(model: Any) -> tuple[Callable[[Any, Any], jax.Array], int
     if not callable(apply):
         raise TypeError(f"model must be a Flax module or a function apply(params, x) -> logits, "
                         f"got {type(model).__name__}")
-    return jax.vmap(apply, in_axes=(0, None)), 2, (lambda x: x)
+    forward = cast(Callable[[Any, Any], jax.Array], jax.vmap(apply, in_axes=(0, None)))
+    return forward, 2, (lambda x: x)
 
 
 # ------------------------------------------------------------------------------------------------

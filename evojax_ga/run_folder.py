@@ -238,8 +238,8 @@ def read_metrics(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def save_params(run_dir: str | os.PathLike, params: Any, model_config: Mapping[str, Any]) -> Path:
     """Save one individual's parameters (msgpack) and ``model.json`` (how to rebuild the model)."""
-    from flax import serialization
     import jax
+    from flax import serialization
     host = jax.tree_util.tree_map(np.asarray, params)
     try:
         state = serialization.to_state_dict(host)

@@ -20,8 +20,8 @@ def key():
 @pytest.fixture(scope="session")
 def mlp_pop():
     """A population of 64 Flax MLPs 5-8-3 (two Dense layers)."""
-    from evojax_ga.models import MLP
     import evojax_ga as ega
+    from evojax_ga.models import MLP
     model = MLP(features=(8,), out=3)
     pop = ega.init_population(jax.random.key(0), model.init, jnp.zeros((5,)), pop_size=64)
     return model, pop

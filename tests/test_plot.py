@@ -15,7 +15,8 @@ def _run_dir(path, rows):
 
 def test_plot_several_runs(tmp_path, capsys):
     ga = _run_dir(tmp_path / "ga", [{"generation": g, "best_so_far": g * 0.1, "wall_s": 0.5 * g} for g in range(1, 6)])
-    sgd = _run_dir(tmp_path / "sgd", [{"generation": g, "test_accuracy": 0.5 + 0.1 * g, "wall_s": g} for g in range(1, 4)])
+    rows = [{"generation": g, "test_accuracy": 0.5 + 0.1 * g, "wall_s": g} for g in range(1, 4)]
+    sgd = _run_dir(tmp_path / "sgd", rows)
     out = tmp_path / "cmp.png"
     assert cli.main(["plot", str(ga), str(sgd), "--metrics", "best_so_far,test_accuracy", "--out", str(out)]) == 0
     data = out.read_bytes()

@@ -16,7 +16,7 @@ def test_evolve_blocks_is_evolve_block_by_block(key):
     s = ega.presets.simple_ga(sigma=0.1)
     _, whole = ega.evolve(key, s, task, pop, generations=11, block=4, progress=False)
     seen, state = [], None
-    for state, hist in ega.evolve_blocks(key, s, task, pop, generations=11, block=4, progress=False):
+    for state, hist in ega.evolve_blocks(key, s, task, pop, generations=11, block=4, progress=False):  # noqa: B007
         seen.append(hist)
     assert [len(h["generation"]) for h in seen] == [4, 4, 3]
     assert int(state.generation) == 11

@@ -18,10 +18,16 @@ from evojax_ga.hparam import chunks, masked_mlp, optimizer_switch, search, space
 from evojax_ga.hparam.chunks import train_in_chunks
 from evojax_ga.hparam.masked_mlp import masked_forward, small_params
 from evojax_ga.hparam.optimizer_switch import SwitchedOptimizer, switched_optimizer
-from evojax_ga.hparam.search import (Evaluator, SearchResult, brute_force, compile_strategy, ga_search,
-                                     harvey_strategy, random_search)
-from evojax_ga.hparam.space import (Gene, Space, choice, default_space, digits_space, harvey_space, log_uniform,
-                                    uniform)
+from evojax_ga.hparam.search import (
+                                     Evaluator,
+                                     SearchResult,
+                                     brute_force,
+                                     compile_strategy,
+                                     ga_search,
+                                     harvey_strategy,
+                                     random_search,
+)
+from evojax_ga.hparam.space import Gene, Space, choice, default_space, digits_space, harvey_space, log_uniform, uniform
 from evojax_ga.hparam.train import CandidateTrainer, TrainConfig, load_dataset, make_trainer, on_device
 
 __all__ = [

@@ -32,8 +32,14 @@ import optax
 
 from evojax_ga._checks import check_int, check_positive, check_range
 from evojax_ga.data import Dataset, load, validation_split
-from evojax_ga.hparam.masked_mlp import (Params, candidate_params, check_activations, init_base, masked_forward,
-                                         param_mask)
+from evojax_ga.hparam.masked_mlp import (
+    Params,
+    candidate_params,
+    check_activations,
+    init_base,
+    masked_forward,
+    param_mask,
+)
 from evojax_ga.hparam.optimizer_switch import SwitchedOptimizer, switched_optimizer
 from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
@@ -333,7 +339,7 @@ def _program(space: Space, config: TrainConfig, c: _Choices, in_dim: int, num_cl
     return train
 
 
-def make_trainer(space: Space, config: TrainConfig = TrainConfig(), *, in_dim: int,
+def make_trainer(space: Space, config: TrainConfig | None = None, *, in_dim: int,
                  num_classes: int) -> CandidateTrainer:
     """A jitted trainer for every configuration of ``space``.
 
@@ -343,6 +349,7 @@ def make_trainer(space: Space, config: TrainConfig = TrainConfig(), *, in_dim: i
     ``batch_size`` (positive int choices). A gene absent from the space takes ``config``'s value. Any
     other gene is a ValueError.
     """
+    config = TrainConfig() if config is None else config
     c = _choices(space, config)
     in_dim = check_int(in_dim, "in_dim", minimum=1)
     num_classes = check_int(num_classes, "num_classes", minimum=2)
