@@ -41,7 +41,7 @@ from evojax_ga.selection import Selection
 from evojax_ga.strategy import GAState, Strategy, ga, generation_metrics
 from evojax_ga.types import Fitness, Population, Task, as_task, evaluate_task
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "presets", "prng",

@@ -80,3 +80,31 @@ def test_saver_checkpoints_every_interval(tmp_path, key):
         "ckpt_00000006.msgpack", "ckpt_00000012.msgpack", "ckpt_00000018.msgpack"]
     st, meta = ckpt.load(ckpt.checkpoint_path(tmp_path, 12), s.init(key, pop))
     assert int(st.generation) == 12 and meta["seed"] == 1
+
+
+def test_a_0_1_checkpoint_with_empty_removed_fields_loads(tmp_path, key):
+    """0.1 states carried always-empty ``sigma`` / ``pending_sigma`` fields; their checkpoints still
+    load into today's state. A removed field that held data is refused, not dropped."""
+    from flax import struct
+
+    @struct.dataclass
+    class OldState:
+        x: jax.Array
+        generation: jax.Array
+        sigma: jax.Array
+        pending_sigma: jax.Array
+
+    @struct.dataclass
+    class NewState:
+        x: jax.Array
+        generation: jax.Array
+
+    x = jnp.arange(6.0).reshape(2, 3)
+    old = OldState(x, jnp.int32(3), jnp.zeros((0,)), jnp.zeros((0,)))
+    path = ckpt.save(tmp_path / "a", old)
+    new, _ = ckpt.load(path, NewState(jnp.zeros((2, 3)), jnp.int32(0)))
+    np.testing.assert_array_equal(new.x, x)
+    assert int(new.generation) == 3
+    full = OldState(x, jnp.int32(3), jnp.ones((2,)), jnp.zeros((0,)))
+    with pytest.raises(ValueError, match="does not match"):
+        ckpt.load(ckpt.save(tmp_path / "b", full), NewState(jnp.zeros((2, 3)), jnp.int32(0)))
