@@ -110,6 +110,6 @@ def test_every_task_returns_fitness_and_a_metrics_dict(key):
         assert fitness.shape == (6,) and isinstance(metrics, dict)
     model = MLP(features=(4,), out=2)
     gym = ega.tasks.gymnax("CartPole-v1", model, max_steps=5)
-    gpop = ega.init_population(key, model.init, gym.sample_input, size=3)
+    gpop = ega.init_population(key, model.init, gym.sample_input, pop_size=3)
     fitness, metrics = ega.tasks.evaluate_task(ega.tasks.as_task(gym), key, gpop)
     assert fitness.shape == (3,) and set(metrics) == {"episode_length", "env_steps", "sim_steps"}
