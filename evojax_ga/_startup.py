@@ -7,6 +7,9 @@ computation (process-wide settings: library code never calls these). The measure
   auto`` turns it on up to :data:`FAST_COMPILE_MAX_EPISODES` episodes per generation.
 * :func:`import_gymnax` — ``import gymnax`` without the plotting libraries it loads only for
   rendering (``seaborn`` for pong, ``matplotlib.pyplot`` for catch and pong, most of its import time).
+* :func:`warm_up` — compile a function on a background thread while the main thread compiles
+  another (XLA compiles without holding the GIL). The control run layer uses it for its solved
+  check, which would otherwise compile only after the GA block; this is the one thread in the package.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 import types
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["FAST_COMPILE_MAX_EPISODES", "fast_compile_wanted", "set_fast_compile", "import_gymnax"]
+__all__ = ["FAST_COMPILE_MAX_EPISODES", "fast_compile_wanted", "set_fast_compile", "import_gymnax", "warm_up"]
 
 #: ``--fast-compile auto`` turns it on up to this many episodes per generation (pop_size * episodes)
 FAST_COMPILE_MAX_EPISODES = 2048
@@ -90,3 +94,28 @@ def import_gymnax(defer_plotting: bool = True) -> Any:
             _defer(name)
     import gymnax
     return gymnax
+
+
+def warm_up(fn: Callable[[], Any]) -> Callable[[], None]:
+    """Call ``fn()`` on a background thread and wait for its result (discarded): a jitted function
+    called on a dummy input is then compiled by the time it is needed. Returns ``join()``, which
+    waits for the thread and re-raises what ``fn`` raised (nothing is swallowed)."""
+    import jax
+
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            jax.block_until_ready(fn())
+        except BaseException as exc:  # noqa: BLE001 - handed to join()
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="evojax-ga-warm-up", daemon=True)
+    thread.start()
+
+    def join() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return join

@@ -20,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
+from evojax_ga import registry
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ClassifyConfig", "JOB_DEFAULTS", "MODELS", "CROSSOVERS", "Parts", "config_for", "config_from_record",
@@ -27,7 +28,8 @@ __all__ = ["ClassifyConfig", "JOB_DEFAULTS", "MODELS", "CROSSOVERS", "Parts", "c
            "evaluate_saved"]
 
 MODELS = ("mlp", "small_cnn", "mnist_deep")
-CROSSOVERS = ("uniform", "neuron", "layer", "none")
+#: crossover names the job offers: every registered crossover, built with its factory's defaults
+CROSSOVERS = tuple(registry.CROSSOVERS)
 FITNESSES = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
 BASELINES = ("adam", "sgd", "none")
 INITS = ("model", "normal", "uniform")
@@ -62,7 +64,7 @@ class ClassifyConfig:
     sgd_epochs: float = 20.0
 
     def __post_init__(self) -> None:
-        for name, allowed in (("model", MODELS), ("crossover", CROSSOVERS), ("fitness", FITNESSES),
+        for name, allowed in (("model", MODELS), ("crossover", tuple(registry.CROSSOVERS)), ("fitness", FITNESSES),
                               ("baseline", BASELINES), ("init", INITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
@@ -152,7 +154,7 @@ class Parts(NamedTuple):
 def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
     """Load the data (unless ``dataset`` is given) and build model, task and strategy."""
     import evojax_ga as ega
-    from evojax_ga import crossover, data, mutation, selection
+    from evojax_ga import data, mutation, selection
     from evojax_ga.models import model_from_config
 
     ds = dataset if dataset is not None else data.load(cfg.dataset, path=cfg.data)
@@ -161,8 +163,7 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
     task = ega.tasks.classification(model, ds, fitness=cfg.fitness, batch_size=cfg.batch_size,
                                     chunk_size=cfg.chunk_size, test_samples=cfg.test_samples)
     elite, pool = cfg.sizes()
-    xo = {"uniform": crossover.uniform(0.5), "neuron": crossover.neuron(0.5, 1.0),
-          "layer": crossover.layer(0.5), "none": crossover.none()}[cfg.crossover]
+    xo = registry.get("crossover", cfg.crossover)()
     strategy = ega.ga(select=selection.uniform(), crossover=xo, mutate=mutation.gaussian(cfg.mutation_rate, cfg.sigma),
                       elite=elite, parent_pool=pool, diversity_metric=False)
     return Parts(ds, model, mc, task, strategy)

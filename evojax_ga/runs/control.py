@@ -19,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
+from evojax_ga._startup import warm_up
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
@@ -206,6 +207,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
     ``wall_s``, ``generations`` and ``params`` (the member that passed, else the best so far).
     """
     import jax
+    import jax.numpy as jnp
     import numpy as np
 
     import evojax_ga as ega
@@ -213,6 +215,16 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
     from evojax_ga import run_folder as rf
 
     p = build(cfg) if parts is None else parts
+
+    @jax.jit
+    def member(population: Any, i: Any) -> Any:
+        """Individual ``i`` of ``population`` (one program, not an eager slice per leaf)."""
+        return jax.tree_util.tree_map(lambda x: x[i], population)
+
+    def check(k_check: Any, gen: Any, population: Any, i: Any) -> Any:
+        """The solved check of generation ``gen``: member ``i`` on ``check_episodes`` fresh episodes."""
+        return p.task.evaluate_individual(jax.random.fold_in(k_check, gen), member(population, i),
+                                          cfg.check_episodes)
 
     def keys(key: Any) -> tuple[Any, Any, Any, Any]:
         k_train, k_final = jax.random.split(key)
@@ -223,10 +235,25 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
         k_init = keys(key)[0]
         return p.strategy.init(k_init, p.init_population(k_init))
 
+    # Start-up: the GA block compiles ahead of time from the state's shapes on a background thread
+    # while this thread builds the initial state and compiles the solved check (run once on a zero
+    # population, result discarded); the evolution waits for both, so nothing compiles twice.
+    runner: Any = ega.make_block_runner(p.strategy, p.task, cfg.block)   # jitted; the one evolve_blocks uses
+    state_shape = jax.eval_shape(init, jax.random.key(0))
+
+    def compile_runner() -> None:
+        runner.lower(jax.random.key(0), state_shape, jnp.int32(0), jnp.float32(0.0), jnp.float32(0.0)).compile()
+
+    runner_ready = warm_up(compile_runner)
+
+    def compile_check() -> Any:
+        zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), state_shape.population)
+        return check(jax.random.key(0), 0, zeros, 0), member(zeros, 0)
+
     def kept_params(state: Any, info: Mapping[str, Any]) -> Any:
         if info.get("solved"):
             i, _ = best_member(state)
-            return jax.tree_util.tree_map(lambda x: x[i], state.population)
+            return member(state.population, i)
         return state.best_params
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
@@ -238,6 +265,8 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
         for k, v in zip(_COUNTERS, (False, None, None, None, 0)):
             info.setdefault(k, v)
         t0 = time.perf_counter()
+        jax.block_until_ready(compile_check())
+        runner_ready()
         # a block pauses right after a generation whose best reaches the target on its training
         # episodes, so that the candidate is checked at once instead of at the end of the block
         evolution = ega.evolve_blocks(k_evolve, p.strategy, p.task, state, cfg.generations - start_gen,
@@ -246,10 +275,8 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
             for state, block_history in evolution:
                 i, best = best_member(state)
                 if best >= cfg.target:
-                    params = jax.tree_util.tree_map(lambda x: x[i], state.population)
                     gen = int(state.generation)
-                    ret = np.asarray(p.task.evaluate_individual(jax.random.fold_in(k_check, gen), params,
-                                                                cfg.check_episodes))
+                    ret = np.asarray(check(k_check, gen, state.population, i))
                     info["checks"] += 1
                     info["check_mean"] = float(ret.mean())
                     if ret.mean() >= cfg.target:
