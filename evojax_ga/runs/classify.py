@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
 from evojax_ga import registry
+from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ClassifyConfig", "JOB_DEFAULTS", "MODELS", "CROSSOVERS", "Parts", "config_for", "config_from_record",
@@ -118,20 +119,12 @@ _LEGACY = {"rate": "mutation_rate", "pop_chunk": "chunk_size"}
 def config_for(job: str, **overrides: Any) -> ClassifyConfig:
     """The job's default :class:`ClassifyConfig` with ``overrides`` (``None`` values are ignored;
     ``batch_size=0`` means None: the full training set)."""
-    if job not in JOB_DEFAULTS:
-        raise ValueError(f"job must be one of {sorted(JOB_DEFAULTS)}, got {job!r}")
-    values = dict(JOB_DEFAULTS[job])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    if values.get("batch_size") == 0:
-        values["batch_size"] = None
-    return ClassifyConfig(**values)
+    return loop.job_config(ClassifyConfig, JOB_DEFAULTS, job, overrides, {"batch_size": 0})
 
 
 def config_from_record(record: Mapping[str, Any]) -> ClassifyConfig:
     """The :class:`ClassifyConfig` a run folder's ``config.json`` stored (``config["classify"]``)."""
-    values = {_LEGACY.get(k, k): v for k, v in record.items()}
-    values["hidden"] = tuple(values["hidden"])
-    return ClassifyConfig(**values)
+    return loop.config_from_record(ClassifyConfig, record, _LEGACY)
 
 
 def model_config(cfg: ClassifyConfig, num_classes: int, input_shape: tuple[int, ...]) -> dict:

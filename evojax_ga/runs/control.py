@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from evojax_ga._startup import warm_up
+from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
@@ -114,20 +115,12 @@ _LEGACY = {"rate": "mutation_rate", "crossover": "crossover_prob"}
 def config_for(job: str, **overrides: Any) -> ControlConfig:
     """The job's default :class:`ControlConfig` with ``overrides`` (``None`` values are ignored;
     ``chunk_size="all"`` means None: the whole population at once)."""
-    if job not in JOB_DEFAULTS:
-        raise ValueError(f"job must be one of {sorted(JOB_DEFAULTS)}, got {job!r}")
-    values = dict(JOB_DEFAULTS[job])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    if values.get("chunk_size") == "all":
-        values["chunk_size"] = None
-    return ControlConfig(**values)
+    return loop.job_config(ControlConfig, JOB_DEFAULTS, job, overrides, {"chunk_size": "all"})
 
 
 def config_from_record(record: Mapping[str, Any]) -> ControlConfig:
     """The :class:`ControlConfig` a run folder's ``config.json`` stored (``config["control"]``)."""
-    values = {_LEGACY.get(k, k): v for k, v in record.items()}
-    values["hidden"] = tuple(values["hidden"])
-    return ControlConfig(**values)
+    return loop.config_from_record(ControlConfig, record, _LEGACY)
 
 
 class Parts(NamedTuple):

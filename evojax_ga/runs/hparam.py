@@ -117,16 +117,18 @@ class HparamRun(NamedTuple):
 
     def evaluator(self, key: Any) -> Any:
         """The score cache and trainer of a search from the run key (training keys come from it)."""
-        from evojax_ga import hparam as hp
         import jax
+
+        from evojax_ga import hparam as hp
         k_train = jax.random.split(key)[0]
         return hp.Evaluator(self.trainer, self.data, k_train, chunk_size=self.config.resolved_chunk_size())
 
     def __call__(self, key: Any, report: Callable[[int, dict], Any] | None = None,
                  evaluator: Any = None) -> tuple[Any, Any]:
         """Search from the run key (split into a training key and a search key)."""
-        from evojax_ga import hparam as hp
         import jax
+
+        from evojax_ga import hparam as hp
         cfg = self.config
         ev = self.evaluator(key) if evaluator is None else evaluator
         k_search = jax.random.split(key)[1]

@@ -27,8 +27,8 @@ import numpy as np
 
 from evojax_ga.types import PRNGKey
 
-__all__ = ["Run", "Ending", "start", "create", "resume", "execute", "recorder", "restore", "checkpoint_interval",
-           "DEFAULT_CHECKPOINT_BLOCKS", "CHECKPOINTS_KEPT"]
+__all__ = ["Run", "Ending", "job_config", "config_from_record", "start", "create", "resume", "execute", "recorder",
+           "restore", "checkpoint_interval", "DEFAULT_CHECKPOINT_BLOCKS", "CHECKPOINTS_KEPT"]
 
 #: default checkpoint interval, in blocks of generations
 DEFAULT_CHECKPOINT_BLOCKS = 5
@@ -76,13 +76,35 @@ class Run(NamedTuple):
                  info: dict | None = None) -> tuple[Any, dict[str, np.ndarray], dict]:
         """Evolve from ``state`` (default: ``init(key)``); ``(final state, history, info)``."""
         import jax
-        state = jax.jit(self.init)(key) if state is None else state
+        start = jax.jit(self.init)(key) if state is None else state
         info = {} if info is None else info
         parts: dict[str, list] = {}
-        for state, block_history in self.blocks(key, state, info, progress):
+        state = start
+        for state, block_history in self.blocks(key, start, info, progress):  # noqa: B007 - the last one is kept
             for k, v in block_history.items():
                 parts.setdefault(k, []).append(np.asarray(v))
         return state, {k: np.concatenate(v) for k, v in parts.items()}, info
+
+
+def job_config(cls: Callable[..., Any], defaults: Mapping[str, Mapping[str, Any]], job: str,
+               overrides: Mapping[str, Any], none_markers: Mapping[str, Any]) -> Any:
+    """``cls(**values)``: job ``job``'s defaults updated with the ``overrides`` that are not None; a
+    field equal to its marker in ``none_markers`` (e.g. ``chunk_size="all"``) becomes None."""
+    if job not in defaults:
+        raise ValueError(f"job must be one of {sorted(defaults)}, got {job!r}")
+    values = {**defaults[job], **{k: v for k, v in overrides.items() if v is not None}}
+    for name, marker in none_markers.items():
+        if values.get(name) == marker:
+            values[name] = None
+    return cls(**values)
+
+
+def config_from_record(cls: Callable[..., Any], record: Mapping[str, Any], legacy: Mapping[str, str]) -> Any:
+    """``cls`` rebuilt from a run folder's stored config (keys renamed since by ``legacy``: old -> new;
+    ``hidden`` back to a tuple)."""
+    values = {legacy.get(k, k): v for k, v in record.items()}
+    values["hidden"] = tuple(values["hidden"])
+    return cls(**values)
 
 
 def checkpoint_interval(value: Any, block: int) -> int:
@@ -187,7 +209,8 @@ def execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress: 
 
     if resume_from is None or not resume_from[1].get("final"):   # final: killed after evolving
         record = recorder(run_dir, every, metadata, wall_offset=rf.last_wall_s(run_dir) if resume_from else 0.0)
-        for state, block_history in run.blocks(key, state, info, progress):
+        blocks = run.blocks(key, state, info, progress)
+        for state, block_history in blocks:
             record(state, block_history)
         if every:
             checkpoint.save(Path(run_dir) / rf.CHECKPOINT_DIR, state, {**metadata(), "final": True},
