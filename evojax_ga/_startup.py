@@ -110,7 +110,8 @@ def warm_up(fn: Callable[[], Any]) -> Callable[[], None]:
         except BaseException as exc:  # noqa: BLE001 - handed to join()
             failure.append(exc)
 
-    thread = threading.Thread(target=target, name="evojax-ga-warm-up", daemon=True)
+    # not a daemon: the interpreter waits for it at exit instead of finalising under a running compile
+    thread = threading.Thread(target=target, name="evojax-ga-warm-up", daemon=False)
     thread.start()
 
     def join() -> None:
