@@ -129,12 +129,19 @@ def evolve_blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population:
     return _blocks(key, strategy, evaluate, population, generations, block, target, progress, allow_posinf, pause)
 
 
+def _initial_state(key: jax.Array, strategy: Strategy, population: Any) -> Any:
+    """``population`` itself when it is a strategy state (it has ``generation`` and ``best_fitness``),
+    else ``strategy.init`` of it with the first half of ``split(key)`` (the second keys the blocks)."""
+    if hasattr(population, "generation") and hasattr(population, "best_fitness"):
+        return population
+    return strategy.init(jax.random.split(key)[0], population)
+
+
 def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, generations: int, block: int,
             target: float | None, progress: bool, allow_posinf: bool,
             pause: Pause) -> Blocks:
-    k_init, k_run = jax.random.split(key)
-    is_state = hasattr(population, "generation") and hasattr(population, "best_fitness")
-    state = population if is_state else strategy.init(k_init, population)
+    k_run = jax.random.split(key)[1]
+    state = _initial_state(key, strategy, population)
     run = make_block_runner(strategy, evaluate, block)
     start_gen = int(state.generation)
     limit = jnp.int32(start_gen + generations)
@@ -195,7 +202,5 @@ def evolve(key: jax.Array, strategy: Strategy, evaluate: Any, population: Popula
         if callback is not None and callback(state, block_hist) is False:
             break
     if state is None:   # no generation ran
-        k_init = jax.random.split(key)[0]
-        is_state = hasattr(population, "generation") and hasattr(population, "best_fitness")
-        state = population if is_state else strategy.init(k_init, population)
+        state = _initial_state(key, strategy, population)
     return state, {k: np.concatenate(v) for k, v in history.items()}
