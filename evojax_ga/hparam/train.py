@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from evojax_ga._checks import check_int, check_positive, check_range
-from evojax_ga.data import Dataset, load, validation_split
+from evojax_ga.data import Dataset, load, validate, validation_split
 from evojax_ga.hparam.masked_mlp import (
     Params,
     candidate_params,
@@ -44,7 +44,7 @@ from evojax_ga.hparam.optimizer_switch import SwitchedOptimizer, switched_optimi
 from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 
-__all__ = ["KNOWN_GENES", "TrainConfig", "CandidateTrainer", "make_trainer", "load_dataset", "on_device",
+__all__ = ["KNOWN_GENES", "TrainConfig", "CandidateTrainer", "make_trainer", "check_fits", "load_dataset", "on_device",
            "training_keys", "data_order"]
 
 #: gene names the trainer understands
@@ -148,6 +148,8 @@ class CandidateTrainer(NamedTuple):
     activation_names: tuple[str, ...]
     optimizer_names: tuple[str, ...]
     batch_sizes: tuple[int, ...]
+    in_dim: int = 0          # input features the networks take (0: unknown)
+    num_classes: int = 0     # outputs of the networks (0: unknown)
 
     def steps_per_epoch(self, n_train: int) -> int:
         """Length of the step loop of one epoch (set by the smallest batch size)."""
@@ -372,4 +374,18 @@ def make_trainer(space: Space, config: TrainConfig | None = None, *, in_dim: int
         return lambda k, genomes, d: exe(k, genomes, _arrays(d))
 
     return CandidateTrainer(space, config, train, compile_for, max(c.depths), max(c.widths), c.acts, c.opts,
-                            tuple(c.batches))
+                            tuple(c.batches), in_dim, num_classes)
+
+
+def check_fits(trainer: CandidateTrainer, data: Dataset) -> Dataset:
+    """``data`` once checked (:func:`evojax_ga.data.validate`, a validation split required) and
+    matched to ``trainer``: flat inputs ``[N, in_dim]`` and at most ``num_classes`` classes."""
+    validate(_check_data(data))
+    shape = tuple(np.shape(data.x_train)[1:])
+    if trainer.in_dim and shape != (trainer.in_dim,):
+        raise ValueError(f"the trainer takes flat inputs of in_dim={trainer.in_dim} features but x_train has "
+                         f"inputs of shape {shape} (flatten the data: data.flat())")
+    if trainer.num_classes and trainer.num_classes < int(data.num_classes):
+        raise ValueError(f"the trainer's networks have num_classes={trainer.num_classes} outputs but the data "
+                         f"have num_classes={data.num_classes}: it needs at least one output per class")
+    return data

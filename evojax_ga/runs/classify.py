@@ -89,8 +89,8 @@ class ClassifyConfig:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit must be > 0 seconds or None, got {self.time_limit}")
+        if self.time_limit is not None and not (math.isfinite(self.time_limit) and self.time_limit > 0):
+            raise ValueError(f"time_limit must be a finite number of seconds > 0 or None, got {self.time_limit}")
         if self.model == "mlp" and (not self.hidden or min(self.hidden) < 1):
             raise ValueError(f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}")
         elite, pool = self.sizes()
@@ -145,12 +145,17 @@ class Parts(NamedTuple):
 
 
 def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
-    """Load the data (unless ``dataset`` is given) and build model, task and strategy."""
+    """Load the data (unless ``dataset`` is given) and build model, task and strategy. The options
+    bounded by the data (``batch_size``, ``test_samples``, ``sgd_batch_size`` with a baseline) are
+    checked here, before anything is compiled."""
     import evojax_ga as ega
     from evojax_ga import data, mutation, selection
+    from evojax_ga._checks import check_int
     from evojax_ga.models import model_from_config
 
-    ds = dataset if dataset is not None else data.load(cfg.dataset, path=cfg.data)
+    ds = data.validate(dataset) if dataset is not None else data.load(cfg.dataset, path=cfg.data)
+    if cfg.baseline != "none":
+        check_int(cfg.sgd_batch_size, "sgd_batch_size", minimum=1, maximum=int(ds.x_train.shape[0]))
     mc = model_config(cfg, ds.num_classes, ds.input_shape)
     model = model_from_config(mc)
     task = ega.tasks.classification(model, ds, fitness=cfg.fitness, batch_size=cfg.batch_size,

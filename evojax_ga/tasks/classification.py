@@ -33,14 +33,14 @@ import numpy as np
 
 from evojax_ga._checks import check_int
 from evojax_ga.chunking import map_chunks, on_accelerator, split_chunks
-from evojax_ga.data import Dataset
+from evojax_ga.data import Dataset, validate
 from evojax_ga.models import MLP, population_forward
 from evojax_ga.population import from_template, init_population
 from evojax_ga.selection import rank_key
 from evojax_ga.types import Fitness, Metrics, Population, PRNGKey
 
 __all__ = ["ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "logits_scores",
-           "learning_curve", "activation_width", "accelerator_chunk_bytes"]
+           "learning_curve", "activation_width", "accelerator_chunk_bytes", "output_size", "check_head"]
 
 FITNESS = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
 #: default ``chunk_bytes`` on a CPU: chunks that stay in cache
@@ -161,7 +161,10 @@ class ClassificationTask(NamedTuple):
         def population_sums(xp, yb):
             """Sums over the samples of one sample chunk, for every individual: ``[P]`` twice."""
             def chunk_sums(pop_c, rows):
-                correct, nll = logits_scores(self.forward(pop_c, xp), yb, self.class_axis)
+                logits = self.forward(pop_c, xp)
+                if logits.shape[self.class_axis] < self.num_classes:   # static: raised while tracing
+                    raise ValueError(_head_message(logits.shape[self.class_axis], self.num_classes))
+                correct, nll = logits_scores(logits, yb, self.class_axis)
                 return jnp.sum(correct, axis=1, dtype=jnp.float32), jnp.sum(nll, axis=1)
 
             return map_chunks(chunk_sums, population, c, last="tail")
@@ -294,13 +297,16 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
     on a GPU/TPU).
     Throughput knobs, not code paths: results do not depend on them (up to float rounding).
     test_samples: test samples for the per-generation ``test_accuracy`` metric (``None`` = all,
-    0 = skip it).
+    0 = skip it; at most the test set).
     dtype: input dtype on the device.
+
+    ``data`` is checked by :func:`evojax_ga.data.validate`, and a model with fewer outputs than
+    ``data.num_classes`` is refused (:func:`check_head`).
     """
     if fitness not in FITNESS:
         raise ValueError(f"fitness must be one of {FITNESS}, got {fitness!r}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be an evojax_ga.data.Dataset (e.g. data.load('digits')), got {type(data).__name__}")
+    validate(data)
+    check_head(model, data)
     n_train = int(data.x_train.shape[0])
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=n_train)
@@ -312,7 +318,7 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
     if sample_chunk_size is not None:
         sample_chunk_size = check_int(sample_chunk_size, "sample_chunk_size", minimum=1)
     if test_samples is not None:
-        test_samples = check_int(test_samples, "test_samples", minimum=0)
+        test_samples = check_int(test_samples, "test_samples", minimum=0, maximum=int(data.x_test.shape[0]))
     forward, class_axis, prepare = population_forward(model)
     return ClassificationTask(
         model=model, forward=forward, class_axis=class_axis, prepare=prepare,
@@ -321,6 +327,33 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
         num_classes=int(data.num_classes), fitness=fitness, batch_size=batch_size, chunk_size=chunk_size,
         sample_chunk_size=sample_chunk_size, test_samples=test_samples,
         activation_width=activation_width(model, data.x_train[:1]), chunk_bytes=chunk_bytes)
+
+
+def _head_message(outputs: int, num_classes: int) -> str:
+    return (f"the model has {outputs} outputs but the data have num_classes={num_classes}: it needs at least "
+            f"one output (logit) per class (e.g. MLP(..., out={num_classes}))")
+
+
+def output_size(model: Any, sample: Any) -> int | None:
+    """Outputs (logits) per sample of ``model`` on ``sample [1, ...]``, found without computing
+    (``jax.eval_shape``); None for a plain ``apply`` function (its parameters are not known)."""
+    if isinstance(model, MLP):
+        return int(model.out)
+    if not isinstance(model, nn.Module):
+        return None
+    x = jnp.asarray(sample)
+    out = jax.eval_shape(lambda k: model.apply(model.init(k, x), x), jax.random.PRNGKey(0))
+    if not hasattr(out, "shape") or len(out.shape) != 2:
+        raise ValueError(f"model must return logits [B, C], got {out}")
+    return int(out.shape[-1])
+
+
+def check_head(model: Any, data: Dataset) -> None:
+    """Refuse a ``model`` with fewer outputs than ``data.num_classes`` (a label without a logit would
+    never count as correct and its cross-entropy would be wrong). More outputs are allowed."""
+    n = output_size(model, np.asarray(data.x_train[:1]))
+    if n is not None and n < int(data.num_classes):
+        raise ValueError(_head_message(n, int(data.num_classes)))
 
 
 def activation_width(model: Any, sample: np.ndarray) -> int:
