@@ -35,6 +35,36 @@ CLI_ROWS: list[tuple[str, list[str], int, tuple[str, ...]]] = [
 # --- section: options and seeds ---
 
 # --- section: classification data ---
+_DIGITS_SMALL = ["run", "digits", "--pop-size", "4", "--generations", "1", "--out", "{tmp}/r"]
+CLI_ROWS += [
+    ("digits-test-samples-0", [*_DIGITS_SMALL, "--test-samples", "0"], 2, ("test_samples", ">= 1")),
+    ("digits-test-samples-past-test-set", [*_DIGITS_SMALL, "--test-samples", "5000"], 2, ("test_samples", "450")),
+    ("digits-sgd-batch-size-0", [*_DIGITS_SMALL, "--sgd-batch-size", "0"], 2, ("sgd_batch_size", ">= 1")),
+    ("digits-sgd-batch-size-past-train-set", [*_DIGITS_SMALL, "--sgd-batch-size", "5000"], 2,
+     ("sgd_batch_size", "1347")),
+    ("digits-batch-size-negative", [*_DIGITS_SMALL, "--batch-size", "-1"], 2, ("batch_size", "-1")),
+    ("digits-batch-size-past-train-set", [*_DIGITS_SMALL, "--batch-size", "5000"], 2, ("batch_size", "1347")),
+    ("digits-time-limit-inf", [*_DIGITS_SMALL, "--time-limit", "inf"], 2, ("time_limit", "finite")),
+    ("digits-time-limit-0", [*_DIGITS_SMALL, "--time-limit", "0"], 2, ("time_limit",)),
+    ("digits-generations-past-int32", [*_DIGITS_SMALL, "--generations", "3000000000"], 2, ("generations", "int32")),
+    ("digits-generations-negative", [*_DIGITS_SMALL, "--generations", "-1"], 2, ("generations", ">= 0")),
+    ("digits-pop-size-0", [*_DIGITS_SMALL, "--pop-size", "0"], 2, ("pop_size", ">= 2")),
+    ("digits-sigma-nan", [*_DIGITS_SMALL, "--sigma", "nan"], 2, ("sigma", "finite")),
+    ("digits-mutation-rate-above-1", [*_DIGITS_SMALL, "--mutation-rate", "1.5"], 2, ("mutation_rate", "[0, 1]")),
+    ("digits-elite-nan", [*_DIGITS_SMALL, "--elite", "nan"], 2, ("elite",)),
+    ("digits-elite-whole-population", [*_DIGITS_SMALL, "--elite", "1"], 2, ("elite", "pop_size")),
+    ("digits-parent-pool-0", [*_DIGITS_SMALL, "--parent-pool", "0"], 2, ("parent_pool",)),
+    ("digits-block-0", [*_DIGITS_SMALL, "--block", "0"], 2, ("block", ">= 1")),
+    ("digits-chunk-size-0", [*_DIGITS_SMALL, "--chunk-size", "0"], 2, ("chunk_size", ">= 1")),
+    ("digits-sgd-lr-0", [*_DIGITS_SMALL, "--sgd-lr", "0"], 2, ("sgd_lr", "> 0")),
+    ("digits-sgd-epochs-inf", [*_DIGITS_SMALL, "--sgd-epochs", "inf"], 2, ("sgd_epochs", "finite")),
+    ("digits-hidden-0", [*_DIGITS_SMALL, "--hidden", "0"], 2, ("--hidden", "positive")),
+    ("mnist-data-plain-file", ["run", "mnist", "--data", "{file}", "--out", "{tmp}/r"], 2, ("a-file", ".npz")),
+    ("mnist-data-empty-folder", ["run", "mnist", "--data", "{tmp}", "--out", "{tmp}/r"], 2,
+     ("not found", "train-images-idx3-ubyte")),
+]
+# corrupt and empty data files (.npz, .pkl.gz, IDX .gz) through the CLI: tests/test_data.py
+# (test_cli_refuses_corrupt_data_files), which writes the files
 
 
 # ------------------------------------------------------------------------------------------ library
@@ -49,6 +79,79 @@ LIB_ROWS: list[tuple[str, Callable[[], Any], type[BaseException], tuple[str, ...
 # --- section: strategy and operators ---
 
 # --- section: data sets and tasks ---
+def _data_ds(**changes: Any) -> Any:
+    """A valid 3-class data set of 6 + 3 samples of 4 features, with ``changes`` applied."""
+    import numpy as np
+    ds = ega.data.Dataset("tiny", np.linspace(0, 1, 24, dtype=np.float32).reshape(6, 4),
+                          np.array([0, 1, 2, 0, 1, 2], np.int32), np.full((3, 4), 0.5, np.float32),
+                          np.array([0, 1, 2], np.int32), 3)
+    return ds._replace(**changes)
+
+
+def _data_sgd(model: Any, ds: Any, **kwargs: Any) -> Any:
+    from evojax_ga import baselines
+    return baselines.make_train(model, ds, batch_size=2, **kwargs)
+
+
+def _data_evaluator(num_classes: int) -> Any:
+    import jax
+    import numpy as np
+
+    from evojax_ga import hparam
+    ds = _data_ds(x_val=np.zeros((2, 4), np.float32), y_val=np.array([0, 1], np.int32))
+    trainer = hparam.make_trainer(hparam.Space([hparam.choice("depth", (1,))]), in_dim=4, num_classes=num_classes)
+    return hparam.Evaluator(trainer, ds, jax.random.key(0))
+
+
+_D = ega.data
+LIB_ROWS += [
+    ("dataset-length-mismatch", lambda: _D.validate(_data_ds(y_train=_data_ds().y_train[:5])), ValueError,
+     ("x_train", "6 samples", "y_train", "5 labels")),
+    ("dataset-float-labels", lambda: _D.validate(_data_ds(y_train=_data_ds().y_train + 0.7)), TypeError,
+     ("y_train", "integer", "float64")),
+    ("dataset-label-past-num-classes", lambda: _D.validate(_data_ds(y_test=_data_ds().y_test + 1)), ValueError,
+     ("y_test", "num_classes", "[1, 3]")),
+    ("dataset-negative-label", lambda: _D.validate(_data_ds(y_train=_data_ds().y_train - 1)), ValueError,
+     ("y_train", "[-1, 1]")),
+    ("dataset-empty-train",
+     lambda: _D.validate(_data_ds(x_train=_data_ds().x_train[:0], y_train=_data_ds().y_train[:0])),
+     ValueError, ("x_train", "empty")),
+    ("dataset-empty-test", lambda: _D.validate(_data_ds(x_test=_data_ds().x_test[:0], y_test=_data_ds().y_test[:0])),
+     ValueError, ("x_test", "empty")),
+    ("dataset-nan-features", lambda: _D.validate(_data_ds(x_train=_data_ds().x_train * float("nan"))), ValueError,
+     ("x_train", "NaN")),
+    ("dataset-inf-features", lambda: _D.validate(_data_ds(x_test=_data_ds().x_test + float("inf"))), ValueError,
+     ("x_test", "infinite")),
+    ("dataset-label-column", lambda: _D.validate(_data_ds(y_train=_data_ds().y_train[:, None])), ValueError,
+     ("y_train", "(6, 1)")),
+    ("dataset-rank-1-inputs", lambda: _D.validate(_data_ds(x_train=_data_ds().x_train[:, 0])), ValueError,
+     ("x_train", "2 dimensions")),
+    ("dataset-test-inputs-other-shape", lambda: _D.validate(_data_ds(x_test=_data_ds().x_test[:, :3])), ValueError,
+     ("x_test", "x_train")),
+    ("dataset-one-class", lambda: _D.validate(_data_ds(num_classes=1, y_train=_data_ds().y_train * 0,
+                                                        y_test=_data_ds().y_test * 0)), ValueError, ("num_classes",)),
+    ("dataset-val-without-labels", lambda: _D.validate(_data_ds(x_val=_data_ds().x_test)), ValueError,
+     ("x_val", "y_val")),
+    ("validation-split-float-labels",
+     lambda: _D.validation_split(_data_ds(y_train=_data_ds().y_train.astype(float)), 0.5, 0), TypeError, ("y_train",)),
+    ("task-head-too-small", lambda: ega.tasks.classification(ega.models.MLP((4,), 2), _data_ds()), ValueError,
+     ("2 outputs", "num_classes=3")),
+    ("task-flax-head-too-small", lambda: ega.tasks.classification(__import__("flax").linen.Dense(2), _data_ds()),
+     ValueError, ("2 outputs", "num_classes=3")),
+    ("task-float-labels",
+     lambda: ega.tasks.classification(ega.models.MLP((4,), 3), _data_ds(y_test=_data_ds().y_test * 1.0)),
+     TypeError, ("y_test", "integer")),
+    ("task-test-samples-past-test-set",
+     lambda: ega.tasks.classification(ega.models.MLP((4,), 3), _data_ds(), test_samples=4),
+     ValueError, ("test_samples", "<= 3")),
+    ("sgd-head-too-small", lambda: _data_sgd(ega.models.MLP((4,), 2), _data_ds()), ValueError,
+     ("2 outputs", "num_classes=3")),
+    ("sgd-labels-out-of-range", lambda: _data_sgd(ega.models.MLP((4,), 3), _data_ds(y_train=_data_ds().y_train + 5)),
+     ValueError, ("y_train", "num_classes")),
+    ("sgd-test-samples-past-test-set", lambda: _data_sgd(ega.models.MLP((4,), 3), _data_ds(), test_samples=4),
+     ValueError, ("test_samples", "<= 3")),
+    ("hparam-head-too-small", lambda: _data_evaluator(2), ValueError, ("num_classes=2", "num_classes=3")),
+]
 
 
 def _fill(arg: str, tmp: Path) -> str:

@@ -34,6 +34,8 @@ CROSSOVERS = tuple(registry.CROSSOVERS)
 FITNESSES = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
 BASELINES = ("adam", "sgd", "none")
 INITS = ("model", "normal", "uniform")
+#: the generation counter is int32
+MAX_GENERATIONS = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +75,9 @@ class ClassifyConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        if self.generations > MAX_GENERATIONS:
+            raise ValueError(f"generations must be <= {MAX_GENERATIONS} (the generation counter is int32), "
+                             f"got {self.generations}")
         for name in ("batch_size", "test_samples", "select_samples", "chunk_size"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
