@@ -93,13 +93,13 @@ def _data_sgd(model: Any, ds: Any, **kwargs: Any) -> Any:
     return baselines.make_train(model, ds, batch_size=2, **kwargs)
 
 
-def _data_evaluator(num_classes: int) -> Any:
+def _data_evaluator(num_classes: int, in_dim: int = 4) -> Any:
     import jax
     import numpy as np
 
     from evojax_ga import hparam
     ds = _data_ds(x_val=np.zeros((2, 4), np.float32), y_val=np.array([0, 1], np.int32))
-    trainer = hparam.make_trainer(hparam.Space([hparam.choice("depth", (1,))]), in_dim=4, num_classes=num_classes)
+    trainer = hparam.make_trainer(hparam.Space([hparam.choice("depth", (1,))]), in_dim=in_dim, num_classes=num_classes)
     return hparam.Evaluator(trainer, ds, jax.random.key(0))
 
 
@@ -151,6 +151,7 @@ LIB_ROWS += [
     ("sgd-test-samples-past-test-set", lambda: _data_sgd(ega.models.MLP((4,), 3), _data_ds(), test_samples=4),
      ValueError, ("test_samples", "<= 3")),
     ("hparam-head-too-small", lambda: _data_evaluator(2), ValueError, ("num_classes=2", "num_classes=3")),
+    ("hparam-inputs-other-width", lambda: _data_evaluator(3, in_dim=5), ValueError, ("in_dim=5", "x_train", "(4,)")),
 ]
 
 

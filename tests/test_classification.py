@@ -92,6 +92,14 @@ def test_fitness_validation():
     np.testing.assert_allclose(cls.fitness_from_scores("inverse_cross_entropy", jnp.ones(1), jnp.zeros(1)), 1e30)
 
 
+def test_head_of_a_plain_function_is_checked_when_traced():
+    """A plain ``apply`` function's outputs are known only from its parameters: a population whose
+    logits have fewer classes than the data is refused when the evaluation is traced."""
+    task = cls.classification(linear_apply, tiny_dataset(np.eye(3), LABELS))
+    with pytest.raises(ValueError, match="2 outputs but the data have num_classes=3"):
+        task.evaluate(jax.random.PRNGKey(0), {"w": jnp.zeros((2, 3, 2))})
+
+
 # ------------------------------------------------------------------------------------------------ digits
 @pytest.fixture(scope="module")
 def digits():

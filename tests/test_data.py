@@ -211,3 +211,100 @@ def test_labels_out_of_range(tmp_path):
     np.savez(tmp_path / "mnist.npz", **arrays)
     with pytest.raises(ValueError, match=r"labels must be in \[0, 9\]"):
         data.load_mnist(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------ corrupt files
+def _npz_bytes(arrays) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _pickle_gz(arrays) -> bytes:
+    parts = ((arrays["x_train"].reshape(-1, 784), arrays["y_train"]), (arrays["x_test"].reshape(-1, 784),
+             arrays["y_test"]), (arrays["x_test"].reshape(-1, 784), arrays["y_test"]))
+    return gzip.compress(pickle.dumps(parts))
+
+
+def _idx_bytes(arr) -> bytes:
+    return bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+
+
+def _write_bad(tmp_path, case):
+    """Write the data files of ``case`` into ``tmp_path``; returns the file the error must name."""
+    arrays = fake_arrays(np.random.default_rng(7))
+    if case.startswith("npz"):
+        if case == "npz-float-labels":
+            arrays["y_train"] = arrays["y_train"].astype(np.float32) + 0.5
+        if case == "npz-empty-test":
+            arrays["x_test"], arrays["y_test"] = arrays["x_test"][:0], arrays["y_test"][:0]
+        raw = {"npz-empty": b"", "npz-garbage": b"this is not a zip archive",
+               "npz-truncated": _npz_bytes(arrays)[:300]}.get(case, _npz_bytes(arrays))
+        (tmp_path / "mnist.npz").write_bytes(raw)
+        return tmp_path / "mnist.npz"
+    if case.startswith("pkl"):
+        good = _pickle_gz(arrays)
+        raw = {"pkl-empty": b"", "pkl-empty-inside-gzip": gzip.compress(b""),
+               "pkl-garbage": gzip.compress(b"garbage, not a pickle"), "pkl-truncated": good[:len(good) // 2],
+               "pkl-garbage-not-gzip": b"\x80\x04 garbage"}[case]
+        (tmp_path / "mnist.pkl.gz").write_bytes(raw)
+        return tmp_path / "mnist.pkl.gz"
+    write_mnist_idx(tmp_path, arrays, compress=True)
+    target = tmp_path / "train-images-idx3-ubyte.gz"
+    good = gzip.decompress(target.read_bytes())
+    if case == "idx-count-mismatch":
+        target = tmp_path / "train-labels-idx1-ubyte.gz"
+        target.write_bytes(gzip.compress(_idx_bytes(arrays["y_train"][:5])))
+        return target
+    raw = {"idx-empty": b"", "idx-truncated-gz": gzip.compress(good)[:500], "idx-garbage-gz": b"\x1f\x8b garbage",
+           "idx-bad-magic": gzip.compress(b"\x01\x02" + good[2:]),
+           "idx-truncated-body": gzip.compress(good[:-7])}[case]
+    target.write_bytes(raw)
+    return target
+
+
+# case -> words of the error (besides the file's path)
+BAD_FILES = {
+    "npz-empty": ("empty",), "npz-garbage": ("not an .npz",), "npz-truncated": ("corrupt .npz",),
+    "npz-float-labels": ("y_train", "integers", "float32"), "npz-empty-test": ("x_test", "empty"),
+    "pkl-empty": ("empty",), "pkl-empty-inside-gzip": ("empty",), "pkl-garbage": ("corrupt pickle",),
+    "pkl-truncated": ("gzip",), "pkl-garbage-not-gzip": ("corrupt pickle",),
+    "idx-empty": ("empty",), "idx-truncated-gz": ("gzip",), "idx-garbage-gz": ("gzip",),
+    "idx-bad-magic": ("not an IDX file",), "idx-truncated-body": ("IDX header says",),
+    "idx-count-mismatch": ("6 images", "5 labels"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_corrupt_data_files_name_the_file(tmp_path, case):
+    """Empty, truncated, garbage or mismatched data files: a one-line ValueError naming the file."""
+    bad = _write_bad(tmp_path, case)
+    with pytest.raises(ValueError) as err:
+        data.load_mnist(tmp_path)
+    msg = str(err.value)
+    assert "\n" not in msg and str(bad) in msg
+    for word in BAD_FILES[case]:
+        assert word in msg, msg
+
+
+@pytest.mark.parametrize("case", ["npz-empty", "pkl-truncated", "idx-garbage-gz", "idx-count-mismatch"])
+def test_cli_refuses_corrupt_data_files(tmp_path, case, capsys):
+    """``evojax-ga run mnist --data DIR`` with a bad file: exit 2, one line naming the file, no traceback,
+    no run folder."""
+    from evojax_ga import cli
+    bad = _write_bad(tmp_path, case)
+    code = cli.main(["run", "mnist", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--no-progress",
+                     "--no-compile-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and str(bad) in err
+    assert err.startswith("evojax-ga run mnist: error: ") and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_pickle_refusal_is_a_value_error_too(tmp_path):
+    import collections
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(collections.OrderedDict(a=1))))
+    with pytest.raises(data.DataFileError, match="refusing"):
+        data.load_mnist(path)
