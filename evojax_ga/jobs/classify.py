@@ -64,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"stop evolving after S seconds, checked between blocks (default {d.time_limit})")
     e.add_argument("--fitness", choices=FITNESSES, default=None, help=f"fitness (default {d.fitness})")
     e.add_argument("--batch-size", type=int, default=None, metavar="B",
-                   help=f"one shared minibatch of B training samples per generation; 0 = full training set "
-                        f"(default {d.batch_size or 0})")
+                   help=f"one shared minibatch of B training samples per generation, at most the training "
+                        f"set; 0 = full training set (default {d.batch_size or 0})")
     e.add_argument("--sigma", type=float, default=None, help=f"Gaussian mutation step (default {d.sigma:g})")
     e.add_argument("--mutation-rate", type=float, default=None,
                    help=f"probability that a weight mutates (default {d.mutation_rate:g})")
@@ -79,13 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="members evaluated together (default: automatic)")
     e.add_argument("--pop-chunk", dest="chunk_size", type=int, default=None, help=argparse.SUPPRESS)  # old name
     e.add_argument("--test-samples", type=int, default=None,
-                   help="test samples for the per-generation test accuracy (default: all)")
+                   help=f"test samples for the per-generation test accuracy, at most the test set "
+                        f"(default: {d.test_samples or 'all'})")
     checkpointing.add_arguments(parser)
     b = parser.add_argument_group("gradient baseline")
     b.add_argument("--baseline", choices=BASELINES, default=None,
                    help=f"train this optimiser on the same model and data too (default {d.baseline})")
     b.add_argument("--sgd-lr", type=float, default=None, help=f"baseline learning rate (default {d.sgd_lr:g})")
-    b.add_argument("--sgd-batch-size", type=int, default=None, help=f"baseline batch size (default {d.sgd_batch_size})")
+    b.add_argument("--sgd-batch-size", type=int, default=None,
+                   help=f"baseline batch size, at most the training set (default {d.sgd_batch_size})")
     b.add_argument("--sgd-epochs", type=float, default=None, help=f"baseline epochs (default {d.sgd_epochs:g})")
 
 
