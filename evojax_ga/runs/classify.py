@@ -59,7 +59,7 @@ class ClassifyConfig:
     init_scale: float = 0.1
     block: int = 10
     test_samples: int | None = None      # test samples for the per-generation test accuracy
-    select_samples: int | None = 10000   # training samples used to pick the final individual
+    select_samples: int | None = 10000   # training samples used to pick the final individual (at most all)
     chunk_size: int | None = None        # members evaluated at once (None: automatic)
     baseline: str = "adam"               # adam | sgd | none
     sgd_lr: float = 3e-3
