@@ -67,7 +67,7 @@ def _tell(pop: Any = None, fitness: Any = None, dtype: Any = jnp.float32) -> Any
 
 
 def _evolve(**kw: Any) -> Any:
-    args = dict(generations=2, progress=False, **kw)
+    args = {"generations": 2, "progress": False, **kw}
     return ega.evolve(_key(), ega.ga(), lambda k, p: -jnp.sum(p["w"] ** 2, axis=1), _pop(8), **args)
 
 
