@@ -132,8 +132,10 @@ class History(dict[str, np.ndarray]):
         self.generations_run = generations_run
 
 
-def _early_stop(state: Any, target: float | None) -> str | None:
+def _early_stop(state: Any, target: float | None, allow_posinf: bool) -> str | None:
     """``"target"`` or ``"posinf"`` when no later generation can run, else None."""
+    if target is None and not allow_posinf:   # nothing to read back: +inf fitness has raised already
+        return None
     best = float(state.best_fitness)
     if target is not None and best >= float(target):
         return "target"
@@ -223,7 +225,7 @@ def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, 
             active = np.asarray(active)
             n = int(active.sum())
             if n == 0:   # the state continued from had already reached the target or +inf
-                reason = _early_stop(state, target) or "generations"
+                reason = _early_stop(state, target, True) or "generations"
                 break
             metrics = {k: np.asarray(v)[active] for k, v in metrics.items()}
             gens = np.arange(start_gen + done + 1, start_gen + done + n + 1)
@@ -239,7 +241,7 @@ def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, 
                                 mean=f"{float(metrics['mean'][-1]):.4g}",
                                 evals_per_s=f"{pop_size * done / max(elapsed, 1e-9):.3g}")
             yield state, {"generation": gens, **metrics, "wall_s": np.full(n, elapsed)}
-            reason = _early_stop(state, target)   # a pause only ends the block
+            reason = _early_stop(state, target, allow_posinf)   # a pause only ends the block
             if reason is not None:
                 break
         reason = reason or "generations"
@@ -251,7 +253,7 @@ def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, 
         if out.stop_reason is None:
             out.stop_reason = "stopped"
         if bar is not None:
-            if out.stop_reason != "generations":
+            if out.stop_reason in ("target", "posinf"):
                 bar.set_description(f"evolve (stopped: {out.stop_reason})")
             bar.close()
 
