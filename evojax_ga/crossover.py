@@ -4,7 +4,8 @@ A :class:`Crossover` holds traced ``params`` and a pure
 ``apply(key, params, a, b, row_offset=0) -> child`` (:class:`evojax_ga.types.CrossoverFn`); ``a`` and
 ``b`` are populations of the same structure (leaves ``[C, ...]``), row ``i`` of each being the two
 parents of child ``i``. Every gene of the child comes from ``a`` or ``b`` at the same position
-(except :func:`blend`/:func:`arithmetic`).
+(except :func:`blend`/:func:`arithmetic`, which take float leaves only: an integer or bool leaf is a
+TypeError naming it).
 
 Randomness is counter-based (:mod:`evojax_ga.prng`): the draw of gene ``g`` of child ``i`` depends on
 the key, the leaf and the global row ``row_offset + i`` only, so chunked or sharded reproduction is
@@ -56,6 +57,15 @@ def _map_gene_pairs(key: jax.Array, a: Population, b: Population, row_offset,
     lb = jax.tree_util.tree_leaves(b)
     out = prng.map_genes(key, (la, lb), row_offset, lambda xa, xb, h0, h1: fn(xa, xb, h0))
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def _require_float(a: Population, op: str) -> None:
+    """TypeError naming the first non-float leaf (static: checked at trace time, free inside jit)."""
+    for path, x in jax.tree_util.tree_flatten_with_path(a)[0]:
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise TypeError(f"crossover.{op} cannot cross population leaf {jax.tree_util.keystr(path)} of dtype "
+                            f"{x.dtype}: it mixes real values, so an integer gene would be truncated and a bool "
+                            f"gene set to True; use crossover.uniform, k_point or layer for integer or bool genes")
 
 
 def _row_bits(key: jax.Array, rows: int, width: int, row_offset) -> tuple[jax.Array, jax.Array]:
@@ -206,6 +216,7 @@ def blend(alpha: float = 0.5) -> Crossover:
     check_nonneg(alpha, "alpha")
 
     def apply(key, params, a, b, row_offset=0):
+        _require_float(a, "blend")
         al = params["alpha"]
 
         def leaf(xa, xb, h):
@@ -220,6 +231,7 @@ def arithmetic(weight: float = 0.5) -> Crossover:
     check_prob(weight, "weight")
 
     def apply(key, params, a, b, row_offset=0):
+        _require_float(a, "arithmetic")
         w = params["weight"]
         return jax.tree_util.tree_map(lambda xa, xb: (w * xa + (1.0 - w) * xb).astype(xa.dtype), a, b)
     return Crossover({"weight": jnp.float32(weight)}, apply, f"arithmetic({weight})")

@@ -39,7 +39,7 @@ from evojax_ga.population import validate_population
 from evojax_ga.types import MutateFn, Params, Population, PRNGKey
 
 __all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "mixed", "categorical", "chain",
-           "self_adaptive", "set_param", "get_param", "count_nonfinite_params"]
+           "by_dtype", "self_adaptive", "set_param", "get_param", "count_nonfinite_params"]
 
 #: ``(key, params, parent_index [P] int32, is_child [P] bool) -> params`` of the next population
 InheritFn = Callable[[PRNGKey, Params, jax.Array, jax.Array], Params]
@@ -68,6 +68,23 @@ def _per_row(value: Any, x: jax.Array) -> jax.Array:
     return v.reshape((x.shape[0],) + (1,) * (x.ndim - 1))
 
 
+def _is_float(x: Any) -> bool:
+    return bool(jnp.issubdtype(x.dtype, jnp.floating))
+
+
+def _require_float(pop: Population, op: str, signed_ints: bool = False) -> None:
+    """TypeError naming the first leaf whose dtype ``op`` cannot mutate (float only; signed integers
+    too when ``signed_ints``). Dtypes are static: checked at trace time, free inside jit."""
+    for path, x in jax.tree_util.tree_flatten_with_path(pop)[0]:
+        if _is_float(x) or (signed_ints and jnp.issubdtype(x.dtype, jnp.signedinteger)):
+            continue
+        raise TypeError(f"mutation.{op} cannot mutate population leaf {jax.tree_util.keystr(path)} of dtype "
+                        f"{x.dtype}: it draws real values, so an integer gene would be truncated (a change below 1 "
+                        f"is lost) and a bool gene set to True; use mutation.categorical(cardinalities) for "
+                        f"integer or bool genes, and mutation.by_dtype(floating=..., integer=...) for a "
+                        f"population with both")
+
+
 def _map_genes(key, pop, row_offset, fn):
     """``fn(x, h0, h1)`` per leaf, bits keyed ``fold_in(key, j)`` for leaf ``j`` (one fused loop over
     all leaves where :func:`evojax_ga.prng.map_genes` finds that cheaper; the same bits either way)."""
@@ -88,12 +105,16 @@ def _map_leaves(key, pop, row_offset, fn):
 def gaussian(rate: float = 1.0, sigma: float = 0.02) -> Mutation:
     """``w += sigma * N(0, 1)`` for each gene with probability ``rate``.
 
-    ``rate=1`` is Such et al.'s deep-GA mutation (every weight perturbed).
+    ``rate=1`` is Such et al.'s deep-GA mutation (every weight perturbed). Float leaves only (as
+    :func:`shift`, :func:`reset` and :func:`mixed`; :func:`sign` also takes signed integers): an
+    integer or bool leaf is a TypeError naming it; use :func:`categorical` for those genes.
     """
     check_prob(rate, "rate")
     check_nonneg(sigma, "sigma")
 
     def apply(key, params, pop, row_offset=0):
+        _require_float(pop, "gaussian")
+
         def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             z = prng.bits_to_normal(h1)
@@ -109,6 +130,8 @@ def shift(rate: float = 0.1, shift_max: float = 2.0) -> Mutation:
     check_nonneg(shift_max, "shift_max")
 
     def apply(key, params, pop, row_offset=0):
+        _require_float(pop, "shift")
+
         def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             s = prng.bits_to_unit(h1) * _per_row(params["shift_max"], x)
@@ -123,6 +146,8 @@ def sign(rate: float = 0.1) -> Mutation:
     check_prob(rate, "rate")
 
     def apply(key, params, pop, row_offset=0):
+        _require_float(pop, "sign", signed_ints=True)
+
         def leaf(x, h0, h1):
             return jnp.where(prng.bernoulli_from_bits(h0, _per_row(params["rate"], x)), -x, x)
         return _map_genes(key, pop, row_offset, leaf)
@@ -130,11 +155,13 @@ def sign(rate: float = 0.1) -> Mutation:
 
 
 def reset(rate: float = 0.1, swap_max: float = 2.0) -> Mutation:
-    """Swap/reset: ``w = U(-swap_max, swap_max)`` for each gene with probability ``rate``."""
+    """Swap/reset: ``w = U(-swap_max, swap_max)`` for each gene with probability ``rate`` (float leaves)."""
     check_prob(rate, "rate")
     check_nonneg(swap_max, "swap_max")
 
     def apply(key, params, pop, row_offset=0):
+        _require_float(pop, "reset")
+
         def leaf(x, h0, h1):
             hit = prng.bernoulli_from_bits(h0, _per_row(params["rate"], x))
             m = _per_row(params["swap_max"], x)
@@ -158,6 +185,7 @@ def mixed(rate: float = 0.1, type_probs: Sequence[float] = (0.8, 0.1, 0.1), shif
     check_nonneg(swap_max, "swap_max")
 
     def apply(key, params, pop, row_offset=0):
+        _require_float(pop, "mixed")
         k_mask, k_val = jax.random.split(key)
         tp = jnp.asarray(params["type_probs"], jnp.float32)
 
@@ -230,6 +258,41 @@ def chain(*mutations: Mutation) -> Mutation:
                          for i, (m, p) in enumerate(zip(mutations, params)))
     return Mutation(tuple(m.params for m in mutations), apply,
                     "chain(" + ", ".join(m.name for m in mutations) + ")", inherit)
+
+
+def by_dtype(floating: Mutation | None = None, integer: Mutation | None = None) -> Mutation:
+    """Mutate float leaves with ``floating`` and integer and bool leaves with ``integer``, for populations
+    with both (e.g. ``by_dtype(gaussian(0.1, 0.02), categorical(5))``); None leaves those leaves unchanged.
+
+    Each member sees the list of its leaves (in tree order) as its population, with the key
+    ``fold_in(key, i)`` (``i`` = 0 floating, 1 integer); params are the pair of theirs.
+    """
+    members = (floating, integer)
+    for name, m in zip(("floating", "integer"), members):
+        if m is not None and not isinstance(m, Mutation):
+            raise TypeError(f"{name} must be a Mutation or None, got {type(m).__name__}")
+    if floating is None and integer is None:
+        raise ValueError("by_dtype needs a floating or an integer mutation, got neither")
+
+    def apply(key, params, pop, row_offset=0):
+        leaves, treedef = jax.tree_util.tree_flatten(pop)
+        out = list(leaves)
+        for i, (m, p) in enumerate(zip(members, params)):
+            idx = [j for j, x in enumerate(leaves) if _is_float(x) == (i == 0)]
+            if m is None or not idx:
+                continue
+            for j, y in zip(idx, m.apply(jax.random.fold_in(key, i), p, [leaves[j] for j in idx], row_offset)):
+                out[j] = y
+        return jax.tree_util.tree_unflatten(treedef, out)
+
+    inherit = None
+    if any(m is not None and m.inherit is not None for m in members):
+        def inherit(key, params, parent_index, is_child):
+            return tuple(p if m is None or m.inherit is None
+                         else m.inherit(jax.random.fold_in(key, i), p, parent_index, is_child)
+                         for i, (m, p) in enumerate(zip(members, params)))
+    names = ", ".join(f"{n}={m.name}" for n, m in zip(("floating", "integer"), members) if m is not None)
+    return Mutation(tuple(None if m is None else m.params for m in members), apply, f"by_dtype({names})", inherit)
 
 
 def self_adaptive(base: Mutation, tau: float) -> Mutation:

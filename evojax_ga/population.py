@@ -22,7 +22,7 @@ PyTree = Any
 __all__ = [
     "init_population", "from_template", "population_size", "validate_population", "gather",
     "concatenate", "ravel_population", "unravel_population", "individual", "stack",
-    "check_same_structure", "num_genes",
+    "check_same_structure", "check_like", "num_genes",
 ]
 
 
@@ -143,6 +143,39 @@ def check_same_structure(a: PyTree, b: PyTree, name_a: str = "a", name_b: str = 
         if x.shape != y.shape:
             raise ValueError(f"{name_a} and {name_b} differ at leaf {jax.tree_util.keystr(path)}: "
                              f"shape {x.shape} vs {y.shape}")
+
+
+def _dtype(x: Any) -> np.dtype:
+    """The dtype an array leaf has inside JAX (float64 is float32 unless x64 is enabled)."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(x.dtype))
+
+
+def check_like(pop: PyTree, like: PyTree, name: str = "population",
+               like_name: str = "the state's population") -> None:
+    """Raise unless ``pop`` has the structure, leaf shapes and leaf dtypes of ``like``.
+
+    Static checks only (structure, shapes and dtypes are known at trace time), so they cost nothing
+    inside ``jit``. Errors name ``name`` and the first differing leaf path: ValueError for structure
+    and shape, TypeError for dtype.
+    """
+    pa = jax.tree_util.tree_flatten_with_path(pop)[0]
+    pb = jax.tree_util.tree_flatten_with_path(like)[0]
+    ka = [jax.tree_util.keystr(p) for p, _ in pa]
+    kb = [jax.tree_util.keystr(p) for p, _ in pb]
+    if ka != kb or jax.tree_util.tree_structure(pop) != jax.tree_util.tree_structure(like):  # type: ignore[operator]
+        extra, missing = [k for k in ka if k not in kb], [k for k in kb if k not in ka]
+        detail = f"extra leaves {extra[:3]}, missing leaves {missing[:3]}" if extra or missing else \
+            f"structure {jax.tree_util.tree_structure(pop)} vs {jax.tree_util.tree_structure(like)}"
+        raise ValueError(f"{name} does not have the pytree structure of {like_name}: {detail}")
+    for k, (_, x), (_, y) in zip(ka, pa, pb):
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            raise TypeError(f"{name} leaf {k} is a {type(x).__name__}, expected an array")
+        if tuple(x.shape) != tuple(y.shape):
+            what = (f"has {x.shape[0]} rows" if len(x.shape) and len(y.shape) and x.shape[0] != y.shape[0]
+                    else f"has shape {tuple(x.shape)}")
+            raise ValueError(f"{name} leaf {k} {what}; {like_name} has shape {tuple(y.shape)}")
+        if _dtype(x) != _dtype(y):
+            raise TypeError(f"{name} leaf {k} has dtype {_dtype(x)}, {like_name} has dtype {_dtype(y)}")
 
 
 def gather(pop: Population, index: jax.Array) -> Population:

@@ -29,7 +29,7 @@ from evojax_ga import selection as sel
 from evojax_ga._checks import check_int
 from evojax_ga.chunking import map_chunks
 from evojax_ga.metrics import generation_metrics
-from evojax_ga.population import gather, validate_population
+from evojax_ga.population import check_like, gather, validate_population
 from evojax_ga.reproduction import keep_rows
 from evojax_ga.strategy import Strategy
 from evojax_ga.types import Population, as_task, evaluate_task
@@ -137,10 +137,25 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
         f, extra = map_chunks(one, None, chunk_size, last="pad", num_rows=P, per_chunk=True)
         return f, {k: jnp.mean(v) for k, v in extra.items()}
 
+    def check_state(state: Any, fn: str) -> None:
+        if not isinstance(state, SeedEncodedState):
+            raise TypeError(f"{fn}: state must be the SeedEncodedState returned by init, ask or tell, "
+                            f"got {type(state).__name__}")
+        if tuple(state.fitness.shape) != (P,):
+            raise ValueError(f"{fn}: state.fitness has shape {tuple(state.fitness.shape)}, this strategy has "
+                             f"pop_size={P}")
+
     def tell(state: SeedEncodedState, encoded: EncodedPopulation, fitness: jax.Array) -> SeedEncodedState:
-        fitness = jnp.asarray(fitness, jnp.float32)
-        if fitness.shape != (P,):
-            raise ValueError(f"fitness must have shape [{P}], got {fitness.shape}")
+        """Record the fitness of ``encoded`` (the generation ``ask`` returned; checked statically)."""
+        check_state(state, "tell")
+        if not isinstance(encoded, EncodedPopulation):
+            raise TypeError(f"encoded must be the EncodedPopulation returned by ask, got {type(encoded).__name__}")
+        for field in ("ia", "ib", "keep"):
+            if tuple(getattr(encoded, field).shape) != (P,):
+                raise ValueError(f"encoded.{field} has shape {tuple(getattr(encoded, field).shape)}, this strategy "
+                                 f"has pop_size={P}")
+        check_like(encoded.parents, state.encoded.parents, "encoded.parents", "the state's parents")
+        fitness = sel.as_fitness(fitness, P)
         order = sel.argsort_desc(fitness)
         top = order[:K]
         new_parents = _materialize(encoded, top)           # [K, ...] best first
@@ -154,6 +169,7 @@ def seed_encoded_ga(init_fn: Callable[[jax.Array], Any], pop_size: int, parents:
 
     def ask(key: jax.Array, state: SeedEncodedState) -> tuple[EncodedPopulation, SeedEncodedState]:
         """Encode the next generation (generation 0: the initial population)."""
+        check_state(state, "ask")
         enc = state.encoded
         parent_fit = state.fitness[sel.argsort_desc(state.fitness)[:K]]
         k_a, k_b, k_gen = jax.random.split(key, 3)

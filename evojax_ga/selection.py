@@ -25,7 +25,7 @@ from evojax_ga.types import Fitness, Params, PRNGKey, SelectFn
 
 __all__ = [
     "Selection", "rank_key", "argsort_desc", "top_k", "uniform", "tournament", "truncation",
-    "fitness_proportional", "linear_rank", "random_survivors", "count_nonfinite", "check_fitness",
+    "fitness_proportional", "linear_rank", "random_survivors", "count_nonfinite", "check_fitness", "as_fitness",
 ]
 
 
@@ -42,11 +42,30 @@ class Selection(NamedTuple):
         return self.apply(key, self.params if params is None else params, fitness, num)
 
 
-def check_fitness(fitness: Any, name: str = "fitness") -> None:
-    """ValueError unless ``fitness`` is a non-empty ``[n]`` vector."""
+def check_fitness(fitness: Any, name: str = "fitness", size: int | None = None) -> None:
+    """ValueError unless ``fitness`` is a non-empty ``[n]`` vector (``n == size`` when given); TypeError
+    unless its dtype is real (float, int or bool: complex or non-numeric fitness has no order).
+    Static checks: they cost nothing inside ``jit``."""
     shape = getattr(fitness, "shape", None)
     if shape is None or len(shape) != 1 or shape[0] < 1:
         raise ValueError(f"{name} must be a non-empty [n] vector (one value per individual), got shape {shape}")
+    if size is not None and shape[0] != size:
+        raise ValueError(f"{name} must have shape [{size}] (one value per individual), got {tuple(shape)}")
+    dtype = getattr(fitness, "dtype", None)
+    if dtype is None or not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+                             or jnp.issubdtype(dtype, jnp.bool_)):
+        raise TypeError(f"{name} must be real numbers (float or int; higher is better), got dtype {dtype}")
+
+
+def as_fitness(fitness: Any, size: int, name: str = "fitness") -> jax.Array:
+    """``fitness`` as a ``[size]`` float32 array, checked by :func:`check_fitness` first (nothing is cast
+    silently: complex values are refused, not stripped of their imaginary part)."""
+    try:
+        f = jnp.asarray(fitness)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a [{size}] array of real numbers, got {type(fitness).__name__}") from None
+    check_fitness(f, name, size)
+    return f.astype(jnp.float32)
 
 
 def rank_key(fitness: jax.Array) -> jax.Array:

@@ -31,7 +31,7 @@ from evojax_ga import selection as sel
 from evojax_ga._checks import check_int
 from evojax_ga.adaptation import Adaptation, constant
 from evojax_ga.metrics import generation_metrics, mutation_metrics, population_diversity
-from evojax_ga.population import validate_population
+from evojax_ga.population import check_like, validate_population
 from evojax_ga.reproduction import make_layout, reproduce
 from evojax_ga.types import Fitness, Population, PRNGKey, as_task, evaluate_task
 
@@ -93,6 +93,17 @@ def _check_parent_pool(parent_pool: Any) -> None:
         raise ValueError(f"parent_pool must be >= 1, got {parent_pool}")
 
 
+def _check_state(state: Any, fn: str) -> int:
+    """P of a GA state; TypeError/ValueError naming ``state`` (static checks: free inside jit)."""
+    if not isinstance(state, GAState):
+        raise TypeError(f"{fn}: state must be the GAState returned by init, ask or tell, got {type(state).__name__}")
+    P = validate_population(state.population, "state.population")
+    if tuple(state.fitness.shape) != (P,):
+        raise ValueError(f"{fn}: state.fitness has shape {tuple(state.fitness.shape)}, state.population has {P} "
+                         f"individuals")
+    return P
+
+
 def ga(select: sel.Selection | None = None,
        crossover: xo.Crossover | None = None,
        mutate: mu.Mutation | None = None,
@@ -130,6 +141,8 @@ def ga(select: sel.Selection | None = None,
 
     def init(key: PRNGKey, population: Population) -> GAState:
         P = validate_population(population)
+        if P < 2:
+            raise ValueError(f"population must have at least 2 individuals (rows), got {P}")
         layout(P)
         mparams = mutate.params
         if mutate.inherit is not None:
@@ -146,18 +159,23 @@ def ga(select: sel.Selection | None = None,
 
     def ask(key: PRNGKey, state: GAState) -> tuple[Population, GAState]:
         """The population to evaluate next: the initial one before the first tell, else children."""
-        pop, mparams = reproduce(key, layout(state.fitness.shape[0]), select, crossover, mutate,
+        P = _check_state(state, "ask")
+        pop, mparams = reproduce(key, layout(P), select, crossover, mutate,
                                  state.population, state.fitness, state.params, state.generation == 0)
         if mutate.inherit is None:
             return pop, state
         return pop, dataclasses.replace(state, params={**state.params, "mutation": mparams})
 
     def tell(state: GAState, population: Population, fitness: Fitness) -> GAState:
-        """Record the evaluated population; update best-so-far and adaptation."""
-        fitness = jnp.asarray(fitness, jnp.float32)
-        P = state.fitness.shape[0]
-        if fitness.shape != (P,):
-            raise ValueError(f"fitness must have shape [{P}] (one value per individual), got {fitness.shape}")
+        """Record the evaluated population; update best-so-far and adaptation.
+
+        ``population`` must be the one ``ask`` returned (the state's structure, leaf shapes and
+        dtypes) and ``fitness`` a real ``[P]`` vector; both are checked statically (free inside jit).
+        NaN ranks last: it never becomes the best.
+        """
+        P = _check_state(state, "tell")
+        check_like(population, state.population, "population", "the state's population")
+        fitness = sel.as_fitness(fitness, P)
         rk = sel.rank_key(fitness)
         i = jnp.argmax(rk)
         gen_best = rk[i]

@@ -186,3 +186,20 @@ def test_property_child_genes_from_parents(rows, cols, p, op):
         c = np.asarray(child[k])
         assert c.shape == a[k].shape
         assert np.all((c == np.asarray(a[k])) | (c == np.asarray(b[k])))
+
+
+@pytest.mark.parametrize("name", ["blend", "arithmetic"])
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.bool_])
+def test_real_valued_crossovers_refuse_integer_and_bool_leaves(key, name, dtype):
+    a = {"f": jnp.zeros((4, 3)), "g": jnp.zeros((4, 3), dtype)}
+    with pytest.raises(TypeError, match=rf"crossover.{name} cannot cross population leaf \['g'\].*uniform"):
+        registry.CROSSOVERS[name]()(key, a, a)
+
+
+@pytest.mark.parametrize("name", ["uniform", "k_point", "layer", "none"])
+def test_gene_copying_crossovers_keep_integer_and_bool_genes(key, name):
+    a = {"i": jnp.zeros((50, 6), jnp.int32), "b": jnp.zeros((50, 2), bool)}
+    b = {"i": jnp.full((50, 6), 9, jnp.int32), "b": jnp.ones((50, 2), bool)}
+    child = registry.CROSSOVERS[name]()(key, a, b)
+    assert child["i"].dtype == jnp.int32 and child["b"].dtype == jnp.bool_
+    assert set(np.unique(child["i"])) <= {0, 9}

@@ -5,6 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import evojax_ga as ega
+from evojax_ga import crossover as xo
 from evojax_ga import mutation as mu
 from evojax_ga import registry
 
@@ -199,3 +201,48 @@ def test_property_bounds(rows, cols, rate, name, dtype):
         assert np.all((o == w) | (np.abs(o) <= 2.0))
     else:
         assert np.all((o == w) | ((o * np.sign(w) >= -1e-6) & (np.abs(o) <= 2.0 * np.abs(w) + 1e-2)))
+
+
+# ------------------------------------------------------------------ issue 14: float-only operators
+@pytest.mark.parametrize("name", ["gaussian", "shift", "reset", "mixed", "sign"])
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.bool_, jnp.uint8])
+def test_float_only_mutations_refuse_integer_and_bool_leaves(key, name, dtype):
+    """gaussian with sigma < 1 never changed an int gene and set every bool gene True: refused, naming
+    the leaf path and the integer-aware operator (sign also takes signed integers)."""
+    x = {"f": jnp.ones((4, 3)), "g": {"i": jnp.ones((4, 2), dtype)}}
+    if name == "sign" and dtype == jnp.int32:
+        out = mu.sign(1.0)(key, x)["g"]["i"]
+        np.testing.assert_array_equal(out, -np.ones((4, 2), np.int32))
+        return
+    with pytest.raises(TypeError, match=rf"mutation.{name} cannot mutate population leaf \['g'\]\['i'\].*categorical"):
+        ALL[name](0.5)(key, x)
+
+
+def test_integer_operators_work_on_integer_and_bool_leaves(key):
+    x = {"i": jnp.zeros((64, 5), jnp.int32), "b": jnp.zeros((64, 2), bool)}
+    out = mu.categorical({"i": 7, "b": 2}, rate=1.0)(key, x)
+    assert out["i"].dtype == jnp.int32 and out["b"].dtype == jnp.bool_
+    assert set(np.unique(out["i"])) == set(range(7)) and set(np.unique(out["b"])) == {False, True}
+
+
+def test_by_dtype_mutates_each_kind_of_leaf_with_its_operator(key):
+    x = {"f": jnp.zeros((64, 5)), "i": jnp.zeros((64, 5), jnp.int32), "b": jnp.zeros((64, 2), bool)}
+    op = mu.by_dtype(mu.gaussian(1.0, 0.1), mu.categorical(2, rate=1.0))
+    out = op(key, x)
+    assert {k: v.dtype for k, v in out.items()} == {k: v.dtype for k, v in x.items()}
+    assert np.all(np.asarray(out["f"]) != 0.0)
+    assert set(np.unique(out["i"])) == {0, 1} and set(np.unique(out["b"])) == {False, True}
+    only_float = mu.by_dtype(floating=mu.gaussian(1.0, 0.1))(key, x)
+    np.testing.assert_array_equal(only_float["i"], x["i"])          # None: those leaves unchanged, as asked
+    np.testing.assert_array_equal(only_float["f"], out["f"])        # same key, same float draws
+    assert mu.get_param(op.params, "sigma") is not None
+    with pytest.raises(ValueError, match="neither"):
+        mu.by_dtype()
+    with pytest.raises(TypeError, match="integer must be a Mutation"):
+        mu.by_dtype(integer="categorical")
+    # a GA over a mixed population: ask / tell keep every dtype
+    s = ega.ga(mutate=op, crossover=xo.uniform(0.5))
+    state = s.tell(s.init(key, x), x, jnp.arange(64, dtype=jnp.float32))
+    child, _ = s.ask(key, state)
+    assert {k: v.dtype for k, v in child.items()} == {k: v.dtype for k, v in x.items()}
+    assert set(np.unique(child["i"])) <= {0, 1}

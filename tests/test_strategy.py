@@ -357,3 +357,92 @@ def test_population_diversity_matches_numpy(key):
     np.testing.assert_allclose(float(population_diversity(pop)), expect, rtol=1e-4)
     sub = float(population_diversity(pop, max_rows=25))      # every second individual
     np.testing.assert_allclose(sub, np.mean(np.std(np.asarray(pop["a"]).reshape(50, -1)[::2], axis=0)), rtol=1e-4)
+
+
+# ------------------------------------------------------------------ issue 14: no silent wrong results
+def test_tell_checks_the_population_against_the_state(key):
+    """8 or 32 rows for a state of 16 used to be accepted (parent indices clamped): now refused,
+    naming the argument and the leaf path, inside jit too (static checks)."""
+    pop = vec_pop(key, P=16, N=3)
+    s = ega.ga()
+    state = s.init(key, pop)
+    f16 = jnp.zeros(16)
+    for n in (8, 32):
+        with pytest.raises(ValueError, match=rf"population leaf \['x'\] has {n} rows"):
+            s.tell(state, vec_pop(key, P=n, N=3), jnp.zeros(n))
+    with pytest.raises(ValueError, match=r"population leaf \['x'\] has 8 rows"):
+        jax.jit(s.tell)(state, vec_pop(key, P=8, N=3), f16)
+    with pytest.raises(ValueError, match=r"population leaf \['x'\] has shape \(16, 4\)"):
+        s.tell(state, vec_pop(key, P=16, N=4), f16)
+    with pytest.raises(ValueError, match=r"population does not have the pytree structure.*\['y'\]"):
+        s.tell(state, {"y": pop["x"]}, f16)
+    with pytest.raises(TypeError, match=r"population leaf \['x'\] has dtype int32"):
+        s.tell(state, {"x": pop["x"].astype(jnp.int32)}, f16)
+    with pytest.raises(TypeError, match="fitness must be real numbers.*complex64"):
+        s.tell(state, pop, f16.astype(jnp.complex64))
+    with pytest.raises(ValueError, match=r"fitness must be a non-empty \[n\] vector"):
+        s.tell(state, pop, jnp.zeros((16, 1)))
+    with pytest.raises(TypeError, match="ask: state must be the GAState"):
+        s.ask(key, pop)
+    # what ask hands out, and a numpy float64 population given to init, pass
+    asked, state = s.ask(key, s.init(key, {"x": np.zeros((16, 3))}))
+    assert int(s.tell(state, asked, np.zeros(16)).generation) == 1
+
+
+def test_init_refuses_fewer_than_two_individuals(key):
+    with pytest.raises(ValueError, match="population must have at least 2 individuals"):
+        ega.ga(elite=0).init(key, vec_pop(key, P=1))
+
+
+def test_seed_encoded_tell_checks_its_inputs(key):
+    init_fn = lambda k: {"x": jax.random.normal(k, (4,))}
+    s = ega.seed_encoded_ga(init_fn, pop_size=12, parents=4, chunk_size=6)
+    enc, state = s.ask(key, s.init(key))
+    with pytest.raises(ValueError, match=r"fitness must have shape \[12\]"):
+        s.tell(state, enc, jnp.zeros(8))
+    with pytest.raises(TypeError, match="fitness must be real numbers"):
+        s.tell(state, enc, jnp.zeros(12, jnp.complex64))
+    bad = enc.replace(parents={"x": jnp.zeros((4, 5))})
+    with pytest.raises(ValueError, match=r"encoded.parents leaf \['x'\] has shape \(4, 5\)"):
+        s.tell(state, bad, jnp.zeros(12))
+    with pytest.raises(TypeError, match="encoded must be the EncodedPopulation"):
+        s.tell(state, {"x": jnp.zeros((12, 4))}, jnp.zeros(12))
+
+
+def test_nan_fitness_ranks_last_in_best_tracking(key):
+    """An all-NaN generation keeps the best so far; seed-encoded parents skip NaN individuals."""
+    pop = vec_pop(key, P=8)
+    s = ega.ga()
+    state = s.tell(s.init(key, pop), pop, jnp.arange(8, dtype=jnp.float32))
+    state = s.tell(state, pop, jnp.full((8,), jnp.nan))
+    assert float(state.best_fitness) == 7.0
+    np.testing.assert_array_equal(state.best_params["x"], pop["x"][7])
+    init_fn = lambda k: {"x": jax.random.normal(k, (3,))}
+    se = ega.seed_encoded_ga(init_fn, pop_size=6, parents=2, chunk_size=6)
+    enc, st = se.ask(key, se.init(key))
+    st = se.tell(st, enc, jnp.array([jnp.nan, 1.0, jnp.nan, 3.0, 2.0, jnp.nan]))
+    assert float(st.best_fitness) == 3.0
+    every = ega.seed_encoded.materialize(enc, jnp.arange(6), init_fn, crossover.none(), mutation.gaussian(), enc.key)
+    np.testing.assert_array_equal(st.encoded.parents["x"], every["x"][np.array([3, 4])])
+
+
+def test_evolve_records_why_and_when_it_stopped(key):
+    """allow_posinf=True used to stop after the first +inf generation without a word: the history
+    now says stop_reason="posinf" and generations_run=1, and a warning says so."""
+    task = ega.tasks.sphere(3)
+    pop = ega.from_template(key, task.template(), 8)
+    s = ega.presets.simple_ga()
+    with pytest.warns(UserWarning, match=r"stopped after 1 of 3 generations.*\+inf"):
+        _, h = ega.evolve(key, s, lambda k, p: jnp.full((8,), jnp.inf), pop, generations=3, progress=False,
+                          allow_posinf=True)
+    assert (h.stop_reason, h.generations_run, len(h["best"])) == ("posinf", 1, 1)
+    _, h = ega.evolve(key, s, task, pop, generations=3, block=2, progress=False)
+    assert (h.stop_reason, h.generations_run) == ("generations", 3)
+    _, h = ega.evolve(key, s, task, pop, generations=9, block=2, target=-1e9, progress=False)
+    assert (h.stop_reason, h.generations_run) == ("target", 1)
+    _, h = ega.evolve(key, s, task, pop, generations=9, block=2, progress=False, callback=lambda st, b: False)
+    assert (h.stop_reason, h.generations_run) == ("callback", 2)
+    blocks = ega.evolve_blocks(key, s, task, pop, generations=9, block=2, progress=False)
+    next(blocks)
+    blocks.close()
+    assert (blocks.stop_reason, blocks.generations_run) == ("stopped", 2)
