@@ -14,6 +14,8 @@ Layout of ``RUN_DIR``::
     checkpoints/      ``ckpt_<generation>.msgpack``: the strategy state every ``--checkpoint-every``
                       generations and at the end (see :mod:`evojax_ga.checkpoint`); ``evojax-ga
                       resume RUN_DIR`` continues from the newest one that verifies
+    .lock             the lock a running ``run`` / ``resume`` holds (:mod:`evojax_ga.folder_lock`):
+                      its PID, host and start time; never read for results
 
 Everything here is host-side I/O; nothing draws random numbers. The figures are drawn by
 :mod:`evojax_ga.plots`, the model is rebuilt by :func:`evojax_ga.models.model_from_config`, and the

@@ -143,6 +143,20 @@ def test_the_lock_is_released_and_readers_ignore_it(reference, capsys):
     assert "mean return" in capsys.readouterr().out
 
 
+def test_out_in_a_folder_without_write_permission(tmp_path, capsys):
+    if os.geteuid() == 0:    # root writes anywhere but in /sys
+        if not Path("/sys/kernel").is_dir():
+            pytest.skip("running as root without /sys: no folder is unwritable")
+        out = Path("/sys/evojax-ga-run")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        out = locked / "run"
+    assert cli.main([*TINY, "--no-compile-cache", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"out={str(out)!r} cannot be created" in err and "Traceback" not in err
+
+
 # ------------------------------------------------------------------------ kills, stale temporary files
 def test_resume_removes_stale_tmp_files_and_equals_the_uninterrupted_run(reference, tmp_path, cache, capsys):
     cut = _cut_back(reference, tmp_path / "cut", 16)
