@@ -63,11 +63,15 @@ def save(directory: str | os.PathLike, state: Any, metadata: dict | None = None,
     blob = MAGIC + hashlib.sha256(payload).digest() + payload
     path = checkpoint_path(d, gen)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(blob)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:   # disk full, or interrupted: the previous checkpoints stay, no .tmp is left
+        tmp.unlink(missing_ok=True)
+        raise
     try:  # make the rename durable
         fd = os.open(d, os.O_RDONLY)
         try:

@@ -201,6 +201,8 @@ def _resume(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``evojax-ga``; returns the exit status."""
+    from evojax_ga.runs.interrupts import RunInterrupted
+
     parser = build_parser()
     args = parser.parse_args(argv)
     # the command line as typed, for the run folder (sys.argv when called as the console script)
@@ -236,6 +238,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"evojax-ga: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:   # a write outside the run loop (which names the folder itself) failed
+        print(f"evojax-ga: error: {exc}", file=sys.stderr)
+        return 2
+    except RunInterrupted as exc:   # SIGINT / SIGTERM: the run stopped at the end of a block
+        print(exc, file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:   # a job without checkpoints (hparam)
+        print("evojax-ga: interrupted", file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

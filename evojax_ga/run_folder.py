@@ -14,6 +14,8 @@ Layout of ``RUN_DIR``::
     checkpoints/      ``ckpt_<generation>.msgpack``: the strategy state every ``--checkpoint-every``
                       generations and at the end (see :mod:`evojax_ga.checkpoint`); ``evojax-ga
                       resume RUN_DIR`` continues from the newest one that verifies
+    .lock             the lock a running ``run`` / ``resume`` holds (:mod:`evojax_ga.folder_lock`):
+                      its PID, host and start time; never read for results
 
 Everything here is host-side I/O; nothing draws random numbers. The figures are drawn by
 :mod:`evojax_ga.plots`, the model is rebuilt by :func:`evojax_ga.models.model_from_config`, and the
@@ -28,6 +30,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -38,7 +41,8 @@ import numpy as np
 __all__ = ["create_run_dir", "write_json", "read_json", "write_config", "append_metrics", "read_metrics",
            "save_params", "load_params", "environment_info", "command_line", "PARAMS_FILE", "MODEL_FILE",
            "CONFIG_FILE", "METRICS_FILE", "PLOT_FILE", "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics",
-           "latest_checkpoint", "last_wall_s", "process_age_s", "to_jsonable"]
+           "latest_checkpoint", "last_wall_s", "process_age_s", "to_jsonable", "has_progress", "check_unused",
+           "clear_unused", "remove_stale_tmp"]
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -89,27 +93,93 @@ def process_age_s() -> float | None:
 
 
 def create_run_dir(out: str | os.PathLike | None, job: str, root: str | os.PathLike = "runs") -> Path:
-    """Create the run folder: ``out`` if given (it may exist but must be empty of a previous run's
-    ``config.json``), else ``root/<job>-<UTC timestamp>`` (suffixed ``-2``, ``-3`` ... if taken)."""
+    """Create the run folder: ``out`` if given (it may exist), else ``root/<job>-<UTC timestamp>``
+    (suffixed ``-2``, ``-3`` ... if taken). ValueError naming ``out`` when it cannot be created (a
+    plain file on the way, no permission). Whether the folder already holds a run is
+    :func:`check_unused`'s question, asked under the folder's lock."""
     if out is not None:
         path = Path(out)
-        if (path / CONFIG_FILE).exists():
-            raise ValueError(f"out={str(path)!r} already holds a run ({CONFIG_FILE} exists); "
-                             f"choose a new folder or delete it")
         if path.exists() and not path.is_dir():
             raise ValueError(f"out={str(path)!r} exists and is not a directory")
-        path.mkdir(parents=True, exist_ok=True)
+        _mkdir(path, exist_ok=True)
         return path
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{job}-{stamp}"
     path, n = base, 1
     while True:
         try:
-            path.mkdir(parents=True, exist_ok=False)
+            _mkdir(path, exist_ok=False)
             return path
         except FileExistsError:
             n += 1
             path = base.with_name(f"{base.name}-{n}")
+
+
+def _mkdir(path: Path, exist_ok: bool) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        if not exist_ok:
+            raise
+        raise ValueError(f"out={str(path)!r} exists and is not a directory") from None
+    except OSError as exc:
+        existing = next((p for p in path.parents if p.exists()), Path("."))
+        why = (f"{str(existing)!r} is a plain file, not a folder" if not existing.is_dir()
+               else f"{exc.strerror} in {str(existing)!r}")
+        raise ValueError(f"out={str(path)!r} cannot be created: {why}") from exc
+
+
+def has_progress(run_dir: str | os.PathLike) -> bool:
+    """Whether a run folder holds anything of a run worth keeping: a generation in ``metrics.jsonl``,
+    a checkpoint or ``summary.json`` (a ``config.json`` alone is a run that ended before its first
+    generation)."""
+    from evojax_ga import checkpoint
+    path = Path(run_dir)
+    return bool((path / SUMMARY_FILE).exists() or checkpoint.list_checkpoints(path / CHECKPOINT_DIR)
+                or _metric_rows(path))
+
+
+def check_unused(run_dir: str | os.PathLike) -> None:
+    """ValueError naming ``out`` when the folder holds a run (:func:`has_progress`). A folder whose
+    run ended before its first generation is cleared for reuse (its ``config.json``,
+    ``metrics.jsonl`` and stale temporary files removed). Call it holding the folder's lock."""
+    path = Path(run_dir)
+    if not (path / CONFIG_FILE).exists():
+        return
+    if has_progress(path):
+        raise ValueError(f"out={str(path)!r} already holds a run ({CONFIG_FILE} exists); "
+                         f"choose a new folder or delete it")
+    clear_unused(path)
+
+
+def clear_unused(run_dir: str | os.PathLike) -> None:
+    """Remove what a run that never reached a generation wrote (config, metrics, stale temporary
+    files, an empty checkpoints folder); other files are left alone."""
+    path = Path(run_dir)
+    remove_stale_tmp(path)
+    for name in (CONFIG_FILE, METRICS_FILE):
+        (path / name).unlink(missing_ok=True)
+    try:
+        (path / CHECKPOINT_DIR).rmdir()
+    except OSError:
+        pass
+
+
+_TMP = re.compile(r"\.\d+\.tmp$")
+
+
+def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files (``*.<pid>.tmp``) a killed writer left in the run folder and its
+    checkpoints; returns them. Call it holding the folder's lock (then none is a live writer's)."""
+    path = Path(run_dir)
+    removed = []
+    for d in (path, path / CHECKPOINT_DIR):
+        if d.is_dir():
+            for p in d.iterdir():
+                if _TMP.search(p.name) and p.is_file():
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+    return removed
 
 
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
@@ -121,11 +191,15 @@ def _write_text_atomic(path: Path, text: str) -> Path:
     """Write ``text`` to a temporary name beside ``path``, fsync, then rename over ``path``: a reader
     (or a process killed mid-write) sees the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:   # disk full, or interrupted: no half-written temporary file is left
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -191,18 +265,26 @@ def truncate_metrics(run_dir: str | os.PathLike, generation: int) -> int:
     path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         return 0
-    with open(path, encoding="utf-8") as fh:
-        lines = [line for line in fh if line.strip()]
-    kept = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by the kill
-            continue
-        if int(row.get("generation", 0)) <= generation:
-            kept.append(json.dumps(row) + "\n")
+    kept = [json.dumps(row) + "\n" for row in _metric_rows(run_dir) if int(row.get("generation", 0)) <= generation]
     _write_text_atomic(path, "".join(kept))
     return len(kept)
+
+
+def _metric_rows(run_dir: str | os.PathLike) -> list[dict]:
+    """The rows of ``metrics.jsonl`` that parse (a line cut short by a kill is skipped)."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
 
 
 def last_wall_s(run_dir: str | os.PathLike) -> float:
@@ -217,9 +299,11 @@ def latest_checkpoint(run_dir: str | os.PathLike, template: Any) -> tuple[Any, d
     from evojax_ga import checkpoint
     found = checkpoint.latest(Path(run_dir) / CHECKPOINT_DIR, template)
     if found is None:
+        again = ("'evojax-ga run' and another --out (its metrics.jsonl keeps the generations it ran)"
+                 if _metric_rows(run_dir) else f"'evojax-ga run ... --out {run_dir}'")
         raise ValueError(f"RUN_DIR={str(run_dir)!r} has no complete checkpoint in {CHECKPOINT_DIR}/ (the run was "
                          f"killed before its first one, or ran with --checkpoint-every 0): start it again with "
-                         f"'evojax-ga run'")
+                         f"{again}")
     return found
 
 
@@ -249,8 +333,12 @@ def save_params(run_dir: str | os.PathLike, params: Any, model_config: Mapping[s
                         f"{type(params).__name__}: {exc}") from exc
     path = Path(run_dir) / PARAMS_FILE
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     write_json(Path(run_dir) / MODEL_FILE, model_config)
     return path
 

@@ -31,6 +31,19 @@ CLI_ROWS: list[tuple[str, list[str], int, tuple[str, ...]]] = [
 ]
 
 # --- section: run folders (lock, --out, resume) ---
+CLI_ROWS += [
+    ("out-under-a-file", ["run", "cartpole", "--out", "{file}/run"], 2, ("out=", "plain file")),
+    ("out-deep-under-a-file", ["run", "cartpole", "--out", "{file}/a/b"], 2, ("out=", "plain file")),
+    ("out-is-a-file", ["run", "cartpole", "--out", "{file}"], 2, ("out=", "not a directory")),
+    ("out-under-a-file-digits", ["run", "digits", "--out", "{file}/run"], 2, ("out=", "plain file")),
+    ("out-under-a-file-hparam", ["run", "hparam", "--out", "{file}/run"], 2, ("out=", "plain file")),
+    ("resume-missing-folder", ["resume", "{tmp}/nope"], 2, ("RUN_DIR=", "config.json")),
+    ("resume-a-file", ["resume", "{file}"], 2, ("RUN_DIR=", "config.json")),
+    ("resume-empty-folder", ["resume", "{tmp}"], 2, ("RUN_DIR=", "config.json")),
+    ("eval-missing-folder", ["eval", "{tmp}/nope"], 2, ("RUN_DIR=", "config.json")),
+    ("eval-a-file", ["eval", "{file}"], 2, ("RUN_DIR=", "config.json")),
+    ("plot-missing-folder", ["plot", "{tmp}/nope"], 2, ("RUN_DIR=", "metrics.jsonl")),
+]
 
 # --- section: options and seeds ---
 

@@ -100,17 +100,22 @@ def main(args: argparse.Namespace) -> int:
     try:
         cfg = classify.config_for(job, **{n: getattr(args, n, None) for n in _FIELDS})
         every = loop.checkpoint_interval(getattr(args, "checkpoint_every", None), cfg.block)
-        run = classify.make_run(cfg)
-    except DataNotFoundError as exc:
-        print(f"evojax-ga run {job}: {exc}", file=sys.stderr)
-        return 2
     except (TypeError, ValueError) as exc:
         print(f"evojax-ga run {job}: error: {exc}", file=sys.stderr)
         return 2
     recorded = {k: v for k, v in vars(args).items() if k != "func" and not k.startswith("_") and k != "argv"}
-    run_dir = loop.create(args.out, job, recorded, run.record, argv=getattr(args, "argv", None))
-    print(run.record["data"], flush=True)
-    loop.execute(run, run_dir, job, args.seed, every, progress=args.progress)
+    with loop.claim(args.out, job) as run_dir:   # --out checked and locked before the data are read
+        try:
+            run = classify.make_run(cfg)
+        except DataNotFoundError as exc:
+            print(f"evojax-ga run {job}: {exc}", file=sys.stderr)
+            return 2
+        except (TypeError, ValueError) as exc:
+            print(f"evojax-ga run {job}: error: {exc}", file=sys.stderr)
+            return 2
+        loop.write_config(run_dir, job, recorded, run.record, argv=getattr(args, "argv", None))
+        print(run.record["data"], flush=True)
+        loop.execute(run, run_dir, job, args.seed, every, progress=args.progress)
     return 0
 
 

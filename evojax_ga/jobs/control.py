@@ -133,12 +133,14 @@ def main(args: argparse.Namespace) -> int:
     # a process-wide setting: only when the command line is the process's entry point (no JAX
     # computation has run yet)
     fast = _startup.set_fast_compile(fast) if getattr(args, "_process_entry", False) else False
-    _import_gymnax()
-    run = control.make_run(cfg)
     recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
-    loop.start(run, job, args.seed, args.out, every, recorded, progress=args.progress,
-               argv=getattr(args, "argv", None),
-               extra={"fast_compile": fast, "compile_cache": getattr(args, "compile_cache", None)})
+    with loop.claim(args.out, job) as run_dir:   # --out checked and locked before anything compiles
+        _import_gymnax()
+        run = control.make_run(cfg)
+        loop.write_config(run_dir, job, recorded, {**run.record, "fast_compile": fast,
+                                                   "compile_cache": getattr(args, "compile_cache", None)},
+                          argv=getattr(args, "argv", None))
+        loop.execute(run, run_dir, job, args.seed, every, progress=args.progress)
     return 0
 
 

@@ -75,13 +75,18 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         cfg = hparam.HparamConfig(**{n: getattr(args, n) for n in _FIELDS})
-        run = hparam.make_run(cfg)
-    except (TypeError, ValueError, FileNotFoundError) as exc:
+    except (TypeError, ValueError) as exc:
         print(f"evojax-ga run hparam: error: {exc}", file=sys.stderr)
         return 2
     recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
-    run_dir = loop.create(args.out, "hparam", recorded, run.record, argv=getattr(args, "argv", None))
-    hparam.execute(run, run_dir, args.seed, progress=args.progress)
+    with loop.claim(args.out, "hparam") as run_dir:   # --out checked and locked before the data are read
+        try:
+            run = hparam.make_run(cfg)
+        except (TypeError, ValueError, FileNotFoundError) as exc:
+            print(f"evojax-ga run hparam: error: {exc}", file=sys.stderr)
+            return 2
+        loop.write_config(run_dir, "hparam", recorded, run.record, argv=getattr(args, "argv", None))
+        hparam.execute(run, run_dir, args.seed, progress=args.progress)
     return 0
 
 

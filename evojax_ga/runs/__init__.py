@@ -17,6 +17,6 @@ Import the family modules explicitly (``from evojax_ga.runs import control``): t
 environments or data sets they need.
 """
 
-from evojax_ga.runs.loop import Ending, Run, checkpoint_interval, create, execute, recorder, restore, resume, start
+from evojax_ga.runs.loop import Ending, Run, checkpoint_interval, claim, execute, recorder, restore, resume, start
 
-__all__ = ["Run", "Ending", "start", "create", "resume", "execute", "recorder", "restore", "checkpoint_interval"]
+__all__ = ["Run", "Ending", "start", "claim", "resume", "execute", "recorder", "restore", "checkpoint_interval"]

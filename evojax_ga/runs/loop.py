@@ -5,21 +5,25 @@ A family's ``make_run(config)`` returns a :class:`Run`: pure functions of the ru
 runs it in memory; :func:`start` and :func:`resume` run it over a run folder
 (:mod:`evojax_ga.run_folder`):
 
-1. ``start``: create the folder, write ``config.json``; ``resume``: rebuild the run from
-   ``config.json``, restore the newest verified checkpoint and cut ``metrics.jsonl`` back to it;
+1. ``start``: :func:`claim` the folder (create it and hold its lock, :mod:`evojax_ga.folder_lock`,
+   for the whole run), write ``config.json``; ``resume``: lock the folder, remove stale temporary
+   files, rebuild the run from ``config.json``, restore the newest verified checkpoint and cut
+   ``metrics.jsonl`` back to it;
 2. :func:`execute`: a plain loop over ``run.blocks``: every block's metrics appended to
    ``metrics.jsonl``, then a checkpoint whenever the generation count passes a multiple of
    ``every`` (:func:`evojax_ga.checkpoint.saver`, the one cadence), a final checkpoint, and
    ``run.finish`` (final evaluation, parameters, plots, ``summary.json``).
 
 A run killed at any point and resumed ends with the same folder as an uninterrupted run (timings
-aside).
+aside). SIGINT / SIGTERM stop it at the end of a block with a checkpoint
+(:mod:`evojax_ga.runs.interrupts`); a failed write (disk full) raises :class:`RunFolderError`.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
@@ -27,8 +31,9 @@ import numpy as np
 
 from evojax_ga.types import PRNGKey
 
-__all__ = ["Run", "Ending", "job_config", "config_from_record", "start", "create", "resume", "execute", "recorder",
-           "restore", "checkpoint_interval", "DEFAULT_CHECKPOINT_BLOCKS", "CHECKPOINTS_KEPT"]
+__all__ = ["Run", "Ending", "job_config", "config_from_record", "start", "claim", "write_config", "resume", "execute",
+           "recorder", "restore", "checkpoint_interval", "RunFolderError", "DEFAULT_CHECKPOINT_BLOCKS",
+           "CHECKPOINTS_KEPT"]
 
 #: default checkpoint interval, in blocks of generations
 DEFAULT_CHECKPOINT_BLOCKS = 5
@@ -151,48 +156,112 @@ def restore(run_dir: str | os.PathLike, template: Any) -> tuple[Any, dict]:
 def start(run: Run, job: str, seed: int, out: str | os.PathLike | None, every: int, args: Mapping[str, Any],
           progress: bool = False, argv: Iterable[str] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
     """A new run folder for ``run``: ``config.json`` (``args``: the arguments as given, recorded for
-    ``resume``; ``extra`` added to the configuration), then :func:`execute`. Returns the folder."""
-    run_dir = create(out, job, args, {**run.record, **(extra or {})}, argv=argv)
-    execute(run, run_dir, job, seed, every, progress=progress)
+    ``resume``; ``extra`` added to the configuration), then :func:`execute`, all under the folder's
+    lock. Returns the folder."""
+    with claim(out, job) as run_dir:
+        write_config(run_dir, job, args, {**run.record, **(extra or {})}, argv=argv)
+        execute(run, run_dir, job, seed, every, progress=progress)
     return run_dir
 
 
-def create(out: str | os.PathLike | None, job: str, args: Mapping[str, Any], record: Mapping[str, Any],
-           argv: Iterable[str] | None = None) -> Path:
-    """Create a run folder (``out``, or ``runs/<job>-<UTC time>``) and write its ``config.json``."""
+@contextmanager
+def claim(out: str | os.PathLike | None, job: str) -> Iterator[Path]:
+    """A new run folder (``out``, or ``runs/<job>-<UTC time>``), created and locked for the body.
+
+    Under the lock: a folder holding a run is refused (ValueError); one whose run ended before its
+    first generation is cleared for reuse. When the body ends (an error, an early return) before any
+    generation is recorded, what it wrote is removed again (and the folder too, if this call created
+    it), so the same ``out`` can be used at once."""
+    from evojax_ga import folder_lock
     from evojax_ga import run_folder as rf
+    existed = out is not None and Path(out).exists()
     run_dir = rf.create_run_dir(out, job)
-    rf.write_config(run_dir, job, args, record, argv=argv)
-    return run_dir
+    with folder_lock.lock_folder(run_dir, name="out"):
+        try:
+            rf.check_unused(run_dir)
+            rf.remove_stale_tmp(run_dir)
+            yield run_dir
+        finally:
+            if not rf.has_progress(run_dir):   # nothing of a run (a finished run always has summary.json)
+                rf.clear_unused(run_dir)
+                if not existed:
+                    (run_dir / folder_lock.LOCK_FILE).unlink(missing_ok=True)   # still held: no one waits on it
+                    with suppress(OSError):
+                        run_dir.rmdir()
+
+
+def write_config(run_dir: Path, job: str, args: Mapping[str, Any], record: Mapping[str, Any],
+                 argv: Iterable[str] | None = None) -> Path:
+    """Write the claimed folder's ``config.json``."""
+    from evojax_ga import run_folder as rf
+    return rf.write_config(run_dir, job, args, record, argv=argv)
 
 
 def resume(run_dir: str | os.PathLike, make: Callable[[Mapping[str, Any]], Run],
            progress: bool = False, say: Callable[[str], Any] = print) -> Path:
     """Continue ``run_dir`` from its newest verified checkpoint: ``make(config_json)`` rebuilds the
-    run from the folder's ``config.json``. Returns the folder."""
+    run from the folder's ``config.json``. Holds the folder's lock throughout (a folder another
+    process writes is refused) and first removes the temporary files a killed writer left. Returns
+    the folder."""
     import jax
 
+    from evojax_ga import folder_lock
     from evojax_ga import run_folder as rf
     run_dir = Path(run_dir)
-    config = rf.read_json(run_dir / rf.CONFIG_FILE)
-    run = make(config)
-    args = config.get("args", {})
-    every = checkpoint_interval(args.get("checkpoint_every"), run.block)
-    template = jax.jit(run.init)(jax.random.key(0))   # any state of the same strategy and shapes
-    state, meta = restore(run_dir, template)
-    say(f"resuming {run_dir} from generation {int(state.generation)} of {run.config.generations}")
-    execute(run, run_dir, config["job"], int(args.get("seed", 0)), every, progress=progress, resume_from=(state, meta))
+    with folder_lock.lock_folder(run_dir):
+        if (run_dir / rf.SUMMARY_FILE).exists():
+            say(f"{run_dir} is complete ({rf.SUMMARY_FILE} exists); nothing to resume")
+            return run_dir
+        rf.remove_stale_tmp(run_dir)
+        config = rf.read_json(run_dir / rf.CONFIG_FILE)
+        run = make(config)
+        args = config.get("args", {})
+        every = checkpoint_interval(args.get("checkpoint_every"), run.block)
+        template = jax.jit(run.init)(jax.random.key(0))   # any state of the same strategy and shapes
+        state, meta = restore(run_dir, template)
+        say(f"resuming {run_dir} from generation {int(state.generation)} of {run.config.generations}")
+        execute(run, run_dir, config["job"], int(args.get("seed", 0)), every, progress=progress,
+                resume_from=(state, meta))
     return run_dir
 
 
 def execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress: bool = False,
             resume_from: tuple[Any, dict] | None = None) -> dict:
     """Evolve (from the start, or from ``resume_from = (state, checkpoint metadata)``) with metrics and
-    checkpoints in ``run_dir``; then the final checkpoint and ``run.finish``. Returns the summary."""
+    checkpoints in ``run_dir``; then the final checkpoint and ``run.finish``. Returns the summary.
+
+    SIGINT / SIGTERM stop the run at the end of the current block with a checkpoint
+    (:class:`~evojax_ga.runs.interrupts.RunInterrupted`); a write that fails (disk full) raises
+    :class:`RunFolderError` naming the folder, its last checkpoint left valid."""
+    from evojax_ga.runs.interrupts import stop_signals
+    with stop_signals(run_dir) as stop:
+        try:
+            return _execute(run, run_dir, job, seed, every, progress, resume_from, stop)
+        except OSError as exc:
+            raise RunFolderError(_write_failed(run_dir, exc, every)) from exc
+
+
+class RunFolderError(ValueError):
+    """Writing the run folder failed (disk full, permissions); the message says how to continue."""
+
+
+def _write_failed(run_dir: Path, exc: OSError, every: int) -> str:
+    from evojax_ga import checkpoint
+    from evojax_ga import run_folder as rf
+    what = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    found = checkpoint.list_checkpoints(Path(run_dir) / rf.CHECKPOINT_DIR)
+    then = (f"its newest checkpoint ({found[-1].name}) is intact: make room, then 'evojax-ga resume {run_dir}'"
+            if found else "it has no checkpoint to continue from: make room and start it again")
+    return f"writing run folder {str(run_dir)!r} failed: {what}; {then}"
+
+
+def _execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress: bool,
+             resume_from: tuple[Any, dict] | None, stop: Any) -> dict:
     import jax
 
     from evojax_ga import checkpoint
     from evojax_ga import run_folder as rf
+    from evojax_ga.runs.interrupts import RunInterrupted
     t_start = time.perf_counter()
     key = jax.random.key(seed)
     info: dict[str, Any] = {}
@@ -203,18 +272,36 @@ def execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress: 
         state, meta = resume_from
         resumed_from = int(state.generation)
         info.update({k: v for k, v in meta.items() if k not in ("job", "seed", "generation", "final")})
+    ckpt_dir = Path(run_dir) / rf.CHECKPOINT_DIR
+    stop.generation, stop.resumable = resumed_from, bool(checkpoint.list_checkpoints(ckpt_dir))
 
     def metadata() -> dict:
         return {"job": job, "seed": seed, **run.checkpoint_info(key, info)}
 
+    def interrupt(final: bool) -> RunInterrupted:
+        gen = int(state.generation)
+        if every and not checkpoint.checkpoint_path(ckpt_dir, gen).exists():
+            checkpoint.save(ckpt_dir, state, {**metadata(), **({"final": True} if final else {})},
+                            keep=CHECKPOINTS_KEPT)
+        stop.generation, stop.resumable = gen, bool(checkpoint.list_checkpoints(ckpt_dir))
+        return RunInterrupted(stop.line(), stop.signum, gen)
+
     if resume_from is None or not resume_from[1].get("final"):   # final: killed after evolving
         record = recorder(run_dir, every, metadata, wall_offset=rf.last_wall_s(run_dir) if resume_from else 0.0)
         blocks = run.blocks(key, state, info, progress)
-        for state, block_history in blocks:
-            record(state, block_history)
+        try:
+            for state, block_history in blocks:
+                record(state, block_history)
+                stop.generation = int(state.generation)
+                stop.resumable = stop.resumable or bool(checkpoint.list_checkpoints(ckpt_dir))
+                if stop.signum is not None:
+                    raise interrupt(final=False)
+        finally:
+            getattr(blocks, "close", lambda: None)()   # a generator stopped early ends its progress bar
         if every:
-            checkpoint.save(Path(run_dir) / rf.CHECKPOINT_DIR, state, {**metadata(), "final": True},
-                            keep=CHECKPOINTS_KEPT)
+            checkpoint.save(ckpt_dir, state, {**metadata(), "final": True}, keep=CHECKPOINTS_KEPT)
+    if stop.signum is not None:
+        raise interrupt(final=True)
     history = rf.read_metrics(run_dir)   # the whole run, the part before a resume included
     summary, message = run.finish(Ending(Path(run_dir), key, state, info, history, resumed_from, t_start, progress))
     summary = {"job": job, **summary}
