@@ -77,7 +77,8 @@ def main(args: argparse.Namespace) -> int:
         cfg = hparam.HparamConfig(**{n: getattr(args, n) for n in _FIELDS})
         run = hparam.make_run(cfg)
     except (TypeError, ValueError, FileNotFoundError) as exc:
-        print(f"evojax-ga run hparam: error: {exc}", file=sys.stderr)
+        from evojax_ga.jobs import option_error
+        print(f"evojax-ga run hparam: error: {option_error(exc, _FIELDS)}", file=sys.stderr)
         return 2
     recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
     run_dir = loop.create(args.out, "hparam", recorded, run.record, argv=getattr(args, "argv", None))

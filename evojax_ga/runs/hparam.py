@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
+from evojax_ga._checks import check_seed
+
 __all__ = ["HparamConfig", "HparamRun", "SPACES", "DATASETS", "METHODS", "make_space", "make_run", "execute",
            "evaluate_saved"]
 
@@ -152,10 +154,34 @@ def make_run(cfg: HparamConfig) -> HparamRun:
     data = hp.load_dataset(cfg.dataset, path=cfg.data, val_fraction=cfg.val_fraction, seed=0,
                            train_subset=cfg.train_subset)
     train_config = hp.TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size)
-    trainer = hp.make_trainer(space, train_config, in_dim=int(np.shape(data.x_train)[1]), num_classes=data.num_classes)
+    in_dim = int(np.shape(data.x_train)[1])
+    trainer = hp.make_trainer(space, train_config, in_dim=in_dim, num_classes=data.num_classes)
+    _check_memory(cfg, trainer, in_dim, data.num_classes)
     record = {"hparam": dataclasses.asdict(cfg), "space": repr(space), "grid_size": space.grid_size,
               "train": train_config._asdict(), "data": data.summary(), "chunk_size": cfg.resolved_chunk_size()}
     return HparamRun(cfg, space, data, train_config, trainer, record)
+
+
+#: copies of a candidate's maximum-size network held while a chunk trains (parameters, gradients and
+#: two optimizer moments: a lower bound)
+TRAINING_COPIES = 4
+
+
+def _check_memory(cfg: HparamConfig, trainer: Any, in_dim: int, num_classes: int) -> None:
+    """Refuse a chunk of configurations (trained at once, each as the space's largest network) that
+    cannot fit, before anything is allocated."""
+    import jax
+
+    from evojax_ga import memory
+    from evojax_ga.hparam.masked_mlp import init_base
+    net = jax.eval_shape(lambda k: init_base(k, in_dim, trainer.max_depth, trainer.max_width, num_classes),
+                         jax.random.key(0))
+    activations = 4 * max(trainer.batch_sizes) * trainer.max_width * (trainer.max_depth + 1) * 2
+    chunk = cfg.resolved_chunk_size()
+    what = (f"chunk_size={chunk}" if cfg.chunk_size or cfg.method != "ga" else
+            f"pop_size={cfg.pop_size} (its {chunk} children per generation train at once: chunk_size)")
+    memory.check_fits(memory.population_bytes(net, chunk, copies=TRAINING_COPIES, extra_per_member=activations),
+                      what, needs=f"training {chunk} configurations at once")
 
 
 def execute(run: HparamRun, run_dir: Path, seed: int, progress: bool = False) -> dict:
@@ -168,6 +194,7 @@ def execute(run: HparamRun, run_dir: Path, seed: int, progress: bool = False) ->
     from evojax_ga import run_folder as rf
     from evojax_ga.models import model_from_config
 
+    seed = check_seed(seed)
     t_start = time.perf_counter()
     cfg, space, data = run.config, run.space, run.data
     say = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)

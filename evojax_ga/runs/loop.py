@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
+from evojax_ga._checks import check_seed
 from evojax_ga.types import PRNGKey
 
 __all__ = ["Run", "Ending", "job_config", "config_from_record", "start", "create", "resume", "execute", "recorder",
@@ -152,6 +153,7 @@ def start(run: Run, job: str, seed: int, out: str | os.PathLike | None, every: i
           progress: bool = False, argv: Iterable[str] | None = None, extra: Mapping[str, Any] | None = None) -> Path:
     """A new run folder for ``run``: ``config.json`` (``args``: the arguments as given, recorded for
     ``resume``; ``extra`` added to the configuration), then :func:`execute`. Returns the folder."""
+    check_seed(seed)   # before the folder exists
     run_dir = create(out, job, args, {**run.record, **(extra or {})}, argv=argv)
     execute(run, run_dir, job, seed, every, progress=progress)
     return run_dir
@@ -188,11 +190,13 @@ def resume(run_dir: str | os.PathLike, make: Callable[[Mapping[str, Any]], Run],
 def execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress: bool = False,
             resume_from: tuple[Any, dict] | None = None) -> dict:
     """Evolve (from the start, or from ``resume_from = (state, checkpoint metadata)``) with metrics and
-    checkpoints in ``run_dir``; then the final checkpoint and ``run.finish``. Returns the summary."""
+    checkpoints in ``run_dir``; then the final checkpoint and ``run.finish``. Returns the summary.
+    ``seed``: an int in [0, 2**32 - 1] (:func:`evojax_ga._checks.check_seed`)."""
     import jax
 
     from evojax_ga import checkpoint
     from evojax_ga import run_folder as rf
+    seed = check_seed(seed)
     t_start = time.perf_counter()
     key = jax.random.key(seed)
     info: dict[str, Any] = {}
