@@ -24,7 +24,8 @@ import threading
 import types
 from typing import Any, Callable
 
-__all__ = ["FAST_COMPILE_MAX_EPISODES", "FAST_COMPILE_NUMERICS", "fast_compile_wanted", "set_fast_compile", "import_gymnax", "warm_up"]
+__all__ = ["FAST_COMPILE_MAX_EPISODES", "FAST_COMPILE_NUMERICS", "fast_compile_wanted", "set_fast_compile",
+           "import_gymnax", "warm_up"]
 
 #: ``--fast-compile auto`` turns it on up to this many episodes per generation (pop_size * episodes)
 FAST_COMPILE_MAX_EPISODES = 2048

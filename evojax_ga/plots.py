@@ -58,6 +58,7 @@ def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
     """
     from matplotlib.figure import Figure
 
+    _plot_path(out, create=False)   # a bad --out fails before the run folders are read
     runs = []
     for d in run_dirs:
         m = read_metrics(d)
@@ -92,12 +93,17 @@ def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
     return path
 
 
-def _plot_path(out: str | os.PathLike) -> Path:
-    """The file :func:`plot_runs` writes for ``out`` (its parent folders made); ValueError naming
-    ``--out`` when that is not possible (a parent is a file, no permission)."""
+def _plot_path(out: str | os.PathLike, create: bool = True) -> Path:
+    """The file :func:`plot_runs` writes for ``out`` (with ``create``, its parent folders made);
+    ValueError naming ``--out`` when that is not possible (a parent is a file, no permission)."""
     path = Path(out)
     if path.is_dir():
         path = path / RUNS_PLOT_FILE
+    above = next((a for a in path.absolute().parents if a.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ValueError(f"out={str(out)!r} (--out): {above} is a file, not a folder")
+    if not create:
+        return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
