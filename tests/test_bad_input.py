@@ -78,6 +78,9 @@ CLI_ROWS += [
     ("hparam-batch-size-0", [*_HP, "--batch-size", "0"], 2, ("--batch-size",)),
     ("hparam-val-fraction-1", [*_HP, "--val-fraction", "1"], 2, ("--val-fraction",)),
     ("hparam-chunk-beyond-memory", [*_HP, "--chunk-size", str(2**40)], 2, ("--chunk-size", "needs about")),
+    ("hparam-budget-over-space", [*_HP, "--method", "random", "--budget", "721"], 2, ("--budget", "720")),
+    ("hparam-train-subset-over-data", [*_HP, "--train-subset", "5000"], 2, ("--train-subset", "training samples")),
+    ("check-episodes-beyond-memory", [*_CP, "--check-episodes", str(2**31 - 1)], 2, ("--check-episodes", "needs")),
     ("plot-out-under-a-file", ["plot", "{tmp}", "--out", "{file}/x.png"], 2, ("--out", "is a file")),
 ]
 

@@ -25,7 +25,7 @@ from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
-           "make_run", "best_member", "evaluate_saved"]
+           "make_run", "best_member", "episode_bytes", "evaluate_saved"]
 
 PRESETS = ("simple", "deep_ga")
 #: the largest generation count, episode count or step limit (int32 counters)
@@ -168,10 +168,14 @@ def build(cfg: ControlConfig) -> Parts:
     # kernels scaled by init_scale / sqrt(fan_in) (LeCun), biases by init_scale.
     # (numpy and traced ops only: eager jnp calls here would each compile a tiny program at start-up)
     shapes = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
-    # refuse a population that cannot fit before anything is allocated (fitness, returns and
-    # lengths of every episode besides the copies of the weights)
-    memory.check_fits(memory.population_bytes(shapes, cfg.pop_size, extra_per_member=4 + 8 * cfg.episodes),
+    # refuse what cannot fit before anything is allocated: the population (copies of the weights,
+    # fitness, and the working set of every episode), then the fresh episodes of one member
+    per_episode = episode_bytes(int(task.sample_input.shape[0]), cfg.hidden, task.num_outputs)
+    memory.check_fits(memory.population_bytes(shapes, cfg.pop_size, extra_per_member=4 + cfg.episodes * per_episode),
                       f"pop_size={cfg.pop_size}")
+    fresh = "check_episodes" if cfg.check_episodes >= cfg.final_episodes else "final_episodes"
+    memory.check_fits(getattr(cfg, fresh) * per_episode, f"{fresh}={getattr(cfg, fresh)}",
+                      needs="evaluating one member on that many episodes at once")
     leaves, treedef = jax.tree_util.tree_flatten(shapes)
     sizes = [math.prod(s.shape) for s in leaves]
     scale_flat = np.concatenate([
@@ -189,6 +193,12 @@ def build(cfg: ControlConfig) -> Parts:
             treedef, [p.reshape((cfg.pop_size,) + s.shape).astype(s.dtype) for p, s in zip(parts, leaves)])
 
     return Parts(task, model, model_config, strategy, init_population)
+
+
+def episode_bytes(obs_dim: int, hidden: tuple[int, ...], outputs: int) -> int:
+    """A bound on the working set of one episode in flight (observation, activations, environment
+    state, return): what a population's evaluation and the fresh-episode checks hold per episode."""
+    return 4 * (2 * obs_dim + sum(hidden) + outputs) + 64
 
 
 def best_member(state: Any) -> tuple[int, float]:
@@ -337,6 +347,7 @@ def evaluate_saved(run_dir: str | Path, episodes: int | None = None, seed: int =
     import jax
     import numpy as np
 
+    from evojax_ga import memory
     from evojax_ga import run_folder as rf
     from evojax_ga.models import model_from_config
     from evojax_ga.tasks.gymnax_task import gymnax_task
@@ -347,7 +358,9 @@ def evaluate_saved(run_dir: str | Path, episodes: int | None = None, seed: int =
     model = model_from_config(rf.read_json(Path(run_dir) / rf.MODEL_FILE))
     task = gymnax_task(ctl["env"], model, episodes=1, max_steps=ctl.get("max_steps"),
                        normalize_obs=bool(ctl.get("normalize_obs", False)))
+    n = episodes if episodes is not None else int(ctl.get("final_episodes", 100))
+    per_episode = episode_bytes(int(task.sample_input.shape[0]), tuple(ctl["hidden"]), task.num_outputs)
+    memory.check_fits(n * per_episode, f"episodes={n}", needs="evaluating the policy on that many episodes at once")
     template = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
     params, _ = rf.load_params(run_dir, template)
-    n = episodes if episodes is not None else int(ctl.get("final_episodes", 100))
     return np.asarray(task.evaluate_individual(jax.random.key(seed), params, n)), ctl

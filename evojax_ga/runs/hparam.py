@@ -151,8 +151,13 @@ def make_run(cfg: HparamConfig) -> HparamRun:
 
     from evojax_ga import hparam as hp
     space = make_space(cfg.space, cfg.dataset)
+    if cfg.method == "random" and cfg.budget is not None and not space.continuous and cfg.budget > space.grid_size:
+        raise ValueError(f"budget must be <= the {space.grid_size} configurations of the space, got {cfg.budget}")
     data = hp.load_dataset(cfg.dataset, path=cfg.data, val_fraction=cfg.val_fraction, seed=0,
                            train_subset=cfg.train_subset)
+    if cfg.train_subset is not None and len(data.y_train) < cfg.train_subset:   # [:N] kept them all
+        raise ValueError(f"train_subset must be <= the {len(data.y_train)} training samples of {cfg.dataset} "
+                         f"(after the validation split), got {cfg.train_subset}")
     train_config = hp.TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size)
     in_dim = int(np.shape(data.x_train)[1])
     trainer = hp.make_trainer(space, train_config, in_dim=in_dim, num_classes=data.num_classes)
