@@ -77,9 +77,11 @@ CLI_ROWS += [
     ("hparam-epochs-0", [*_HP, "--epochs", "0"], 2, ("--epochs",)),
     ("hparam-batch-size-0", [*_HP, "--batch-size", "0"], 2, ("--batch-size",)),
     ("hparam-val-fraction-1", [*_HP, "--val-fraction", "1"], 2, ("--val-fraction",)),
-    ("hparam-chunk-beyond-memory", [*_HP, "--chunk-size", str(2**40)], 2, ("--chunk-size", "needs about")),
+    ("hparam-chunk-beyond-memory", [*_HP, "--chunk-size", str(2**31 - 1)], 2, ("--chunk-size", "needs about")),
     ("hparam-budget-over-space", [*_HP, "--method", "random", "--budget", "721"], 2, ("--budget", "720")),
     ("hparam-train-subset-over-data", [*_HP, "--train-subset", "5000"], 2, ("--train-subset", "training samples")),
+    ("hparam-batch-over-data", [*_HP, "--train-subset", "50", "--batch-size", "64"], 2, ("--batch-size", "50")),
+    ("hparam-epochs-int32", [*_HP, "--epochs", str(2**31)], 2, ("--epochs", "2**31 - 1")),
     ("check-episodes-beyond-memory", [*_CP, "--check-episodes", str(2**31 - 1)], 2, ("--check-episodes", "needs")),
     ("plot-out-under-a-file", ["plot", "{tmp}", "--out", "{file}/x.png"], 2, ("--out", "is a file")),
 ]

@@ -29,6 +29,8 @@ __all__ = ["HparamConfig", "HparamRun", "SPACES", "DATASETS", "METHODS", "make_s
 SPACES = ("auto", "harvey", "digits", "default")
 DATASETS = ("digits", "cifar10", "mnist", "fashion_mnist")
 METHODS = ("ga", "grid", "random")
+#: the largest count an option takes (int32 loop counters and array sizes)
+INT32_MAX = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,12 +60,12 @@ class HparamConfig:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         for name in ("pop_size", "generations", "epochs", "batch_size"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= INT32_MAX:
+                raise ValueError(f"{name} must be an int in [1, 2**31 - 1], got {v!r}")
         for name in ("chunk_size", "budget", "train_subset"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise ValueError(f"{name} must be an int >= 1 or None, got {v!r}")
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= INT32_MAX):
+                raise ValueError(f"{name} must be an int in [1, 2**31 - 1] or None, got {v!r}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.method == "ga":
@@ -155,9 +157,12 @@ def make_run(cfg: HparamConfig) -> HparamRun:
         raise ValueError(f"budget must be <= the {space.grid_size} configurations of the space, got {cfg.budget}")
     data = hp.load_dataset(cfg.dataset, path=cfg.data, val_fraction=cfg.val_fraction, seed=0,
                            train_subset=cfg.train_subset)
-    if cfg.train_subset is not None and len(data.y_train) < cfg.train_subset:   # [:N] kept them all
-        raise ValueError(f"train_subset must be <= the {len(data.y_train)} training samples of {cfg.dataset} "
-                         f"(after the validation split), got {cfg.train_subset}")
+    n_train = len(data.y_train)
+    for name in ("train_subset", "batch_size"):   # [:N] would keep them all, a batch would be the whole set
+        v = getattr(cfg, name)
+        if v is not None and n_train < v and not (name == "batch_size" and "batch_size" in space):
+            raise ValueError(f"{name} must be <= the {n_train} training samples of {cfg.dataset} "
+                             f"(after the validation split), got {v}")
     train_config = hp.TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size)
     in_dim = int(np.shape(data.x_train)[1])
     trainer = hp.make_trainer(space, train_config, in_dim=in_dim, num_classes=data.num_classes)
