@@ -137,6 +137,22 @@ def test_population_memory_estimate_and_refusal(monkeypatch):
     member = {"w": jax.ShapeDtypeStruct((3, 4), np.float32), "b": jax.ShapeDtypeStruct((4,), np.float16)}
     assert memory.population_bytes(member, 10, copies=2, extra_per_member=5) == 10 * (2 * (48 + 8) + 5)
     assert memory.available_bytes(jax.devices("cpu")[0]) > 0
+
+    class FakeGPU:
+        platform = "gpu"
+
+        def __init__(self, stats):
+            self.stats = stats
+
+        def memory_stats(self):
+            return self.stats
+
+    assert memory.available_bytes(FakeGPU({"bytes_limit": 100, "bytes_in_use": 30})) == 70
+    assert memory.available_bytes(FakeGPU(None)) is None       # unknown: nothing is refused
+    memory.check_fits(10**30, "pop_size=1", device=FakeGPU({}))
+    with pytest.raises(ValueError, match="pop_size=7: the population needs about 101 B .* 70 B of memory available "
+                                         "on the gpu"):
+        memory.check_fits(101, "pop_size=7", device=FakeGPU({"bytes_limit": 100, "bytes_in_use": 30}))
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: 2**30)
     memory.check_fits(2**30, "pop_size=1")          # exactly fits
     with pytest.raises(ValueError, match=r"pop_size=100000000: the population needs about .* GiB .* 1\.0 GiB"):
