@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--metrics", default="best_so_far,mean,test_accuracy",
                     help="comma-separated metrics.jsonl keys to plot (missing ones are skipped)")
     pl.add_argument("--out", default="runs-plot.png",
-                    help="PNG file to write; an existing folder gets runs-plot.png inside it")
+                    help="PNG file to write (.png added to a name without extension); an existing folder gets "
+                         "runs-plot.png inside it; the file written is printed")
 
     epilog = ["jobs (evojax-ga run JOB --help):"]
     epilog += [f"  {name:<14s}{p.description}" for name, p in job_parsers.items()]

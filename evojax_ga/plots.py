@@ -52,9 +52,10 @@ def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
     """Several runs on one figure: each metric against generation (left) and wall-clock (right).
 
     Works for GA and SGD run folders alike (anything with a ``metrics.jsonl``); a metric a run lacks
-    is skipped for that run. ``out``: the PNG file, or an existing folder (then
-    ``out/`` :data:`RUNS_PLOT_FILE`). Returns the file written. Raises ValueError when a folder has no
-    metrics or none of the metrics, or when ``out`` cannot be written (checked before plotting).
+    is skipped for that run. ``out``: the PNG file (``.png`` added to a name without extension), or
+    an existing folder (then ``out/`` :data:`RUNS_PLOT_FILE`). Returns the file written. Raises
+    ValueError when a folder has no metrics or none of the metrics, or when ``out`` cannot be
+    written (a parent that is a file is found before plotting).
     """
     from matplotlib.figure import Figure
 
@@ -90,6 +91,8 @@ def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
         fig.savefig(path, dpi=100)
     except OSError as exc:
         raise ValueError(f"out={str(out)!r} (--out): cannot write {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:   # an extension matplotlib cannot write
+        raise ValueError(f"out={str(out)!r} (--out): {exc}") from None
     return path
 
 
@@ -99,6 +102,8 @@ def _plot_path(out: str | os.PathLike, create: bool = True) -> Path:
     path = Path(out)
     if path.is_dir():
         path = path / RUNS_PLOT_FILE
+    elif not path.suffix:   # matplotlib would append ".png" to the name: say the name it writes
+        path = path.with_name(path.name + ".png")
     above = next((a for a in path.absolute().parents if a.exists()), None)
     if above is not None and not above.is_dir():
         raise ValueError(f"out={str(out)!r} (--out): {above} is a file, not a folder")

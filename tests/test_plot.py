@@ -41,3 +41,7 @@ def test_plot_out_folder_writes_runs_plot_png_inside_and_says_so(tmp_path, capsy
     written = folder / "runs-plot.png"
     assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {written}" in capsys.readouterr().out
+    assert cli.main(["plot", str(ga), "--out", str(tmp_path / "cmp")]) == 0   # matplotlib adds .png: say so
+    assert (tmp_path / "cmp.png").is_file() and f"wrote {tmp_path / 'cmp.png'}" in capsys.readouterr().out
+    assert cli.main(["plot", str(ga), "--out", str(tmp_path / "cmp.nope")]) == 2
+    assert "--out" in capsys.readouterr().err
