@@ -7,7 +7,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_int", "check_prob", "check_nonneg", "check_positive", "check_range", "check_probs"]
+__all__ = ["check_int", "check_prob", "check_nonneg", "check_positive", "check_range", "check_probs", "check_seed",
+           "SEED_MAX"]
+
+#: the largest seed: ``jax.random.key(seed)`` keeps only the low 32 bits (larger seeds would alias smaller ones)
+SEED_MAX = 2**32 - 1
 
 
 def _as_float(value: Any, name: str) -> float:
@@ -31,6 +35,16 @@ def check_int(value: Any, name: str, minimum: int | None = None, maximum: int | 
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """An int seed in ``[0, SEED_MAX]``: every seed in range gives its own key, none aliases another."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int in [0, 2**32 - 1], got {value!r}")
+    if not 0 <= int(value) <= SEED_MAX:
+        raise ValueError(f"{name} must be an int in [0, 2**32 - 1] = [0, {SEED_MAX}] (a larger seed would repeat "
+                         f"a smaller one), got {value}")
+    return int(value)
 
 
 def check_range(value: Any, name: str, low: float, high: float, low_open: bool = False,

@@ -4,7 +4,9 @@ computation (process-wide settings: library code never calls these). The measure
 
 * :func:`set_fast_compile` — XLA's CPU backend optimisation level 0 (``XLA_FLAGS``): compiles faster,
   runs slower, so it pays when compilation dominates a run (small populations). ``--fast-compile
-  auto`` turns it on up to :data:`FAST_COMPILE_MAX_EPISODES` episodes per generation.
+  auto`` turns it on up to :data:`FAST_COMPILE_MAX_EPISODES` episodes per generation. It changes the
+  numerics: float rounding differs between the levels, so a run's metrics and best parameters
+  differ with it on and off (each setting is reproducible); run folders record it.
 * :func:`import_gymnax` — ``import gymnax`` without the plotting libraries it loads only for
   rendering (``seaborn`` for pong, ``matplotlib.pyplot`` for catch and pong, most of its import time).
 * :func:`warm_up` — compile a function on a background thread while the main thread compiles
@@ -22,10 +24,16 @@ import threading
 import types
 from typing import Any, Callable
 
-__all__ = ["FAST_COMPILE_MAX_EPISODES", "fast_compile_wanted", "set_fast_compile", "import_gymnax", "warm_up"]
+__all__ = ["FAST_COMPILE_MAX_EPISODES", "FAST_COMPILE_NUMERICS", "fast_compile_wanted", "set_fast_compile",
+           "import_gymnax", "warm_up"]
 
 #: ``--fast-compile auto`` turns it on up to this many episodes per generation (pop_size * episodes)
 FAST_COMPILE_MAX_EPISODES = 2048
+
+#: what a run folder's ``config.json`` says next to ``fast_compile``
+FAST_COMPILE_NUMERICS = ("fast_compile (XLA CPU optimisation level 0) changes float rounding: metrics and best "
+                         "parameters differ between fast_compile true and false (each is reproducible); "
+                         f"--fast-compile auto turns it on when pop_size * episodes <= {FAST_COMPILE_MAX_EPISODES}")
 
 _FLAG = "xla_backend_optimization_level"
 

@@ -41,9 +41,23 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text + " (default: %(default)s)"
 
 
+def _seed(text: str) -> int:
+    """``--seed``: an int in [0, 2**32 - 1] (larger seeds would alias smaller ones)."""
+    from evojax_ga._checks import check_seed
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be an int in [0, 2**32 - 1], got {text!r}") from None
+    try:
+        return check_seed(value, "seed")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_common(parser: argparse.ArgumentParser, job: str) -> None:
     g = parser.add_argument_group("run")
-    g.add_argument("--seed", type=int, default=0, help="random seed (every draw derives from it)")
+    g.add_argument("--seed", type=_seed, default=0,
+                   help="random seed in [0, 2**32 - 1] (every draw derives from it)")
     g.add_argument("--out", default=None, metavar="DIR",
                    help=f"run folder to create (default: runs/{job}-<UTC timestamp>)")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=True,
@@ -117,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'evojax-ga run'")
     ev.add_argument("--episodes", type=int, default=None,
                     help="episodes to evaluate (control jobs; default: the run's --final-episodes, 100)")
-    ev.add_argument("--seed", type=int, default=12345, help="seed of the fresh evaluation")
+    ev.add_argument("--seed", type=_seed, default=12345, help="seed of the fresh evaluation, in [0, 2**32 - 1]")
 
     rs = sub.add_parser("resume", help="continue a killed or interrupted run from its newest checkpoint",
                         description="Continue RUN_DIR (the job and every option are read from its config.json) "
@@ -141,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="run folders with a metrics.jsonl")
     pl.add_argument("--metrics", default="best_so_far,mean,test_accuracy",
                     help="comma-separated metrics.jsonl keys to plot (missing ones are skipped)")
-    pl.add_argument("--out", default="runs-plot.png", help="PNG file to write")
+    pl.add_argument("--out", default="runs-plot.png",
+                    help="PNG file to write (.png added to a name without extension); an existing folder gets "
+                         "runs-plot.png inside it; the file written is printed")
 
     epilog = ["jobs (evojax-ga run JOB --help):"]
     epilog += [f"  {name:<14s}{p.description}" for name, p in job_parsers.items()]
@@ -180,10 +196,10 @@ def _has_entry(job: str, entry: str) -> bool:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.episodes is not None and args.episodes < 1:   # the options first, then the folder
+        raise ValueError(f"--episodes must be an int >= 1, got {args.episodes}")
     run_dir = Path(args.run_dir)
     _, fn = _run_folder_job(run_dir, "evaluate_run", "eval")
-    if args.episodes is not None and args.episodes < 1:
-        raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
     return int(fn(run_dir, args) or 0)
 
 
@@ -223,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "plot":
             from evojax_ga import plots
             path = plots.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])
-            print(f"wrote {path}")
+            print(f"wrote {path}")   # the file written (PLOT_NAME inside --out when --out is a folder)
             return 0
         if args.command == "run":
             if args.job is None:

@@ -16,7 +16,10 @@ import numpy as np
 
 from evojax_ga.run_folder import METRICS_FILE, PLOT_FILE, read_metrics
 
-__all__ = ["plot_fitness", "plot_runs", "plot_curves"]
+__all__ = ["plot_fitness", "plot_runs", "plot_curves", "RUNS_PLOT_FILE"]
+
+#: the file :func:`plot_runs` writes when ``out`` is an existing folder
+RUNS_PLOT_FILE = "runs-plot.png"
 
 
 def plot_fitness(run_dir: str | os.PathLike, history: Mapping[str, Any], title: str = "",
@@ -49,10 +52,14 @@ def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
     """Several runs on one figure: each metric against generation (left) and wall-clock (right).
 
     Works for GA and SGD run folders alike (anything with a ``metrics.jsonl``); a metric a run lacks
-    is skipped for that run. Raises ValueError when a folder has no metrics or none of the metrics.
+    is skipped for that run. ``out``: the PNG file (``.png`` added to a name without extension), or
+    an existing folder (then ``out/`` :data:`RUNS_PLOT_FILE`). Returns the file written. Raises
+    ValueError when a folder has no metrics or none of the metrics, or when ``out`` cannot be
+    written (a parent that is a file is found before plotting).
     """
     from matplotlib.figure import Figure
 
+    _plot_path(out, create=False)   # a bad --out fails before the run folders are read
     runs = []
     for d in run_dirs:
         m = read_metrics(d)
@@ -62,6 +69,7 @@ def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
     names = [k for k in metrics if any(k in m for _, m in runs)]
     if not names:
         raise ValueError("none of the requested metrics is in any of the runs' metrics.jsonl")
+    path = _plot_path(out)
     fig = Figure(figsize=(11, 3.6 * len(names)))
     axes = fig.subplots(len(names), 2, squeeze=False)
     for row, key in enumerate(names):
@@ -79,9 +87,35 @@ def plot_runs(run_dirs: Iterable[str | os.PathLike], out: str | os.PathLike,
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small")
     fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        raise ValueError(f"out={str(out)!r} (--out): cannot write {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:   # an extension matplotlib cannot write
+        raise ValueError(f"out={str(out)!r} (--out): {exc}") from None
+    return path
+
+
+def _plot_path(out: str | os.PathLike, create: bool = True) -> Path:
+    """The file :func:`plot_runs` writes for ``out`` (with ``create``, its parent folders made);
+    ValueError naming ``--out`` when that is not possible (a parent is a file, no permission)."""
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    if path.is_dir():
+        path = path / RUNS_PLOT_FILE
+    elif not path.suffix:   # matplotlib would append ".png" to the name: say the name it writes
+        path = path.with_name(path.name + ".png")
+    above = next((a for a in path.absolute().parents if a.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ValueError(f"out={str(out)!r} (--out): {above} is a file, not a folder")
+    if not create:
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out={str(out)!r} (--out): cannot create the folder {path.parent} "
+                         f"({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise ValueError(f"out={str(out)!r} (--out): {path} is a folder; pass a .png file name")
     return path
 
 

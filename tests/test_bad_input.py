@@ -46,6 +46,58 @@ CLI_ROWS += [
 ]
 
 # --- section: options and seeds ---
+_CP = ["run", "cartpole", "--out", "{tmp}/x"]
+_HP = ["run", "hparam", "--out", "{tmp}/x"]
+CLI_ROWS += [
+    ("seed-negative", [*_CP, "--seed", "-1"], 2, ("--seed", "[0, 2**32 - 1]")),
+    ("seed-2-32-aliases-0", [*_CP, "--seed", "4294967296"], 2, ("--seed", "4294967295")),
+    ("seed-2-70-overflows", [*_CP, "--seed", str(2**70)], 2, ("--seed", "[0, 2**32 - 1]")),
+    ("seed-not-int", [*_CP, "--seed", "1.5"], 2, ("--seed",)),
+    ("seed-hparam", [*_HP, "--seed", "4294967296"], 2, ("--seed",)),
+    ("seed-eval", ["eval", "{tmp}", "--seed", "-1"], 2, ("--seed",)),
+    ("eval-episodes-0", ["eval", "{tmp}", "--episodes", "0"], 2, ("--episodes",)),
+    ("pop-size-0", [*_CP, "--pop-size", "0"], 2, ("--pop-size",)),
+    ("pop-size-negative", [*_CP, "--pop-size", "-1"], 2, ("--pop-size",)),
+    ("pop-size-beyond-memory", [*_CP, "--pop-size", str(2**31 - 1)], 2, ("--pop-size", "needs about", "available")),
+    ("pop-size-int32", [*_CP, "--pop-size", str(2**31)], 2, ("--pop-size", "2**31 - 1")),
+    ("generations-negative", [*_CP, "--generations", "-1"], 2, ("--generations",)),
+    ("generations-0-saves-unevaluated", [*_CP, "--generations", "0"], 2, ("--generations", "[1,")),
+    ("sigma-nan", [*_CP, "--sigma", "nan"], 2, ("--sigma", "finite")),
+    ("sigma-inf", [*_CP, "--sigma", "inf"], 2, ("--sigma",)),
+    ("sigma-negative", [*_CP, "--sigma", "-1"], 2, ("--sigma",)),
+    ("mutation-rate-2", [*_CP, "--mutation-rate", "2"], 2, ("--mutation-rate", "[0, 1]")),
+    ("elite-equals-pop", [*_CP, "--pop-size", "16", "--elite", "16"], 2, ("--elite", "pop_size")),
+    ("truncation-0", [*_CP, "--preset", "deep_ga", "--truncation", "0"], 2, ("--truncation",)),
+    ("truncation-over-pop", [*_CP, "--preset", "deep_ga", "--pop-size", "8", "--truncation", "9"], 2,
+     ("--truncation",)),
+    ("episodes-0", [*_CP, "--episodes", "0"], 2, ("--episodes",)),
+    ("max-steps-0", [*_CP, "--max-steps", "0"], 2, ("--max-steps",)),
+    ("chunk-size-0", [*_CP, "--chunk-size", "0"], 2, ("--chunk-size",)),
+    ("block-0", [*_CP, "--block", "0"], 2, ("--block",)),
+    ("target-nan", [*_CP, "--target", "nan"], 2, ("--target", "finite")),
+    ("check-episodes-0", [*_CP, "--check-episodes", "0"], 2, ("--check-episodes",)),
+    ("final-episodes-0", [*_CP, "--final-episodes", "0"], 2, ("--final-episodes",)),
+    ("hidden-0", [*_CP, "--hidden", "0"], 2, ("--hidden",)),
+    ("hidden-empty", [*_CP, "--hidden", ""], 2, ("--hidden",)),
+    ("activation-bogus", [*_CP, "--activation", "bogus"], 2, ("--activation", "relu")),
+    ("init-scale-negative", [*_CP, "--init-scale", "-1"], 2, ("--init-scale",)),
+    ("checkpoint-every-negative", [*_CP, "--checkpoint-every", "-1"], 2, ("--checkpoint-every",)),
+    ("fast-compile-bogus", [*_CP, "--fast-compile", "maybe"], 2, ("--fast-compile",)),
+    ("pendulum-sigma-nan", ["run", "pendulum", "--out", "{tmp}/x", "--sigma", "nan"], 2, ("--sigma",)),
+    ("hparam-pop-size-0", [*_HP, "--pop-size", "0"], 2, ("--pop-size",)),
+    ("hparam-keep-nan", [*_HP, "--keep", "nan"], 2, ("--keep",)),
+    ("hparam-mutation-rate-2", [*_HP, "--mutation-rate", "2"], 2, ("--mutation-rate",)),
+    ("hparam-epochs-0", [*_HP, "--epochs", "0"], 2, ("--epochs",)),
+    ("hparam-batch-size-0", [*_HP, "--batch-size", "0"], 2, ("--batch-size",)),
+    ("hparam-val-fraction-1", [*_HP, "--val-fraction", "1"], 2, ("--val-fraction",)),
+    ("hparam-chunk-beyond-memory", [*_HP, "--chunk-size", str(2**31 - 1)], 2, ("--chunk-size", "needs about")),
+    ("hparam-budget-over-space", [*_HP, "--method", "random", "--budget", "721"], 2, ("--budget", "720")),
+    ("hparam-train-subset-over-data", [*_HP, "--train-subset", "5000"], 2, ("--train-subset", "training samples")),
+    ("hparam-batch-over-data", [*_HP, "--train-subset", "50", "--batch-size", "64"], 2, ("--batch-size", "50")),
+    ("hparam-epochs-int32", [*_HP, "--epochs", str(2**31)], 2, ("--epochs", "2**31 - 1")),
+    ("check-episodes-beyond-memory", [*_CP, "--check-episodes", str(2**31 - 1)], 2, ("--check-episodes", "needs")),
+    ("plot-out-under-a-file", ["plot", "{tmp}", "--out", "{file}/x.png"], 2, ("--out", "is a file")),
+]
 
 # --- section: classification data ---
 _DIGITS_SMALL = ["run", "digits", "--pop-size", "4", "--generations", "1", "--out", "{tmp}/r"]

@@ -129,3 +129,32 @@ def test_python_dash_m_help():
     out = subprocess.run([sys.executable, "-m", "evojax_ga", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "evojax-ga" in out.stdout and "--pop-size" in out.stdout
+
+
+def test_population_beyond_memory_is_refused_before_compiling(tmp_path, capsys, monkeypatch):
+    from evojax_ga import memory
+    monkeypatch.setattr(memory, "available_bytes", lambda device=None: 2**30)
+    code = cli.main(["run", "cartpole", "--pop-size", "100000000", "--out", str(tmp_path / "x"), "--no-progress",
+                     "--no-compile-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "--pop-size" in err and "pop_size=100000000: the population needs about" in err
+    assert "1.0 GiB of memory available" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_fast_compile_says_it_changes_numerics(run_dir, capsys):
+    """--fast-compile on/off give different best parameters (float rounding of XLA's CPU optimisation
+    level 0): the help and config.json say so."""
+    with pytest.raises(SystemExit):
+        cli.main(["run", "cartpole", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "CHANGES THE NUMERICS" in help_text and "'auto' decides from the size" in help_text
+    config = rf.read_json(run_dir / rf.CONFIG_FILE)["config"]
+    assert config["fast_compile"] is False and "changes float rounding" in config["fast_compile_numerics"]
+
+
+def test_eval_of_more_episodes_than_memory_holds_is_refused(run_dir, capsys):
+    assert cli.main(["eval", str(run_dir), "--episodes", str(2**40)]) == 2
+    err = capsys.readouterr().err
+    assert "episodes=1099511627776" in err and "needs about" in err and "Traceback" not in err

@@ -250,3 +250,17 @@ def test_explicit_policy_forward_is_used(mlp_cartpole):
     np.testing.assert_array_equal(np.asarray(length[2]), [n for _, n in expected])
     with pytest.raises(TypeError, match="policy_forward"):
         ega.tasks.gymnax("CartPole-v1", model.apply, policy_forward=3)
+
+
+def test_environment_that_needs_a_download_is_a_one_line_error(monkeypatch):
+    """gymnax's MNISTBandit downloads MNIST when made: without a network, a raw URLError came out."""
+    import urllib.error
+
+    import gymnax
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(gymnax, "make", offline)
+    with pytest.raises(ValueError, match=r"env_name='MNISTBandit-bsuite': making MNISTBandit-bsuite needs a download"):
+        environments.make_env("MNISTBandit-bsuite")

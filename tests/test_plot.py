@@ -31,3 +31,17 @@ def test_plot_rejects_folders_without_metrics(tmp_path, capsys):
     ga = _run_dir(tmp_path / "ga", [{"generation": 1, "best": 1.0}])
     assert cli.main(["plot", str(ga), "--metrics", "nope", "--out", str(tmp_path / "y.png")]) == 2
     assert "none of the requested metrics" in capsys.readouterr().err
+
+
+def test_plot_out_folder_writes_runs_plot_png_inside_and_says_so(tmp_path, capsys):
+    ga = _run_dir(tmp_path / "ga", [{"generation": g, "best_so_far": g * 0.1, "wall_s": 0.5 * g} for g in range(1, 4)])
+    folder = tmp_path / "figs"
+    folder.mkdir()
+    assert cli.main(["plot", str(ga), "--out", str(folder)]) == 0
+    written = folder / "runs-plot.png"
+    assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {written}" in capsys.readouterr().out
+    assert cli.main(["plot", str(ga), "--out", str(tmp_path / "cmp")]) == 0   # matplotlib adds .png: say so
+    assert (tmp_path / "cmp.png").is_file() and f"wrote {tmp_path / 'cmp.png'}" in capsys.readouterr().out
+    assert cli.main(["plot", str(ga), "--out", str(tmp_path / "cmp.nope")]) == 2
+    assert "--out" in capsys.readouterr().err

@@ -110,3 +110,52 @@ def test_classify_run_in_memory_then_select_final():
     assert list(history["generation"]) == [1, 2, 3, 4] and info["generations"] == 4
     kept = classify.select_final(cfg, parts, state)
     assert 0.0 <= kept["test_accuracy"] <= 1.0 and kept["train_samples"] > 0
+
+
+def test_seeds_outside_uint32_are_refused_by_the_run_entry_points(tmp_path):
+    """jax.random.key keeps the low 32 bits: seed 2**32 gave seed 0's key; now it is refused."""
+    from evojax_ga._checks import SEED_MAX, check_seed
+    from evojax_ga.runs import loop
+    assert np.array_equal(jax.random.key_data(jax.random.key(2**32)), jax.random.key_data(jax.random.key(0)))
+    assert check_seed(0) == 0 and check_seed(SEED_MAX) == 2**32 - 1   # in range: the seed itself, so today's keys
+    for seed in (-1, 2**32, 2**70):
+        with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*32 - 1\]"):
+            loop.start(None, "cartpole", seed, tmp_path / "run", 0, {})   # type: ignore[arg-type]
+        assert not (tmp_path / "run").exists()
+        with pytest.raises(ValueError, match="seed"):
+            loop.execute(None, tmp_path, "cartpole", seed, 0)   # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="seed"):
+            control.evaluate_saved(tmp_path, seed=seed)
+        with pytest.raises(ValueError, match="seed"):
+            hparam.execute(None, tmp_path, seed)   # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="seed"):
+        check_seed(1.0)
+
+
+def test_population_memory_estimate_and_refusal(monkeypatch):
+    from evojax_ga import memory
+    member = {"w": jax.ShapeDtypeStruct((3, 4), np.float32), "b": jax.ShapeDtypeStruct((4,), np.float16)}
+    assert memory.population_bytes(member, 10, copies=2, extra_per_member=5) == 10 * (2 * (48 + 8) + 5)
+    assert memory.available_bytes(jax.devices("cpu")[0]) > 0
+
+    class FakeGPU:
+        platform = "gpu"
+
+        def __init__(self, stats):
+            self.stats = stats
+
+        def memory_stats(self):
+            return self.stats
+
+    assert memory.available_bytes(FakeGPU({"bytes_limit": 100, "bytes_in_use": 30})) == 70
+    assert memory.available_bytes(FakeGPU(None)) is None       # unknown: nothing is refused
+    memory.check_fits(10**30, "pop_size=1", device=FakeGPU({}))
+    with pytest.raises(ValueError, match="pop_size=7: the population needs about 101 B .* 70 B of memory available "
+                                         "on the gpu"):
+        memory.check_fits(101, "pop_size=7", device=FakeGPU({"bytes_limit": 100, "bytes_in_use": 30}))
+    monkeypatch.setattr(memory, "available_bytes", lambda device=None: 2**30)
+    memory.check_fits(2**30, "pop_size=1")          # exactly fits
+    with pytest.raises(ValueError, match=r"pop_size=100000000: the population needs about .* GiB .* 1\.0 GiB"):
+        control.build(control.config_for("cartpole", pop_size=100_000_000))
+    with pytest.raises(ValueError, match=r"pop_size=300000 \(its 224997 children"):
+        hparam.make_run(hparam.HparamConfig(pop_size=300_000, epochs=1))

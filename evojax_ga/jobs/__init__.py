@@ -26,9 +26,11 @@ Job modules are imported to build ``--help``: import heavy libraries (jax, data)
 from __future__ import annotations
 
 import importlib
+import re
 from types import ModuleType
+from typing import Iterable
 
-__all__ = ["JOBS", "load_job", "describe"]
+__all__ = ["JOBS", "load_job", "describe", "option_error"]
 
 #: job name -> module implementing it (add a job with one line)
 JOBS: dict[str, str] = {
@@ -60,3 +62,13 @@ def describe(name: str, module: ModuleType) -> str:
         return str(fn(name))
     doc = (module.__doc__ or "").strip().splitlines()
     return doc[0] if doc else name
+
+
+def option_error(exc: BaseException, fields: Iterable[str]) -> str:
+    """The message of ``exc`` (a config error naming a field, e.g. ``pop_size must be ...``) with the
+    command-line option that sets the field in front: ``argument --pop-size: pop_size must be ...``."""
+    text = str(exc)
+    m = re.match(r"([a-z_]+)\b", text)
+    if m and m.group(1) in set(fields):
+        return f"argument --{m.group(1).replace('_', '-')}: {text}"
+    return text

@@ -94,6 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run a classification job; write the run folder; print the test accuracies."""
     from evojax_ga.data import DataNotFoundError
+    from evojax_ga.jobs import option_error
     from evojax_ga.runs import classify, loop
 
     job = args.job
@@ -101,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
         cfg = classify.config_for(job, **{n: getattr(args, n, None) for n in _FIELDS})
         every = loop.checkpoint_interval(getattr(args, "checkpoint_every", None), cfg.block)
     except (TypeError, ValueError) as exc:
-        print(f"evojax-ga run {job}: error: {exc}", file=sys.stderr)
+        print(f"evojax-ga run {job}: error: {option_error(exc, (*_FIELDS, 'checkpoint_every'))}", file=sys.stderr)
         return 2
     recorded = {k: v for k, v in vars(args).items() if k != "func" and not k.startswith("_") and k != "argv"}
     with loop.claim(args.out, job) as run_dir:   # --out checked and locked before the data are read
@@ -111,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"evojax-ga run {job}: {exc}", file=sys.stderr)
             return 2
         except (TypeError, ValueError) as exc:
-            print(f"evojax-ga run {job}: error: {exc}", file=sys.stderr)
+            print(f"evojax-ga run {job}: error: {option_error(exc, _FIELDS)}", file=sys.stderr)
             return 2
         loop.write_config(run_dir, job, recorded, run.record, argv=getattr(args, "argv", None))
         print(run.record["data"], flush=True)

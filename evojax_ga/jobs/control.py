@@ -109,12 +109,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checkpointing.add_arguments(parser)
     c = parser.add_argument_group("compilation")
     c.add_argument("--fast-compile", choices=("auto", "on", "off"), default="auto",
-                   help=f"compile with XLA's CPU optimisation level 0: faster compilation, slower code; "
-                        f"'auto' = on when pop_size * episodes <= {FAST_COMPILE_MAX_EPISODES}")
+                   help=f"compile with XLA's CPU optimisation level 0: faster compilation, slower code. It "
+                        f"CHANGES THE NUMERICS (float rounding differs, so metrics and best parameters differ "
+                        f"between on and off; each is reproducible); 'auto' decides from the size: on when "
+                        f"pop_size * episodes <= {FAST_COMPILE_MAX_EPISODES}. config.json records the choice "
+                        f"(config.fast_compile)")
 
 
 def _fail(job: str, exc: Exception) -> int:
-    print(f"evojax-ga run {job}: error: {exc}", file=sys.stderr)
+    from evojax_ga.jobs import option_error
+    print(f"evojax-ga run {job}: error: {option_error(exc, (*_FIELDS, 'checkpoint_every', 'fast_compile'))}",
+          file=sys.stderr)
     return 2
 
 
@@ -136,9 +141,13 @@ def main(args: argparse.Namespace) -> int:
     recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
     with loop.claim(args.out, job) as run_dir:   # --out checked and locked before anything compiles
         _import_gymnax()
-        run = control.make_run(cfg)
-        loop.write_config(run_dir, job, recorded, {**run.record, "fast_compile": fast,
-                                                   "compile_cache": getattr(args, "compile_cache", None)},
+        try:
+            run = control.make_run(cfg)   # refuses a population that cannot fit, before allocating it
+        except (TypeError, ValueError) as exc:
+            return _fail(job, exc)
+        loop.write_config(run_dir, job, recorded,
+                          {**run.record, "fast_compile": fast, "fast_compile_numerics": _startup.FAST_COMPILE_NUMERICS,
+                           "compile_cache": getattr(args, "compile_cache", None)},
                           argv=getattr(args, "argv", None))
         loop.execute(run, run_dir, job, args.seed, every, progress=args.progress)
     return 0

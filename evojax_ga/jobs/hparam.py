@@ -71,19 +71,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the search, write the run folder, print the best configuration and its test accuracy."""
+    from evojax_ga.jobs import option_error
     from evojax_ga.runs import hparam, loop
 
     try:
         cfg = hparam.HparamConfig(**{n: getattr(args, n) for n in _FIELDS})
     except (TypeError, ValueError) as exc:
-        print(f"evojax-ga run hparam: error: {exc}", file=sys.stderr)
+        print(f"evojax-ga run hparam: error: {option_error(exc, _FIELDS)}", file=sys.stderr)
         return 2
     recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
     with loop.claim(args.out, "hparam") as run_dir:   # --out checked and locked before the data are read
         try:
             run = hparam.make_run(cfg)
         except (TypeError, ValueError, FileNotFoundError) as exc:
-            print(f"evojax-ga run hparam: error: {exc}", file=sys.stderr)
+            print(f"evojax-ga run hparam: error: {option_error(exc, _FIELDS)}", file=sys.stderr)
             return 2
         loop.write_config(run_dir, "hparam", recorded, run.record, argv=getattr(args, "argv", None))
         hparam.execute(run, run_dir, args.seed, progress=args.progress)

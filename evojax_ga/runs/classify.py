@@ -211,11 +211,13 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
     import jax
 
     import evojax_ga as ega
-    from evojax_ga import baselines, plots
+    from evojax_ga import baselines, memory, plots
     from evojax_ga import run_folder as rf
     from evojax_ga.tasks.classification import learning_curve
 
     p = build(cfg) if parts is None else parts
+    memory.check_fits(memory.population_bytes(jax.eval_shape(p.task.template, jax.random.key(0)), cfg.pop_size),
+                      f"pop_size={cfg.pop_size}")   # before the population is allocated
 
     def init(key: Any) -> Any:
         k_init, k_evolve = jax.random.split(jax.random.split(key)[0])

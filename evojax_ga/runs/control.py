@@ -19,14 +19,17 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
+from evojax_ga._checks import check_seed
 from evojax_ga._startup import warm_up
 from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
-           "make_run", "best_member", "evaluate_saved"]
+           "make_run", "best_member", "episode_bytes", "evaluate_saved"]
 
 PRESETS = ("simple", "deep_ga")
+#: the largest generation count, episode count or step limit (int32 counters)
+INT32_MAX = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,9 +65,10 @@ class ControlConfig:
         for name in ("pop_size", "generations", "episodes", "block", "check_episodes", "final_episodes",
                      "tournament", "truncation"):
             v = getattr(self, name)
-            lo = 2 if name == "pop_size" else (0 if name == "generations" else 1)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+            # generations >= 1: a run of no generation would save an individual never evaluated as "best"
+            lo = 2 if name == "pop_size" else 1
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= INT32_MAX:
+                raise ValueError(f"{name} must be an int in [{lo}, 2**31 - 1], got {v!r}")
         if not isinstance(self.elite, int) or isinstance(self.elite, bool) or not 0 <= self.elite < self.pop_size:
             raise ValueError(f"elite must be in [0, pop_size - 1] = [0, {self.pop_size - 1}], got {self.elite!r}")
         if self.preset == "deep_ga" and self.truncation > self.pop_size:
@@ -78,13 +82,17 @@ class ControlConfig:
             raise ValueError(f"init_scale must be a finite number > 0, got {self.init_scale}")
         if not math.isfinite(self.target):
             raise ValueError(f"target must be a finite number, got {self.target}")
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
-            raise ValueError(f"max_steps must be an int >= 1 or None, got {self.max_steps!r}")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool)
+                                           or not 1 <= self.max_steps <= INT32_MAX):
+            raise ValueError(f"max_steps must be an int in [1, 2**31 - 1] or None, got {self.max_steps!r}")
         c = self.chunk_size
         if not (c is None or c == "auto" or (isinstance(c, int) and not isinstance(c, bool) and c >= 1)):
             raise ValueError(f"chunk_size must be an int >= 1, 'auto' or None, got {c!r}")
         if not self.hidden or any((not isinstance(h, int)) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}")
+        from evojax_ga.models import ACTIVATIONS
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
 
 #: per-job defaults (see benchmarks/bench_control.py and benchmarks/README.md for the measurements)
@@ -139,6 +147,7 @@ def build(cfg: ControlConfig) -> Parts:
     import numpy as np
 
     import evojax_ga as ega
+    from evojax_ga import memory
     from evojax_ga.models import MLP
     from evojax_ga.tasks.gymnax_task import gymnax_task
 
@@ -159,6 +168,14 @@ def build(cfg: ControlConfig) -> Parts:
     # kernels scaled by init_scale / sqrt(fan_in) (LeCun), biases by init_scale.
     # (numpy and traced ops only: eager jnp calls here would each compile a tiny program at start-up)
     shapes = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
+    # refuse what cannot fit before anything is allocated: the population (copies of the weights,
+    # fitness, and the working set of every episode), then the fresh episodes of one member
+    per_episode = episode_bytes(int(task.sample_input.shape[0]), cfg.hidden, task.num_outputs)
+    memory.check_fits(memory.population_bytes(shapes, cfg.pop_size, extra_per_member=4 + cfg.episodes * per_episode),
+                      f"pop_size={cfg.pop_size}")
+    fresh = "check_episodes" if cfg.check_episodes >= cfg.final_episodes else "final_episodes"
+    memory.check_fits(getattr(cfg, fresh) * per_episode, f"{fresh}={getattr(cfg, fresh)}",
+                      needs="evaluating one member on that many episodes at once")
     leaves, treedef = jax.tree_util.tree_flatten(shapes)
     sizes = [math.prod(s.shape) for s in leaves]
     scale_flat = np.concatenate([
@@ -176,6 +193,12 @@ def build(cfg: ControlConfig) -> Parts:
             treedef, [p.reshape((cfg.pop_size,) + s.shape).astype(s.dtype) for p, s in zip(parts, leaves)])
 
     return Parts(task, model, model_config, strategy, init_population)
+
+
+def episode_bytes(obs_dim: int, hidden: tuple[int, ...], outputs: int) -> int:
+    """A bound on the working set of one episode in flight (observation, activations, environment
+    state, return): what a population's evaluation and the fresh-episode checks hold per episode."""
+    return 4 * (2 * obs_dim + sum(hidden) + outputs) + 64
 
 
 def best_member(state: Any) -> tuple[int, float]:
@@ -324,16 +347,20 @@ def evaluate_saved(run_dir: str | Path, episodes: int | None = None, seed: int =
     import jax
     import numpy as np
 
+    from evojax_ga import memory
     from evojax_ga import run_folder as rf
     from evojax_ga.models import model_from_config
     from evojax_ga.tasks.gymnax_task import gymnax_task
 
+    seed = check_seed(seed)
     config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)
     ctl = config["config"]["control"]
     model = model_from_config(rf.read_json(Path(run_dir) / rf.MODEL_FILE))
     task = gymnax_task(ctl["env"], model, episodes=1, max_steps=ctl.get("max_steps"),
                        normalize_obs=bool(ctl.get("normalize_obs", False)))
+    n = episodes if episodes is not None else int(ctl.get("final_episodes", 100))
+    per_episode = episode_bytes(int(task.sample_input.shape[0]), tuple(ctl["hidden"]), task.num_outputs)
+    memory.check_fits(n * per_episode, f"episodes={n}", needs="evaluating the policy on that many episodes at once")
     template = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
     params, _ = rf.load_params(run_dir, template)
-    n = episodes if episodes is not None else int(ctl.get("final_episodes", 100))
     return np.asarray(task.evaluate_individual(jax.random.key(seed), params, n)), ctl

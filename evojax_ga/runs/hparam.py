@@ -21,12 +21,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
+from evojax_ga._checks import check_seed
+
 __all__ = ["HparamConfig", "HparamRun", "SPACES", "DATASETS", "METHODS", "make_space", "make_run", "execute",
            "evaluate_saved"]
 
 SPACES = ("auto", "harvey", "digits", "default")
 DATASETS = ("digits", "cifar10", "mnist", "fashion_mnist")
 METHODS = ("ga", "grid", "random")
+#: the largest count an option takes (int32 loop counters and array sizes)
+INT32_MAX = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,12 +60,12 @@ class HparamConfig:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         for name in ("pop_size", "generations", "epochs", "batch_size"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= INT32_MAX:
+                raise ValueError(f"{name} must be an int in [1, 2**31 - 1], got {v!r}")
         for name in ("chunk_size", "budget", "train_subset"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise ValueError(f"{name} must be an int >= 1 or None, got {v!r}")
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= INT32_MAX):
+                raise ValueError(f"{name} must be an int in [1, 2**31 - 1] or None, got {v!r}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.method == "ga":
@@ -149,13 +153,45 @@ def make_run(cfg: HparamConfig) -> HparamRun:
 
     from evojax_ga import hparam as hp
     space = make_space(cfg.space, cfg.dataset)
+    if cfg.method == "random" and cfg.budget is not None and not space.continuous and cfg.budget > space.grid_size:
+        raise ValueError(f"budget must be <= the {space.grid_size} configurations of the space, got {cfg.budget}")
     data = hp.load_dataset(cfg.dataset, path=cfg.data, val_fraction=cfg.val_fraction, seed=0,
                            train_subset=cfg.train_subset)
+    n_train = len(data.y_train)
+    for name in ("train_subset", "batch_size"):   # [:N] would keep them all, a batch would be the whole set
+        v = getattr(cfg, name)
+        if v is not None and n_train < v and not (name == "batch_size" and "batch_size" in space):
+            raise ValueError(f"{name} must be <= the {n_train} training samples of {cfg.dataset} "
+                             f"(after the validation split), got {v}")
     train_config = hp.TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size)
-    trainer = hp.make_trainer(space, train_config, in_dim=int(np.shape(data.x_train)[1]), num_classes=data.num_classes)
+    in_dim = int(np.shape(data.x_train)[1])
+    trainer = hp.make_trainer(space, train_config, in_dim=in_dim, num_classes=data.num_classes)
+    _check_memory(cfg, trainer, in_dim, data.num_classes)
     record = {"hparam": dataclasses.asdict(cfg), "space": repr(space), "grid_size": space.grid_size,
               "train": train_config._asdict(), "data": data.summary(), "chunk_size": cfg.resolved_chunk_size()}
     return HparamRun(cfg, space, data, train_config, trainer, record)
+
+
+#: copies of a candidate's maximum-size network held while a chunk trains (parameters, gradients and
+#: two optimizer moments: a lower bound)
+TRAINING_COPIES = 4
+
+
+def _check_memory(cfg: HparamConfig, trainer: Any, in_dim: int, num_classes: int) -> None:
+    """Refuse a chunk of configurations (trained at once, each as the space's largest network) that
+    cannot fit, before anything is allocated."""
+    import jax
+
+    from evojax_ga import memory
+    from evojax_ga.hparam.masked_mlp import init_base
+    net = jax.eval_shape(lambda k: init_base(k, in_dim, trainer.max_depth, trainer.max_width, num_classes),
+                         jax.random.key(0))
+    activations = 4 * max(trainer.batch_sizes) * trainer.max_width * (trainer.max_depth + 1) * 2
+    chunk = cfg.resolved_chunk_size()
+    what = (f"chunk_size={chunk}" if cfg.chunk_size or cfg.method != "ga" else
+            f"pop_size={cfg.pop_size} (its {chunk} children per generation train at once: chunk_size)")
+    memory.check_fits(memory.population_bytes(net, chunk, copies=TRAINING_COPIES, extra_per_member=activations),
+                      what, needs=f"training {chunk} configurations at once")
 
 
 def execute(run: HparamRun, run_dir: Path, seed: int, progress: bool = False) -> dict:
@@ -168,6 +204,7 @@ def execute(run: HparamRun, run_dir: Path, seed: int, progress: bool = False) ->
     from evojax_ga import run_folder as rf
     from evojax_ga.models import model_from_config
 
+    seed = check_seed(seed)
     t_start = time.perf_counter()
     cfg, space, data = run.config, run.space, run.data
     say = (lambda msg: print(msg, flush=True)) if progress else (lambda msg: None)

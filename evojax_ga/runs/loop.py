@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
+from evojax_ga._checks import check_seed
 from evojax_ga.types import PRNGKey
 
 __all__ = ["Run", "Ending", "job_config", "config_from_record", "start", "claim", "write_config", "resume", "execute",
@@ -158,6 +159,7 @@ def start(run: Run, job: str, seed: int, out: str | os.PathLike | None, every: i
     """A new run folder for ``run``: ``config.json`` (``args``: the arguments as given, recorded for
     ``resume``; ``extra`` added to the configuration), then :func:`execute`, all under the folder's
     lock. Returns the folder."""
+    check_seed(seed)   # before the folder exists
     with claim(out, job) as run_dir:
         write_config(run_dir, job, args, {**run.record, **(extra or {})}, argv=argv)
         execute(run, run_dir, job, seed, every, progress=progress)
@@ -232,7 +234,8 @@ def execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress: 
 
     SIGINT / SIGTERM stop the run at the end of the current block with a checkpoint
     (:class:`~evojax_ga.runs.interrupts.RunInterrupted`); a write that fails (disk full) raises
-    :class:`RunFolderError` naming the folder, its last checkpoint left valid."""
+    :class:`RunFolderError` naming the folder, its last checkpoint left valid.
+    ``seed``: an int in [0, 2**32 - 1] (:func:`evojax_ga._checks.check_seed`)."""
     from evojax_ga.runs.interrupts import stop_signals
     with stop_signals(run_dir) as stop:
         try:
@@ -262,6 +265,7 @@ def _execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress:
     from evojax_ga import checkpoint
     from evojax_ga import run_folder as rf
     from evojax_ga.runs.interrupts import RunInterrupted
+    seed = check_seed(seed)
     t_start = time.perf_counter()
     key = jax.random.key(seed)
     info: dict[str, Any] = {}

@@ -51,7 +51,9 @@ def known_envs() -> list[str]:
 def make_env(env_name: str, env_kwargs: dict | None = None) -> tuple[Any, Any, str]:
     """``(env, default_params, canonical_name)`` for a gymnax id or an alias in :data:`ENV_ALIASES`.
 
-    Raises ValueError naming the known environments when ``env_name`` is not one of them.
+    Raises ValueError naming the known environments when ``env_name`` is not one of them, and
+    ValueError naming the environment when making it needs a download that fails (gymnax's
+    ``MNISTBandit-bsuite`` fetches MNIST) or a file that cannot be read.
     """
     if not isinstance(env_name, str):
         raise TypeError(f"env_name must be a string (a gymnax environment id), got {env_name!r}")
@@ -64,7 +66,12 @@ def make_env(env_name: str, env_kwargs: dict | None = None) -> tuple[Any, Any, s
     if name not in known:
         raise ValueError(f"env_name must be a gymnax environment id; got {env_name!r}. Known environments: "
                          f"{', '.join(known)} (aliases: {', '.join(sorted(ENV_ALIASES))})")
-    env, params = gymnax.make(name, **(env_kwargs or {}))
+    try:
+        env, params = gymnax.make(name, **(env_kwargs or {}))
+    except OSError as exc:   # urllib's URLError included: an environment that downloads its data
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        raise ValueError(f"env_name={env_name!r}: making {name} needs a download or a file that is not "
+                         f"available here ({type(exc).__name__}: {reason}); choose another environment") from None
     return env, params, name
 
 
