@@ -213,12 +213,16 @@ def test_cli_digits_run_and_eval(tmp_path, capsys):
     from evojax_ga import cli
 
     out = tmp_path / "digits-run"
+    # a time limit shorter than any block: the run stops after its first block, and says so
     code = cli.main(["run", "digits", "--no-compile-cache", "--no-progress", "--pop-size", "24", "--generations", "4",
-                     "--block", "2", "--hidden", "8", "--sgd-epochs", "0.5", "--out", str(out)])
+                     "--block", "2", "--hidden", "8", "--sgd-epochs", "0.5", "--time-limit", "1e-6", "--out", str(out)])
     assert code == 0
+    printed = capsys.readouterr().out
+    assert "after 2 generations" in printed and "stopped by --time-limit" in printed
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["generations"] == 4 and 0.0 <= summary["ga_test_accuracy"] <= 1.0
-    assert summary["baseline"] == "adam" and summary["ga_forward_passes"] == 4 * 24 * 1347
+    assert summary["generations"] == 2 and summary["stop_reason"] == "time_limit"
+    assert 0.0 <= summary["ga_test_accuracy"] <= 1.0
+    assert summary["baseline"] == "adam" and summary["ga_forward_passes"] == 2 * 24 * 1347
     for name in ("config.json", "metrics.jsonl", "best_params.msgpack", "model.json", "curves.png"):
         assert (out / name).is_file(), name
     capsys.readouterr()

@@ -49,7 +49,7 @@ def test_run_writes_a_valid_run_folder(run_dir, capsys):
     assert np.all(np.diff(metrics["best_so_far"]) >= 0)
     assert (run_dir / rf.PLOT_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = rf.read_json(run_dir / rf.SUMMARY_FILE)
-    assert summary["generations"] == 4 and summary["solved"] is False
+    assert summary["generations"] == 4 and summary["solved"] is False and summary["stop_reason"] == "generations"
     assert summary["final_episodes"] == 4 and 0 < summary["final_mean"] <= 100
     model = rf.read_json(run_dir / rf.MODEL_FILE)
     assert model == {"kind": "MLP", "features": [8], "out": 2, "activation": "relu", "input_shape": [4]}

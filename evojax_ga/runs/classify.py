@@ -246,6 +246,7 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
         run_dir, key, state, info, history = end.run_dir, end.key, end.state, end.info, end.history
         kept = select_final(cfg, p, state)
         gens, wall = int(state.generation), info.get("wall_s", 0.0)
+        stop = "generations" if gens >= cfg.generations else "time_limit"   # the only early stop of the job
         rf.save_params(run_dir, kept["params"], p.model_config)
         plots.plot_fitness(run_dir, history, title=f"{cfg.dataset}: GA, pop {cfg.pop_size}, fitness {cfg.fitness}")
         curves = {"GA": learning_curve(history)}
@@ -253,9 +254,11 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
             "dataset": cfg.dataset, "ga_test_accuracy": kept["test_accuracy"],
             "ga_train_accuracy": kept["train_accuracy"], "ga_wall_s": wall, "generations": gens,
             "ga_forward_passes": float(curves["GA"]["forward_passes"][-1]) if gens else 0.0,
-            "resumed_from_generation": end.resumed_from,
+            "resumed_from_generation": end.resumed_from, "stop_reason": stop,
         }
-        print(f"GA: test accuracy {kept['test_accuracy']:.4f} after {gens} generations ({wall:.1f} s)", flush=True)
+        said = f"; stopped by --time-limit {cfg.time_limit:g} s" if stop == "time_limit" else ""
+        print(f"GA: test accuracy {kept['test_accuracy']:.4f} after {gens} generations ({wall:.1f} s{said})",
+              flush=True)
         base = run_baseline(cfg, p, jax.random.split(key)[1], progress=end.progress)
         if base is not None:
             _, sgd_hist = base

@@ -328,6 +328,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
             "final_reaches_target": bool(final.mean() >= cfg.target), "target": cfg.target,
             "best_so_far": float(state.best_fitness), "total_wall_s": total,
             "env_steps": float(np.sum(history.get("env_steps", 0.0))), "resumed_from_generation": end.resumed_from,
+            "stop_reason": "solved" if solved else "generations",   # the only early stop of the job
         }
         status = (f"solved at generation {info['solved_generation']} ({info['solve_wall_s']:.2f} s)" if solved
                   else f"not solved in {gens} generations")
