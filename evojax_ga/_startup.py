@@ -11,7 +11,8 @@ computation (process-wide settings: library code never calls these). The measure
   rendering (``seaborn`` for pong, ``matplotlib.pyplot`` for catch and pong, most of its import time).
 * :func:`warm_up` — compile a function on a background thread while the main thread compiles
   another (XLA compiles without holding the GIL). The control run layer uses it for its solved
-  check, which would otherwise compile only after the GA block; this is the one thread in the package.
+  check, which would otherwise compile only after the GA block. (The only other thread in the
+  package watches for a second SIGINT / SIGTERM: :mod:`evojax_ga.runs.interrupts`.)
 """
 
 from __future__ import annotations
