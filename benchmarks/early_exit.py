@@ -139,7 +139,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
     lines = [head]
     for r in rows:
         chunk = f"{r['chunk']} ({r['chunk_members']})" if r["chunk"] == "auto" else str(r["chunk"])
-        pop = f"{r['population']} ({r.get('best_fitness_median', float('nan')):.0f})"
+        best = r.get("best_fitness_median")
+        pop = r["population"] if best is None else f"{r['population']} ({best:.0f})"
         lines.append(f"| {r['job']} | {pop} | {chunk} | {r['members_per_s_on']:,.0f} | "
                      f"{r['members_per_s_off']:,.0f} | {r['speedup_on_vs_off']:.2f}x | {r['sim_frac']:.0%} | "
                      f"{r['useful_frac']:.0%} | {r['compile_s_on']:.2f} / {r['compile_s_off']:.2f} | "

@@ -158,3 +158,18 @@ def test_eval_of_more_episodes_than_memory_holds_is_refused(run_dir, capsys):
     assert cli.main(["eval", str(run_dir), "--episodes", str(2**40)]) == 2
     err = capsys.readouterr().err
     assert "episodes=1099511627776" in err and "needs about" in err and "Traceback" not in err
+
+
+def test_early_exit_flags_override_the_job_default(capsys):
+    """--early-exit turns early exit back on where the job's default is off (pendulum), --no-early-exit
+    off; giving both is an error (exit 2) instead of the last one silently winning."""
+    from evojax_ga.runs import control
+    parser = cli.build_parser()
+    on = parser.parse_args(["run", "pendulum", "--early-exit"]).early_exit
+    off = parser.parse_args(["run", "cartpole", "--no-early-exit"]).early_exit
+    assert control.config_for("pendulum", early_exit=on).early_exit is True
+    assert control.config_for("cartpole", early_exit=off).early_exit is False
+    assert parser.parse_args(["run", "pendulum"]).early_exit is None       # the job's default applies
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(["run", "pendulum", "--early-exit", "--no-early-exit"])
+    assert exc.value.code == 2 and "--no-early-exit: not allowed with argument --early-exit" in capsys.readouterr().err

@@ -90,8 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--chunk-size", type=_chunk, default=None, metavar="{N,auto,all}",
                    help="evaluate N members at a time (bounds memory; results do not change); 'auto' = 256 "
                         "on a CPU, 2^20 on a GPU, 'all' = the whole population in one vmap (default: auto)")
-    t.add_argument("--no-early-exit", dest="early_exit", action="store_false", default=None,
-                   help="always simulate --max-steps steps instead of stopping when every episode of a chunk ended")
+    ee = t.add_mutually_exclusive_group()
+    ee.add_argument("--early-exit", dest="early_exit", action="store_true", default=None,
+                    help="stop a chunk's step loop once every episode in it has ended (same results; default: "
+                         "on for cartpole, off for the jobs whose episodes run to the step limit)")
+    ee.add_argument("--no-early-exit", dest="early_exit", action="store_false", default=None,
+                    help="always simulate --max-steps steps instead of stopping when every episode of a chunk ended")
     t.add_argument("--raw-obs", dest="normalize_obs", action="store_false", default=None,
                    help="feed raw observations to the policy instead of mapping finite observation bounds onto [-1, 1]")
     t.add_argument("--common-episodes", dest="common_episodes", action="store_true", default=None,

@@ -111,7 +111,9 @@ def gymnax_task(env_name: str, policy: Policy | nn.Module, episodes: int = 1, ma
         :data:`AUTO_CHUNK_ACCELERATOR` on a GPU/TPU (the default backend when the task is built).
         Results do not depend on it.
     early_exit: stop the step loop when every episode of a chunk has ended (``while_loop``) instead
-        of always running ``max_steps`` steps (``scan``). Same results either way.
+        of always running ``max_steps`` steps (``scan``). Same results either way. It saves time only
+        when every episode of a chunk ends before ``max_steps`` (never on Pendulum, whose episodes end
+        only there); otherwise its loop condition costs a little.
     common_episodes: every individual plays the same ``episodes`` start states (common random
         numbers: less noise when ranking, but a generation is judged on fewer distinct episodes).
     normalize_obs: map every observation component with finite bounds in the environment's
