@@ -6,7 +6,8 @@ on, ...) so that load drift hits all variants alike:
 
 * ``off``: the check alone (``confirm_episodes=0``: the behaviour before the confirmation);
 * ``on``: a passed check must also pass ``confirm_episodes = check_episodes`` other fresh episodes;
-* ``z``: (``--variants``) no confirmation, the check passes when mean - 1.645 std / sqrt(n) >= target.
+* ``z``: no confirmation, the check passes when mean - 1.645 std / sqrt(n) >= target;
+* ``onz``: both (the bound on the check and on its confirmation).
 
 A variant's evolution is the same as ``off``'s until a check that ``off`` accepts is refused, so the
 comparison is paired. Each run's kept member is evaluated on ``final_episodes`` (100) other fresh
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "off": {"confirm_episodes": 0, "check_z": 0.0},
     "on": {"confirm_episodes": None, "check_z": 0.0},      # None: = check_episodes
     "z": {"confirm_episodes": 0, "check_z": 1.645},
+    "onz": {"confirm_episodes": None, "check_z": 1.645},
 }
 #: generation caps (a run stays under ~30 s on a shared 2-core CPU; the jobs' own maxima fit)
 CAPS = {"cartpole": 100, "acrobot": 100, "mountaincar": 300, "pendulum": 100}
@@ -86,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     from evojax_ga.runs import control
 
     variants = args.variants.split(",")
-    out: dict[str, Any] = {"command": "python -m benchmarks.solve_confirmation " + " ".join(argv or []),
+    words = sys.argv[1:] if argv is None else argv
+    out: dict[str, Any] = {"command": "python -m benchmarks.solve_confirmation " + " ".join(words),
                            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                                        "device": str(jax.devices()[0]), "load_start": os.getloadavg()},
                            "caps": CAPS, "jobs": {}}

@@ -8,6 +8,7 @@ construct a check that passes and a confirmation that fails (or passes) determin
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 import jax
@@ -24,23 +25,35 @@ TARGET = 5.0
 
 def _cfg(**kw):
     base = dict(pop_size=8, generations=12, block=4, max_steps=20, target=TARGET, check_episodes=CHECK,
-                confirm_episodes=CONFIRM, final_episodes=4, hidden=(4,))
+                confirm_episodes=CONFIRM, check_z=1.645, final_episodes=4, hidden=(4,))
     return control.config_for("cartpole", **{**base, **kw})
 
 
-def _parts(cfg, confirm):
-    """``build(cfg)`` whose check returns ``TARGET + 1`` and whose confirmation returns ``confirm(key)``."""
-    parts = control.build(cfg)
+_CONFIRM: dict = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_parts():
+    """``build(_cfg())`` (one task object: its compiled programs serve every test here) whose check
+    returns ``TARGET + 1`` and whose confirmation returns ``_CONFIRM["fn"](key)``."""
+    parts = control.build(_cfg())
     real = parts.task.evaluate_individual
 
     def fake(key, params, episodes=100):
         if episodes == CHECK:
             return jnp.full((CHECK,), TARGET + 1.0)
         if episodes == CONFIRM:
-            return confirm(key)
+            return _CONFIRM["fn"](key)
         return real(key, params, episodes)
 
     return parts._replace(task=parts.task._replace(evaluate_individual=fake))
+
+
+def _parts(cfg, confirm):
+    """The shared parts (``cfg`` differs from ``_cfg()`` only in fields ``build`` does not use), the
+    confirmation returning ``confirm(key)``."""
+    _CONFIRM["fn"] = confirm
+    return _shared_parts()
 
 
 def _fails(key):
@@ -79,7 +92,7 @@ def test_the_confirmation_plays_other_episodes_and_a_seed_decides_the_same_way_t
     """Real episodes: the confirmation's fresh episodes are not the check's, and a run is a pure
     function of its seed (the confirmation key derives from the check key)."""
     cfg = control.config_for("cartpole", pop_size=8, generations=6, block=3, max_steps=60, target=TARGET,
-                             check_episodes=16, confirm_episodes=16, final_episodes=2, hidden=(4,))
+                             check_episodes=16, confirm_episodes=16, check_z=0.0, final_episodes=2, hidden=(4,))
     parts = control.build(cfg)
     k_check = jax.random.split(jax.random.split(jax.random.key(3))[0], 3)[2]
     params = jax.tree_util.tree_map(lambda x: x[0], parts.init_population(jax.random.key(1)))
@@ -120,6 +133,15 @@ def test_resume_with_confirmation_equals_an_uninterrupted_run():
             np.testing.assert_array_equal(np.concatenate([h1[k], h2[k]]), h_full[k], err_msg=k)
 
 
+@pytest.mark.parametrize("z,solved", [(0.0, True), (1.645, False)])
+def test_the_bound_applies_to_the_confirmation_too(z, solved):
+    cfg = _cfg(check_z=z)
+    spread = lambda key: jnp.array([TARGET - 1.0, TARGET + 3.0])   # noqa: E731 - mean T + 1, std error 2
+    _, _, info = control.make_run(cfg, _parts(cfg, spread))(jax.random.key(0))
+    assert info["solved"] is solved and info["confirm_mean"] == TARGET + 1
+    assert info["confirmations_failed"] == (0 if solved else cfg.generations)
+
+
 def test_passes_is_a_one_sided_bound():
     r = np.array([1.0, 2.0, 3.0], np.float32)   # mean 2, sample std 1, std error 1 / sqrt(3)
     assert control.passes(r, 2.0, 0.0) and not control.passes(r, 2.01, 0.0)
@@ -141,7 +163,7 @@ def test_confirmation_options_are_checked(bad, match):
 
 def test_confirmation_defaults_and_old_run_folders():
     cfg = control.config_for("cartpole")
-    assert cfg.confirm_episodes == cfg.check_episodes and cfg.check_z == 0.0
+    assert cfg.confirm_episodes == cfg.check_episodes and cfg.check_z == 1.645
     assert control.config_for("cartpole", check_episodes=30).confirm_episodes == 30
     assert control.config_for("cartpole", confirm_episodes=0).confirm_episodes == 0
     rec = dataclasses.asdict(cfg)

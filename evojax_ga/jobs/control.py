@@ -78,8 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"deep_ga parents come from the top T (default {d.truncation})")
     g.add_argument("--elite", type=int, default=None, help=f"members copied unchanged (default {d.elite})")
     g.add_argument("--target", type=float, default=None,
-                   help=f"solved when the mean return over --check-episodes fresh episodes reaches this "
-                        f"(default {d.target:g})")
+                   help=f"solved when the mean return over --check-episodes fresh episodes, then over "
+                        f"--confirm-episodes others, reaches this (less --check-z standard errors; default "
+                        f"{d.target:g})")
     g.add_argument("--block", type=int, default=None,
                    help=f"generations per compiled block; progress and the solved check run between blocks "
                         f"(default {d.block})")
@@ -105,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{'--check-episodes' if d.confirm_episodes == d.check_episodes else d.confirm_episodes})")
     t.add_argument("--check-z", type=float, default=None, metavar="Z",
                    help=f"a check (and its confirmation) passes when mean - Z * std / sqrt(episodes) >= --target "
-                        f"(default {d.check_z:g}: the mean alone)")
+                        f"(a one-sided bound; 0 = the mean alone; default {d.check_z:g})")
     t.add_argument("--final-episodes", type=int, default=None,
                    help=f"fresh episodes of the final evaluation (default {d.final_episodes})")
     m = parser.add_argument_group("policy")

@@ -61,7 +61,7 @@ class ControlConfig:
     check_episodes: int = 100
     final_episodes: int = 100
     confirm_episodes: int | None = None  # 2nd fresh set a passed check must pass too (None: check_episodes; 0: off)
-    check_z: float = 0.0                # a check passes when mean - check_z * std / sqrt(n) >= target
+    check_z: float = 1.645              # a check passes when mean - check_z * std / sqrt(n) >= target
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
