@@ -16,7 +16,8 @@ that evaluation confirms the run's verdict. Per job and variant: solve rate, the
 final evaluation confirms a reported solve, median generations and wall time to solve (the first
 seed of each variant, which compiles, is left out of the wall-time median).
 
-``python -m benchmarks.solve_confirmation --seeds 20 --out benchmarks/solve_confirmation/cpu.json``
+``python -m benchmarks.solve_confirmation --seeds 20 --variants off,on,z,onz --out OUT.json``;
+``python -m benchmarks.solve_confirmation --table OUT.json ...``: the pooled markdown table.
 """
 
 from __future__ import annotations
@@ -76,14 +77,47 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "confirmations_failed": sum(r["confirmations_failed"] for r in rows)}
 
 
+def table(paths: list[Path]) -> str:
+    """A markdown table pooling result files (a seed run twice counts once; the wall-time median leaves
+    out each file's first seed per variant, which compiled)."""
+    pooled: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+    for path in paths:
+        for job, d in json.loads(path.read_text())["jobs"].items():
+            for v, rows in d["runs"].items():
+                for n, r in enumerate(rows):
+                    pooled.setdefault((job, v), {}).setdefault(r["seed"], {**r, "compiled": n == 0})
+    lines = ["| job | variant | seeds | solved | final eval confirms | median generations to solve | "
+             "median solve s | median env steps | checks / confirmations failed |", "|---" * 9 + "|"]
+    jobs = list(dict.fromkeys(job for job, _ in pooled))
+    order = sorted(pooled, key=lambda jv: (jobs.index(jv[0]), list(VARIANTS).index(jv[1])))
+    for job, v in order:
+        by_seed = pooled[(job, v)]
+        rows = list(by_seed.values())
+        solved = [r for r in rows if r["solved"]]
+        held = sum(r["final_reaches_target"] for r in solved)
+        warm = [r["solve_wall_s"] for r in solved if not r["compiled"]]
+        med = statistics.median
+        lines.append(f"| {job} | {v} | {len(rows)} | {len(solved)}/{len(rows)} | {held}/{len(solved)} "
+                     f"({100 * held / max(len(solved), 1):.0f}%) | "
+                     f"{med([r['solved_generation'] for r in solved]) if solved else '-'} | "
+                     f"{med(warm):.2f} | {med([r['env_steps'] for r in rows]):.3g} | "
+                     f"{sum(r['checks'] for r in rows)} / {sum(r['confirmations_failed'] for r in rows)} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", type=Path, nargs="+", metavar="JSON",
+                    help="print the markdown table of these result files (pooled by seed) and exit")
     ap.add_argument("--jobs", default="mountaincar,acrobot,cartpole")
     ap.add_argument("--variants", default="off,on")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/solve_confirmation/results.json"))
     args = ap.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return 0
     import jax
 
     from evojax_ga.runs import control
