@@ -376,6 +376,8 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
         }
         status = (f"solved at generation {info['solved_generation']} ({info['solve_wall_s']:.2f} s)" if solved
                   else f"not solved in {gens} generations")
+        if not solved and info.get("confirmations_failed"):
+            status += f" ({info['confirmations_failed']} candidate(s) passed the check but not its confirmation)"
         message = (f"{cfg.env}: {status}; final evaluation over {cfg.final_episodes} fresh episodes: "
                    f"mean {final.mean():.2f} (std {final.std():.2f}, min {final.min():.1f}, max {final.max():.1f}); "
                    f"target {cfg.target:g}; total {total:.2f} s")
