@@ -256,8 +256,9 @@ def test_disk_full_on_a_real_small_tmpfs(reference, tmp_path, cache, capsys):
     disk.mkdir()
     _mount_tmpfs(disk, "256k")
     try:
-        # fill the disk, then free four pages: the lock, config.json, metrics.jsonl and the first
-        # checkpoint fit, the second checkpoint (or the metrics' second page) does not
+        # fill the disk, then free five pages: the lock, config.json (two pages: it records the long
+        # temporary paths), metrics.jsonl and the first checkpoint fit, the second checkpoint (or the
+        # metrics' second page) does not
         filler = disk / "filler"
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
         try:
@@ -266,7 +267,7 @@ def test_disk_full_on_a_real_small_tmpfs(reference, tmp_path, cache, capsys):
                     os.write(fd, b"\1" * 4096)
         finally:
             os.close(fd)
-        os.truncate(filler, filler.stat().st_size // 4096 * 4096 - 4 * 4096)
+        os.truncate(filler, filler.stat().st_size // 4096 * 4096 - 5 * 4096)
         run_dir = disk / "run"
         assert _run(cache, *TINY, "--out", str(run_dir)) == 2
         err = capsys.readouterr().err

@@ -4,7 +4,8 @@
 :class:`evojax_ga.runs.control.ControlConfig` (defaults per job); the run itself is
 :func:`evojax_ga.runs.control.make_run` driven over a run folder by :mod:`evojax_ga.runs.loop`.
 As soon as a generation's best member reaches ``--target`` on its training episodes it is checked
-on ``--check-episodes`` fresh episodes; the run stops once that mean reaches the target ("solved").
+on ``--check-episodes`` fresh episodes; the run stops once that mean, and its mean on
+``--confirm-episodes`` other fresh episodes, reach the target ("solved").
 The member that passed (or the best-so-far one) is saved and evaluated on ``--final-episodes``
 other fresh episodes: the figure printed at the end.
 """
@@ -22,7 +23,7 @@ __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 #: option dest -> ControlConfig field
 _FIELDS = ("pop_size", "generations", "preset", "sigma", "mutation_rate", "truncation", "elite", "target", "block",
            "episodes", "max_steps", "chunk_size", "early_exit", "normalize_obs", "common_episodes",
-           "check_episodes", "final_episodes", "hidden", "activation", "init_scale")
+           "check_episodes", "confirm_episodes", "check_z", "final_episodes", "hidden", "activation", "init_scale")
 
 
 def describe(job: str) -> str:
@@ -77,8 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"deep_ga parents come from the top T (default {d.truncation})")
     g.add_argument("--elite", type=int, default=None, help=f"members copied unchanged (default {d.elite})")
     g.add_argument("--target", type=float, default=None,
-                   help=f"solved when the mean return over --check-episodes fresh episodes reaches this "
-                        f"(default {d.target:g})")
+                   help=f"solved when the mean return over --check-episodes fresh episodes, then over "
+                        f"--confirm-episodes others, reaches this (less --check-z standard errors; default "
+                        f"{d.target:g})")
     g.add_argument("--block", type=int, default=None,
                    help=f"generations per compiled block; progress and the solved check run between blocks "
                         f"(default {d.block})")
@@ -102,6 +104,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="every member of a generation plays the same start states (less noisy ranking)")
     t.add_argument("--check-episodes", type=int, default=None,
                    help=f"fresh episodes of the solved check (default {d.check_episodes})")
+    t.add_argument("--confirm-episodes", type=int, default=None, metavar="N",
+                   help=f"a candidate that passes the solved check must also reach the target on N other fresh "
+                        f"episodes before the run counts as solved; 0 = no confirmation (default "
+                        f"{'--check-episodes' if d.confirm_episodes == d.check_episodes else d.confirm_episodes})")
+    t.add_argument("--check-z", type=float, default=None, metavar="Z",
+                   help=f"a check (and its confirmation) passes when mean - Z * std / sqrt(episodes) >= --target "
+                        f"(a one-sided bound; 0 = the mean alone; default {d.check_z:g})")
     t.add_argument("--final-episodes", type=int, default=None,
                    help=f"fresh episodes of the final evaluation (default {d.final_episodes})")
     m = parser.add_argument_group("policy")

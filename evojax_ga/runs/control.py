@@ -3,8 +3,10 @@
 A run evolves a population of MLP policies (fitness = mean return over ``episodes`` episodes per
 member); as soon as a generation's best member reaches ``target`` on its training episodes (the
 block of generations pauses there), it is checked on ``check_episodes`` fresh episodes, and the run
-stops once that mean reaches the target ("solved"). The member that passed (or, failing that, the
-best-so-far member) is kept and evaluated once more on ``final_episodes`` other fresh episodes.
+stops once that mean reaches the target and, when ``confirm_episodes > 0``, its mean on a second,
+independent fresh set of ``confirm_episodes`` episodes reaches it too ("solved"; with ``check_z > 0``
+each mean must clear the target by ``check_z`` standard errors). The member that passed (or, failing
+that, the best-so-far member) is kept and evaluated once more on ``final_episodes`` other fresh episodes.
 
 ``make_run(config_for("cartpole"))(jax.random.key(0))`` runs one in memory; the CLI runs it over a
 run folder with :func:`evojax_ga.runs.loop.start`.
@@ -25,7 +27,7 @@ from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
-           "make_run", "best_member", "episode_bytes", "evaluate_saved"]
+           "make_run", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
 
 PRESETS = ("simple", "deep_ga")
 #: the largest generation count, episode count or step limit (int32 counters)
@@ -58,6 +60,8 @@ class ControlConfig:
     target: float = 475.0
     check_episodes: int = 100
     final_episodes: int = 100
+    confirm_episodes: int | None = None  # 2nd fresh set a passed check must pass too (None: check_episodes; 0: off)
+    check_z: float = 1.645              # a check passes when mean - check_z * std / sqrt(n) >= target
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -76,6 +80,14 @@ class ControlConfig:
         for name in ("mutation_rate", "crossover_prob"):
             if not (0.0 <= getattr(self, name) <= 1.0):
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.confirm_episodes is None:
+            object.__setattr__(self, "confirm_episodes", self.check_episodes)   # recorded as the number
+        n = self.confirm_episodes
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= INT32_MAX:
+            raise ValueError(f"confirm_episodes must be an int in [0, 2**31 - 1] (0 = no confirmation), got {n!r}")
+        z = self.check_z
+        if isinstance(z, bool) or not isinstance(z, (int, float)) or not (math.isfinite(z) and z >= 0):
+            raise ValueError(f"check_z must be a finite number >= 0, got {z!r}")
         if not (math.isfinite(self.sigma) and self.sigma >= 0):
             raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma}")
         if not (math.isfinite(self.init_scale) and self.init_scale > 0):
@@ -123,6 +135,10 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
 
 #: config.json keys of runs written before the one-name-per-concept renames
 _LEGACY = {"rate": "mutation_rate", "crossover": "crossover_prob"}
+#: fields added since, with the values that reproduce runs recorded before them (no confirmation)
+_ADDED = {"confirm_episodes": 0, "check_z": 0.0}
+#: folded into a generation's check key to draw the confirmation's episodes
+CONFIRM_SALT = 0x636F6E66   # "conf"
 
 
 def config_for(job: str, **overrides: Any) -> ControlConfig:
@@ -133,7 +149,7 @@ def config_for(job: str, **overrides: Any) -> ControlConfig:
 
 def config_from_record(record: Mapping[str, Any]) -> ControlConfig:
     """The :class:`ControlConfig` a run folder's ``config.json`` stored (``config["control"]``)."""
-    return loop.config_from_record(ControlConfig, record, _LEGACY)
+    return loop.config_from_record(ControlConfig, {**_ADDED, **record}, _LEGACY)
 
 
 class Parts(NamedTuple):
@@ -178,7 +194,7 @@ def build(cfg: ControlConfig) -> Parts:
     per_episode = episode_bytes(int(task.sample_input.shape[0]), cfg.hidden, task.num_outputs)
     memory.check_fits(memory.population_bytes(shapes, cfg.pop_size, extra_per_member=4 + cfg.episodes * per_episode),
                       f"pop_size={cfg.pop_size}")
-    fresh = "check_episodes" if cfg.check_episodes >= cfg.final_episodes else "final_episodes"
+    fresh = max(("check_episodes", "confirm_episodes", "final_episodes"), key=lambda n: getattr(cfg, n))
     memory.check_fits(getattr(cfg, fresh) * per_episode, f"{fresh}={getattr(cfg, fresh)}",
                       needs="evaluating one member on that many episodes at once")
     leaves, treedef = jax.tree_util.tree_flatten(shapes)
@@ -215,17 +231,29 @@ def best_member(state: Any) -> tuple[int, float]:
     return i, float(fit[i])
 
 
-_COUNTERS = ("solved", "solved_generation", "solve_wall_s", "check_mean", "checks")
+_COUNTERS = ("solved", "solved_generation", "solve_wall_s", "check_mean", "checks", "confirmations",
+             "confirmations_failed", "confirm_mean")
+_COUNTER_STARTS = (False, None, None, None, 0, 0, 0, None)
+
+
+def passes(returns: Any, target: float, z: float) -> bool:
+    """Whether fresh-episode ``returns`` pass a solved check: ``mean - z * std / sqrt(n) >= target``
+    (sample std; ``z = 0``: the mean alone)."""
+    import numpy as np
+    r = np.asarray(returns)
+    mean = r.mean()   # in the returns' dtype, as before the bound existed (z = 0 decides as it did)
+    return bool(mean - z * r.std(ddof=1) / math.sqrt(r.size) >= target if z and r.size > 1 else mean >= target)
 
 
 def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
     """The run of ``cfg`` (``parts``: default ``build(cfg)``). Keys: the run key splits into
     ``(k_train, k_final)``, ``k_train`` into ``(k_init, k_evolve, k_check)``; the check of generation
-    ``g`` uses ``fold_in(k_check, g)``.
+    ``g`` uses ``fold_in(k_check, g)``, its confirmation ``fold_in(fold_in(k_check, g), CONFIRM_SALT)``.
 
     ``info`` after the run: ``solved``, ``solved_generation``, ``solve_wall_s`` (from the start of the
     evolution, compilation included), ``solve_process_age_s``, ``check_mean`` (last check), ``checks``,
-    ``wall_s``, ``generations`` and ``params`` (the member that passed, else the best so far).
+    ``confirmations`` (checks passed, so confirmed), ``confirmations_failed``, ``confirm_mean`` (last
+    confirmation), ``wall_s``, ``generations`` and ``params`` (the member that passed, else the best so far).
     """
     import jax
     import jax.numpy as jnp
@@ -242,10 +270,15 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
         """Individual ``i`` of ``population`` (one program, not an eager slice per leaf)."""
         return jax.tree_util.tree_map(lambda x: x[i], population)
 
-    def check(k_check: Any, gen: Any, population: Any, i: Any) -> Any:
-        """The solved check of generation ``gen``: member ``i`` on ``check_episodes`` fresh episodes."""
-        return p.task.evaluate_individual(jax.random.fold_in(k_check, gen), member(population, i),
-                                          cfg.check_episodes)
+    n_confirm = int(cfg.confirm_episodes or 0)
+
+    def check(k_check: Any, gen: Any, population: Any, i: Any, confirm: bool = False) -> Any:
+        """The solved check of generation ``gen``: member ``i`` on ``check_episodes`` fresh episodes
+        (``confirm``: on the confirmation's ``confirm_episodes`` other fresh episodes)."""
+        k = jax.random.fold_in(k_check, gen)
+        if confirm:
+            return p.task.evaluate_individual(jax.random.fold_in(k, CONFIRM_SALT), member(population, i), n_confirm)
+        return p.task.evaluate_individual(k, member(population, i), cfg.check_episodes)
 
     def keys(key: Any) -> tuple[Any, Any, Any, Any]:
         k_train, k_final = jax.random.split(key)
@@ -269,7 +302,8 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
 
     def compile_check() -> Any:
         zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), state_shape.population)
-        return check(jax.random.key(0), 0, zeros, 0), member(zeros, 0)
+        confirm = check(jax.random.key(0), 0, zeros, 0, confirm=True) if n_confirm else None
+        return check(jax.random.key(0), 0, zeros, 0), confirm, member(zeros, 0)
 
     def kept_params(state: Any, info: Mapping[str, Any]) -> Any:
         if info.get("solved"):
@@ -283,8 +317,8 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
         if start_gen > cfg.generations:
             raise ValueError(f"the state to continue from is at generation {start_gen}, past generations="
                              f"{cfg.generations}")
-        for k, v in zip(_COUNTERS, (False, None, None, None, 0)):
-            info.setdefault(k, v)
+        for k, v in zip(_COUNTERS, _COUNTER_STARTS):
+            info.setdefault(k, v)   # (a checkpoint written before a counter existed lacks it)
         t0 = time.perf_counter()
         jax.block_until_ready(compile_check())
         runner_ready()
@@ -300,7 +334,14 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
                     ret = np.asarray(check(k_check, gen, state.population, i))
                     info["checks"] += 1
                     info["check_mean"] = float(ret.mean())
-                    if ret.mean() >= cfg.target:
+                    ok = passes(ret, cfg.target, cfg.check_z)
+                    if ok and n_confirm:
+                        again = np.asarray(check(k_check, gen, state.population, i, confirm=True))
+                        ok = passes(again, cfg.target, cfg.check_z)
+                        info["confirmations"] += 1
+                        info["confirmations_failed"] += int(not ok)
+                        info["confirm_mean"] = float(again.mean())
+                    if ok:
                         info.update(solved=True, solved_generation=gen, solve_wall_s=time.perf_counter() - t0,
                                     solve_process_age_s=rf.process_age_s())
                 yield state, block_history
@@ -328,6 +369,9 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
             # seconds from the start of the process (interpreter, imports, compilation) to the solved check
             "solve_process_age_s": info.get("solve_process_age_s") if end.resumed_from is None else None,
             "check_mean": info.get("check_mean"), "checks": info.get("checks", 0),
+            "confirm_episodes": cfg.confirm_episodes, "check_z": cfg.check_z,
+            "confirmations": info.get("confirmations", 0), "confirmations_failed": info.get("confirmations_failed", 0),
+            "confirm_mean": info.get("confirm_mean"),
             "final_episodes": cfg.final_episodes, "final_mean": float(final.mean()), "final_std": float(final.std()),
             "final_min": float(final.min()), "final_max": float(final.max()),
             "final_reaches_target": bool(final.mean() >= cfg.target), "target": cfg.target,
@@ -337,6 +381,8 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
         }
         status = (f"solved at generation {info['solved_generation']} ({info['solve_wall_s']:.2f} s)" if solved
                   else f"not solved in {gens} generations")
+        if not solved and info.get("confirmations_failed"):
+            status += f" ({info['confirmations_failed']} candidate(s) passed the check but not its confirmation)"
         message = (f"{cfg.env}: {status}; final evaluation over {cfg.final_episodes} fresh episodes: "
                    f"mean {final.mean():.2f} (std {final.std():.2f}, min {final.min():.1f}, max {final.max():.1f}); "
                    f"target {cfg.target:g}; total {total:.2f} s")
