@@ -1,0 +1,189 @@
+"""Pareto ranking of multi-objective fitness ``[P, M]`` (maximised): domination, fronts, crowding, hypervolume.
+
+Every function is a jitted-friendly array program over the whole population (no Python loop over
+individuals or fronts; the loop over objectives is static and M is small).
+
+* Row ``i`` **dominates** row ``j`` when ``F[i] >= F[j]`` in every objective and ``F[i] > F[j]`` in at
+  least one (Deb et al. 2002, NSGA-II). Equal rows do not dominate each other (same front).
+* A row with a NaN in any objective is a **NaN row**: every other row dominates it and it dominates
+  nothing, so NaN rows share one front after every front of NaN-free rows (``±inf`` are ordinary
+  values).
+* :func:`nondominated_ranks` peels fronts with a ``lax.while_loop`` over fronts on the domination-count
+  vector: front ``r`` is the rows no unassigned row dominates. The ``[P, P]`` domination matrix is
+  built once (memory ``P^2`` bytes).
+* :func:`crowding_distance` per front and objective sorts by ``(rank, value, index)``; a front's two
+  extreme rows in an objective get ``+inf``, interior rows add the gap between their neighbours over the
+  front's range in that objective (a zero or non-finite range adds 0). Ties are broken by row index.
+  NaN rows get 0.
+* :func:`hypervolume`: the exact volume dominated by the NaN-free rows and bounded below by ``ref``
+  (2 objectives: a sweep, ``O(P log P)``; 3: slices along the third objective, ``O(P^2 log P)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["as_objectives", "nan_rows", "domination_matrix", "nondominated_ranks", "crowding_distance",
+           "crowded_order", "hypervolume", "hypervolume_2d", "hypervolume_3d"]
+
+
+def as_objectives(fitness: Any, name: str = "fitness", size: int | None = None) -> jax.Array:
+    """``fitness`` as a ``[P, M]`` array of real numbers (P >= 1, M >= 1; ``P == size`` when given).
+
+    Static checks (free inside ``jit``): ValueError naming ``name`` for a wrong rank or shape,
+    TypeError for a complex or non-numeric dtype. Nothing is cast silently.
+    """
+    try:
+        f = jnp.asarray(fitness)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a [P, M] array of real numbers, got {type(fitness).__name__}") from None
+    if f.ndim != 2 or f.shape[0] < 1 or f.shape[1] < 1:
+        raise ValueError(f"{name} must be a non-empty [P, M] array (one row of M objectives per individual), "
+                         f"got shape {tuple(f.shape)}")
+    if size is not None and f.shape[0] != size:
+        raise ValueError(f"{name} must have {size} rows (one per individual), got shape {tuple(f.shape)}")
+    if not (jnp.issubdtype(f.dtype, jnp.floating) or jnp.issubdtype(f.dtype, jnp.integer)
+            or jnp.issubdtype(f.dtype, jnp.bool_)):
+        raise TypeError(f"{name} must be real numbers (float or int; higher is better), got dtype {f.dtype}")
+    return f
+
+
+def nan_rows(F: jax.Array) -> jax.Array:
+    """``[P]`` bool: rows with a NaN in any objective."""
+    F = as_objectives(F, "F")
+    return jnp.any(jnp.isnan(F), axis=1)
+
+
+def domination_matrix(F: jax.Array) -> jax.Array:
+    """``[P, P]`` bool, ``D[i, j]`` = row ``i`` dominates row ``j`` (NaN rows: dominated by every other row)."""
+    F = as_objectives(F, "F")
+    bad = nan_rows(F)
+    ge = jnp.all(F[:, None, :] >= F[None, :, :], axis=2)
+    gt = jnp.any(F[:, None, :] > F[None, :, :], axis=2)
+    dom = ge & gt & ~bad[:, None] & ~bad[None, :]
+    return dom | (~bad[:, None] & bad[None, :])
+
+
+def nondominated_ranks(F: jax.Array) -> jax.Array:
+    """``[P]`` int32 front index of every row: 0 = non-dominated, NaN rows after every other front."""
+    F = as_objectives(F, "F")
+    dom = domination_matrix(F).astype(jnp.int32)
+    P = F.shape[0]
+
+    def cond(carry):
+        ranks, _, _ = carry
+        return jnp.any(ranks < 0)
+
+    def body(carry):
+        ranks, count, r = carry
+        front = (count == 0) & (ranks < 0)
+        ranks = jnp.where(front, r, ranks)
+        count = count - front.astype(jnp.int32) @ dom
+        return ranks, count, r + 1
+
+    init = (jnp.full((P,), -1, jnp.int32), jnp.sum(dom, axis=0, dtype=jnp.int32), jnp.int32(0))
+    ranks, _, _ = jax.lax.while_loop(cond, body, init)
+    return ranks
+
+
+def _check_ranks(ranks: Any, P: int) -> jax.Array:
+    r = jnp.asarray(ranks)
+    if tuple(r.shape) != (P,) or not jnp.issubdtype(r.dtype, jnp.integer):
+        raise ValueError(f"ranks must be an integer [P] = [{P}] vector (from nondominated_ranks), got shape "
+                         f"{tuple(r.shape)} and dtype {r.dtype}")
+    return r.astype(jnp.int32)
+
+
+def crowding_distance(F: jax.Array, ranks: jax.Array) -> jax.Array:
+    """``[P]`` float32 crowding distance of every row within its front ``ranks`` (see module doc)."""
+    F = as_objectives(F, "F")
+    P, M = F.shape
+    ranks = _check_ranks(ranks, P)
+    Ff = F.astype(jnp.float32)
+    idx = jnp.arange(P, dtype=jnp.int32)
+    dist = jnp.zeros((P,), jnp.float32)
+    for m in range(M):
+        v = Ff[:, m]
+        order = jnp.lexsort((idx, v, ranks))  # last key is the primary one
+        r_s, v_s = ranks[order], v[order]
+        lo = jax.ops.segment_min(v, ranks, num_segments=P)[r_s]
+        hi = jax.ops.segment_max(v, ranks, num_segments=P)[r_s]
+        same = r_s[1:] == r_s[:-1]
+        interior = jnp.concatenate([jnp.zeros((1,), bool), same]) & jnp.concatenate([same, jnp.zeros((1,), bool)])
+        gap = (jnp.roll(v_s, -1) - jnp.roll(v_s, 1)) / (hi - lo)
+        gap = jnp.where(jnp.isfinite(gap), gap, 0.0)
+        dist = dist.at[order].add(jnp.where(interior, gap, jnp.inf))
+    return jnp.where(nan_rows(F), 0.0, dist)
+
+
+def crowded_order(ranks: jax.Array, crowding: jax.Array) -> jax.Array:
+    """``[P]`` int32 row indices best first: lower rank, then larger crowding distance, then lower index."""
+    ranks = jnp.asarray(ranks, jnp.int32)
+    P = ranks.shape[0]
+    c = jnp.asarray(crowding, jnp.float32)
+    return jnp.lexsort((jnp.arange(P), -c, ranks)).astype(jnp.int32)
+
+
+def _check_ref(ref: Any, M: int) -> jax.Array:
+    r = jnp.asarray(ref, jnp.float32)
+    if tuple(r.shape) != (M,):
+        raise ValueError(f"ref must be a [{M}] reference point (one value per objective), got shape {tuple(r.shape)}")
+    if not isinstance(r, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(r))):
+        raise ValueError(f"ref must be finite, got {np.asarray(r).tolist()}")
+    return r
+
+
+def _hv2d(x: jax.Array, y: jax.Array, r: jax.Array, keep: jax.Array) -> jax.Array:
+    """Area dominated by points ``(x, y)[keep]`` above ``r`` (points at or below ``r`` add nothing)."""
+    x = jnp.where(keep, jnp.maximum(x, r[0]), r[0])
+    y = jnp.where(keep, jnp.maximum(y, r[1]), r[1])
+    order = jnp.argsort(-x)
+    xs, ys = x[order], y[order]
+    nxt = jnp.concatenate([xs[1:], r[:1]])
+    return jnp.sum((xs - nxt) * (jax.lax.cummax(ys) - r[1]))
+
+
+def hypervolume_2d(F: jax.Array, ref: Any) -> jax.Array:
+    """Exact float32 area dominated by the NaN-free rows of ``F [P, 2]`` and dominating ``ref [2]``."""
+    F = as_objectives(F, "F")
+    if F.shape[1] != 2:
+        raise ValueError(f"hypervolume_2d needs F of shape [P, 2], got {tuple(F.shape)}")
+    r = _check_ref(ref, 2)
+    Ff = F.astype(jnp.float32)
+    return _hv2d(Ff[:, 0], Ff[:, 1], r, ~nan_rows(F))
+
+
+def hypervolume_3d(F: jax.Array, ref: Any) -> jax.Array:
+    """Exact float32 volume dominated by the NaN-free rows of ``F [P, 3]`` and dominating ``ref [3]``.
+
+    Slices between consecutive third-objective values, each an exact 2-D area (vmapped).
+    """
+    F = as_objectives(F, "F")
+    if F.shape[1] != 3:
+        raise ValueError(f"hypervolume_3d needs F of shape [P, 3], got {tuple(F.shape)}")
+    r = _check_ref(ref, 3)
+    Ff = F.astype(jnp.float32)
+    ok = ~nan_rows(F)
+    z = jnp.where(ok, jnp.maximum(Ff[:, 2], r[2]), r[2])
+    order = jnp.argsort(-z)
+    zs, xs, ys, oks = z[order], Ff[order, 0], Ff[order, 1], ok[order]
+    P = F.shape[0]
+    pos = jnp.arange(P)
+    areas = jax.vmap(lambda k: _hv2d(xs, ys, r[:2], oks & (pos <= k)))(pos)
+    nxt = jnp.concatenate([zs[1:], r[2:]])
+    return jnp.sum((zs - nxt) * areas)
+
+
+def hypervolume(F: jax.Array, ref: Any) -> jax.Array:
+    """Exact hypervolume of ``F [P, M]`` (maximised) above ``ref [M]``, for M = 2 or 3."""
+    F = as_objectives(F, "F")
+    M = F.shape[1]
+    if M == 2:
+        return hypervolume_2d(F, ref)
+    if M == 3:
+        return hypervolume_3d(F, ref)
+    raise ValueError(f"hypervolume is exact for 2 or 3 objectives, got F of shape {tuple(F.shape)}")
