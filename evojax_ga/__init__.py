@@ -13,6 +13,7 @@ from evojax_ga import (
     distributed,
     metrics,
     mutation,
+    nsga2,
     pareto,
     presets,
     prng,
@@ -45,8 +46,8 @@ from evojax_ga.types import Fitness, Population, Task, as_task, evaluate_task
 __version__ = "0.2.0"
 
 __all__ = [
-    "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "pareto", "presets", "prng",
-    "registry", "reproduction", "seed_encoded", "selection", "tasks", "types", "seed_encoded_ga",
+    "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "nsga2", "pareto",
+    "presets", "prng", "registry", "reproduction", "seed_encoded", "selection", "tasks", "types", "seed_encoded_ga",
     "Fitness", "Population", "Task", "as_task", "evaluate_task",
     "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",
     "chain", "evolve", "evolve_blocks", "make_block_runner", "ga", "generation_metrics",

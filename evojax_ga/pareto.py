@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["as_objectives", "nan_rows", "domination_matrix", "nondominated_ranks", "crowding_distance",
+__all__ = ["as_objectives", "check_ref", "nan_rows", "domination_matrix", "nondominated_ranks", "crowding_distance",
            "crowded_order", "hypervolume", "hypervolume_2d", "hypervolume_3d"]
 
 
@@ -128,7 +128,9 @@ def crowded_order(ranks: jax.Array, crowding: jax.Array) -> jax.Array:
     return jnp.lexsort((jnp.arange(P), -c, ranks)).astype(jnp.int32)
 
 
-def _check_ref(ref: Any, M: int) -> jax.Array:
+def check_ref(ref: Any, M: int) -> jax.Array:
+    """``ref`` as a float32 ``[M]`` reference point; ValueError naming ``ref`` for a wrong shape or a
+    non-finite value (checked when ``ref`` is concrete)."""
     r = jnp.asarray(ref, jnp.float32)
     if tuple(r.shape) != (M,):
         raise ValueError(f"ref must be a [{M}] reference point (one value per objective), got shape {tuple(r.shape)}")
@@ -152,7 +154,7 @@ def hypervolume_2d(F: jax.Array, ref: Any) -> jax.Array:
     F = as_objectives(F, "F")
     if F.shape[1] != 2:
         raise ValueError(f"hypervolume_2d needs F of shape [P, 2], got {tuple(F.shape)}")
-    r = _check_ref(ref, 2)
+    r = check_ref(ref, 2)
     Ff = F.astype(jnp.float32)
     return _hv2d(Ff[:, 0], Ff[:, 1], r, ~nan_rows(F))
 
@@ -165,7 +167,7 @@ def hypervolume_3d(F: jax.Array, ref: Any) -> jax.Array:
     F = as_objectives(F, "F")
     if F.shape[1] != 3:
         raise ValueError(f"hypervolume_3d needs F of shape [P, 3], got {tuple(F.shape)}")
-    r = _check_ref(ref, 3)
+    r = check_ref(ref, 3)
     Ff = F.astype(jnp.float32)
     ok = ~nan_rows(F)
     z = jnp.where(ok, jnp.maximum(Ff[:, 2], r[2]), r[2])

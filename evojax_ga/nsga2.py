@@ -1,0 +1,160 @@
+"""NSGA-II (Deb et al. 2002) as a strategy: ``init`` / ``ask`` / ``tell`` / fused ``step`` over fitness ``[P, M]``.
+
+Fitness has one column per objective, each maximised (like single-objective fitness); a row with a
+NaN ranks after every other row (:mod:`evojax_ga.pareto`). One generation:
+
+1. ``ask``: ``P`` children, each from two parents drawn by binary crowded tournaments on the
+   survivors (lower front first, then larger crowding distance; a tie keeps the first candidate),
+   crossed over and mutated with this project's operators, unchanged;
+2. ``tell``: elitist (mu + lambda) survival: children and survivors together (``2P`` rows, children
+   first) are ranked into fronts and sorted by :func:`evojax_ga.pareto.crowded_order`; the best ``P``
+   survive, with their front and crowding distance for the next tournament.
+
+Before the first ``tell`` the state's fitness is all NaN (not evaluated), so the first ``ask`` hands
+out the initial population unchanged and the first ``tell`` keeps it whole. ``evolve`` (which stops
+on a scalar best fitness) does not drive this strategy yet: run ``step`` in a ``lax.scan``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from evojax_ga import crossover as xo
+from evojax_ga import mutation as mu
+from evojax_ga import pareto
+from evojax_ga._checks import check_int
+from evojax_ga.population import check_like, concatenate, gather, validate_population
+from evojax_ga.reproduction import keep_rows
+from evojax_ga.strategy import Strategy
+from evojax_ga.types import Population, PRNGKey, as_task, evaluate_task
+
+__all__ = ["NSGA2State", "nsga2", "crowded_tournament", "survive"]
+
+
+@struct.dataclass
+class NSGA2State:
+    """Everything a run needs to continue; arrays only.
+
+    population: leaves ``[P, ...]``, the survivors (parents of the next children).
+    fitness: ``[P, M]`` of ``population`` (NaN before the first ``tell``).
+    rank / crowding: ``[P]`` front index and crowding distance of every survivor (from survival).
+    generation: number of ``tell`` calls so far (int32); params: ``{"crossover", "mutation"}`` (traced).
+    """
+    population: Population
+    fitness: jax.Array
+    rank: jax.Array
+    crowding: jax.Array
+    generation: jax.Array
+    params: Any
+
+
+def crowded_tournament(key: PRNGKey, rank: jax.Array, crowding: jax.Array, num: int) -> jax.Array:
+    """``num`` int32 winners of binary tournaments (candidates uniform with replacement): lower
+    ``rank`` wins, then larger ``crowding``; a tie keeps the first candidate."""
+    n = rank.shape[0]
+    c = jax.random.randint(key, (2, num), 0, n, dtype=jnp.int32)
+    r0, r1 = rank[c[0]], rank[c[1]]
+    second = (r1 < r0) | ((r1 == r0) & (crowding[c[1]] > crowding[c[0]]))
+    return jnp.where(second, c[1], c[0])
+
+
+def survive(population: Population, fitness: jax.Array, size: int) -> tuple[Population, jax.Array, jax.Array,
+                                                                              jax.Array]:
+    """The best ``size`` rows by crowded order: ``(population, fitness, rank, crowding)``, each ``[size, ...]``.
+
+    Ranks are those in the whole input; whole fronts survive before any part of the next, so a
+    survivor's rank is also its rank among the survivors.
+    """
+    rank = pareto.nondominated_ranks(fitness)
+    crowd = pareto.crowding_distance(fitness, rank)
+    keep = pareto.crowded_order(rank, crowd)[:size]
+    return gather(population, keep), fitness[keep], rank[keep], crowd[keep]
+
+
+def _check_state(state: Any, fn: str) -> int:
+    if not isinstance(state, NSGA2State):
+        raise TypeError(f"{fn}: state must be the NSGA2State returned by init, ask or tell, got {type(state).__name__}")
+    return validate_population(state.population, "state.population")
+
+
+def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu.Mutation | None = None,
+          ref: Any = None) -> Strategy:
+    """NSGA-II over fitness ``[P, num_objectives]`` (maximised).
+
+    crossover: default uniform 0.5; mutate: default gaussian rate 0.1, sigma 0.02 (a mutation with
+    per-individual params, e.g. ``self_adaptive``, is refused: survival would have to carry them);
+    ref: a reference point ``[num_objectives]`` (2 or 3 objectives): ``step`` then reports the
+    survivors' exact ``hypervolume``.
+    """
+    M = check_int(num_objectives, "num_objectives", minimum=1)
+    crossover = xo.uniform(0.5) if crossover is None else crossover
+    mutate = mu.gaussian(0.1, 0.02) if mutate is None else mutate
+    for name, obj, typ in (("crossover", crossover, xo.Crossover), ("mutate", mutate, mu.Mutation)):
+        if not isinstance(obj, typ):
+            raise TypeError(f"{name} must be a {typ.__name__} (from evojax_ga.{typ.__module__.split('.')[-1]}), "
+                            f"got {type(obj).__name__}")
+    if mutate.inherit is not None:
+        raise ValueError(f"mutate: {mutate.name} has per-individual parameters, which nsga2 does not carry "
+                         f"through survival; use a mutation without them")
+    if ref is not None:
+        if M not in (2, 3):
+            raise ValueError(f"ref: hypervolume is exact for 2 or 3 objectives, got num_objectives={M}")
+        ref = pareto.check_ref(ref, M)
+    config = dict(algorithm="nsga2", num_objectives=M, crossover=crossover.name, mutate=mutate.name,
+                  ref=None if ref is None else [float(v) for v in ref])
+
+    def init(key: PRNGKey, population: Population) -> NSGA2State:
+        P = validate_population(population)
+        if P < 2:
+            raise ValueError(f"population must have at least 2 individuals (rows), got {P}")
+        params = {"crossover": crossover.params, "mutation": mutate.params}
+        params = jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), params)
+        return NSGA2State(population=population, fitness=jnp.full((P, M), jnp.nan, jnp.float32),
+                          rank=jnp.zeros((P,), jnp.int32), crowding=jnp.zeros((P,), jnp.float32),
+                          generation=jnp.int32(0), params=params)
+
+    def ask(key: PRNGKey, state: NSGA2State) -> tuple[Population, NSGA2State]:
+        """``P`` children of crowded-tournament parents (the initial population before the first tell)."""
+        P = _check_state(state, "ask")
+        k_a, k_b, k_x, k_m = jax.random.split(key, 4)
+        first = state.generation == 0
+        ident = jnp.arange(P, dtype=jnp.int32)
+        ia = jnp.where(first, ident, crowded_tournament(k_a, state.rank, state.crowding, P))
+        ib = jnp.where(first, ident, crowded_tournament(k_b, state.rank, state.crowding, P))
+        a, b = gather(state.population, ia), gather(state.population, ib)
+        children = crossover.apply(k_x, state.params["crossover"], a, b, 0)
+        children = mutate.apply(k_m, state.params["mutation"], children, 0)
+        return keep_rows(jnp.broadcast_to(~first, (P,)), children, a), state
+
+    def tell(state: NSGA2State, population: Population, fitness: Any) -> NSGA2State:
+        """Elitist survival of the best ``P`` of children + survivors; ``fitness`` ``[P, M]`` of ``population``."""
+        P = _check_state(state, "tell")
+        check_like(population, state.population, "population", "the state's population")
+        F = pareto.as_objectives(fitness, "fitness", P)
+        if F.shape[1] != M:
+            raise ValueError(f"fitness must have shape [{P}, {M}] (num_objectives={M}), got {tuple(F.shape)}")
+        both = concatenate([population, state.population])
+        Fc = jnp.concatenate([F.astype(jnp.float32), state.fitness])
+        pop, fit, rank, crowd = survive(both, Fc, P)
+        return dataclasses.replace(state, population=pop, fitness=fit, rank=rank, crowding=crowd,
+                                   generation=state.generation + 1)
+
+    def step(key: PRNGKey, state: NSGA2State, task: Any) -> tuple[NSGA2State, dict]:
+        """ask -> evaluate -> tell; metrics: front_size, nan_rows (of the children), hypervolume (with ref)."""
+        k_ask, k_eval = jax.random.split(key)
+        pop, state = ask(k_ask, state)
+        fitness, extra = evaluate_task(as_task(task), k_eval, pop)
+        nan_children = jnp.sum(pareto.nan_rows(pareto.as_objectives(fitness, "fitness")), dtype=jnp.int32)
+        state = tell(state, pop, fitness)
+        metrics = {"front_size": jnp.sum(state.rank == 0, dtype=jnp.int32), "nan_rows": nan_children}
+        if ref is not None:
+            metrics["hypervolume"] = pareto.hypervolume(state.fitness, ref)
+        metrics.update(extra)
+        return state, metrics
+
+    return Strategy(init, ask, tell, step, config)
