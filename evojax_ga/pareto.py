@@ -71,18 +71,18 @@ def domination_matrix(F: jax.Array) -> jax.Array:
 def nondominated_ranks(F: jax.Array) -> jax.Array:
     """``[P]`` int32 front index of every row: 0 = non-dominated, NaN rows after every other front."""
     F = as_objectives(F, "F")
-    dom = domination_matrix(F).astype(jnp.int32)
+    dom = domination_matrix(F).astype(jnp.int8)  # P^2 bytes; the dot sums the counts in int32
     P = F.shape[0]
 
     def cond(carry):
-        ranks, _, _ = carry
-        return jnp.any(ranks < 0)
+        ranks, _, r = carry
+        return jnp.any(ranks < 0) & (r < P)  # at most P fronts (the bound only guards against a bug)
 
     def body(carry):
         ranks, count, r = carry
         front = (count == 0) & (ranks < 0)
         ranks = jnp.where(front, r, ranks)
-        count = count - front.astype(jnp.int32) @ dom
+        count = count - jax.lax.dot(front.astype(jnp.int8), dom, preferred_element_type=jnp.int32)
         return ranks, count, r + 1
 
     init = (jnp.full((P,), -1, jnp.int32), jnp.sum(dom, axis=0, dtype=jnp.int32), jnp.int32(0))
