@@ -139,3 +139,9 @@ def test_bad_input(call, exc, words):
     with pytest.raises(exc, match=None) as e:
         call()
     assert words in str(e.value)
+
+
+def test_vmapped_and_integer_fitness():
+    F = np.array([[[1, 2], [0, 0], [2, 1]], [[0, 0], [1, 1], [1, 1]]], np.int32)
+    got = np.asarray(jax.jit(jax.vmap(pareto.nondominated_ranks))(F))
+    np.testing.assert_array_equal(got, [ref_ranks(F[0].astype(float)), ref_ranks(F[1].astype(float))])
