@@ -5,7 +5,8 @@ Every contender evolves the same policy network on the same environment through 
 contender alike), with the same population size, episodes per member, initial population (the GAs;
 OpenES starts from a zero mean, as ES do), the same solved check and the same caps:
 
-* generation ``g`` of seed ``s`` evaluates its population on ``fold_in(k_evolve, g)``; when the
+* generation ``g`` of seed ``s`` evaluates its population on the episodes of
+  ``fold_in(fold_in(k_evolve, g), 1)`` (the same start states for every contender); when the
   generation's best member reaches the threshold on its training episodes it is played on
   ``check_episodes`` fresh episodes drawn from ``fold_in(k_check, g)`` (the same episodes for every
   contender at that seed and generation); the run is solved when their mean reaches the threshold
@@ -50,9 +51,9 @@ def shared_config(job: str, pop: int, episodes: int, hidden: tuple[int, ...], ac
                   normalize_obs: bool, check_episodes: int) -> Any:
     """The control config every contender shares (this project's single solved check)."""
     from evojax_ga.runs import control
-    return control.config_for(job, pop_size=pop, episodes=episodes, hidden=hidden, activation=activation,
-                              normalize_obs=normalize_obs, check_episodes=check_episodes, confirm_episodes=0,
-                              check_z=0.0)
+    return control.config_for(job, preset="simple", pop_size=pop, episodes=episodes, hidden=hidden,
+                              activation=activation, normalize_obs=normalize_obs, check_episodes=check_episodes,
+                              confirm_episodes=0, check_z=0.0)
 
 
 def ours(name: str, parts: Any, strategy: Any) -> Contender:
@@ -67,7 +68,7 @@ def ours(name: str, parts: Any, strategy: Any) -> Contender:
 
     @jax.jit
     def gen(key: Any, state: Any) -> Any:
-        k_ask, k_eval = jax.random.split(key)
+        k_ask, k_eval = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)   # k_eval: as every contender's
         pop, state = strategy.ask(k_ask, state)     # generation 0: the initial population itself
         fit, metrics = task.evaluate(k_eval, pop)
         return strategy.tell(state, pop, fit), fit, pop, metrics["env_steps"]
@@ -108,7 +109,7 @@ def evosax_contender(name: str, parts: Any, pop_size: int, sigma: float, lr: flo
     @jax.jit
     def gen(key: Any, carry: Any) -> Any:
         state, first, g = carry
-        k_ask, k_eval, k_tell = jax.random.split(key, 3)
+        k_ask, k_eval, k_tell = (jax.random.fold_in(key, j) for j in range(3))
         asked, state = es.ask(k_ask, state, params)
         if name == "evosax SimpleGA":
             asked = jnp.where(g == 0, first, asked)
@@ -246,8 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     payload = {"command": " ".join(["python -m benchmarks.equal_terms", *(argv or [])]), "args": vars(a),
                "env": harness.env_info(), "versions": {p: _version(p) for p in ("jax", "evosax", "gymnax")},
                "rows": rows, "notes": notes, "raw": raw}
-    net = f"{a.activation}{'-'.join(map(str, hidden))}"
-    out = Path(a.out) if a.out else OUT_DIR / f"{a.envs.replace(',', '-').replace(':', '')}-{net}{'-norm' if a.normalize_obs else ''}.json"
+    name = f"{a.envs.replace(',', '-').replace(':', '')}-{a.activation}{'-'.join(map(str, hidden))}"
+    out = Path(a.out) if a.out else OUT_DIR / f"{name}{'-norm' if a.normalize_obs else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=1, default=str))
     print(harness.markdown_table(rows))
