@@ -222,7 +222,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--cap-s", type=float, default=20.0)
     ap.add_argument("--max-generations", type=int, default=500)
     ap.add_argument("--out", default=None, help="JSON file (default benchmarks/equal_terms/<envs>-<net>.json)")
+    ap.add_argument("--table", nargs="+", metavar="JSON", help="print the rows of result files and exit")
     a = ap.parse_args(argv)
+    if a.table:
+        rows = [r for f in a.table for r in json.loads(Path(f).read_text())["rows"]]
+        print(harness.markdown_table(rows))
+        return {"rows": rows}
     hidden = tuple(int(h) for h in a.hidden.split(","))
     names = CONTENDERS if harness.peer_available("evosax") else CONTENDERS[:2]
     notes = [] if len(names) == len(CONTENDERS) else [harness.skip_note("evosax", "not installed (peers extra)")]
@@ -244,13 +249,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             rows.append(row_of(cfg.env, cfg.target, c.name, runs[c.name], comp[c.name], a.cap_s))
             print(json.dumps(rows[-1]), flush=True)
         raw.append({"env": cfg.env, "config": {k: v for k, v in dataclasses.asdict(cfg).items()}, "runs": runs})
-    payload = {"command": " ".join(["python -m benchmarks.equal_terms", *(argv or [])]), "args": vars(a),
-               "env": harness.env_info(), "versions": {p: _version(p) for p in ("jax", "evosax", "gymnax")},
-               "rows": rows, "notes": notes, "raw": raw}
-    name = f"{a.envs.replace(',', '-').replace(':', '')}-{a.activation}{'-'.join(map(str, hidden))}"
-    out = Path(a.out) if a.out else OUT_DIR / f"{name}{'-norm' if a.normalize_obs else ''}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=1, default=str))
+        # written after every environment, so that an interrupted run keeps what it measured
+        payload = {"command": " ".join(["python -m benchmarks.equal_terms", *(argv or [])]), "args": vars(a),
+                   "env": harness.env_info(), "versions": {p: _version(p) for p in ("jax", "evosax", "gymnax")},
+                   "rows": rows, "notes": notes, "raw": raw}
+        name = f"{a.envs.replace(',', '-').replace(':', '')}-{a.activation}{'-'.join(map(str, hidden))}"
+        out = Path(a.out) if a.out else OUT_DIR / f"{name}{'-norm' if a.normalize_obs else ''}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=1, default=str))
     print(harness.markdown_table(rows))
     return payload
 
