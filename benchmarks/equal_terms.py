@@ -194,15 +194,16 @@ def compile_s(c: Contender, check: Callable[..., Any]) -> float:
 
 
 def row_of(env: str, target: float, name: str, runs: list[dict[str, Any]], comp: float, cap_s: float) -> dict:
-    """The table row of one contender from its runs (times over solved runs; worst: '> cap' if any failed)."""
+    """The table row of one contender from its runs (times over solved runs; worst: 'unsolved' if any run
+    stopped at a cap, ``cap_s`` seconds or the generation cap, whichever came first)."""
     solved = [r for r in runs if r["solved"]]
     times = [r["s"] for r in solved]
-    worst: Any = max(times) if len(solved) == len(runs) and times else f"> {cap_s:g} (unsolved)"
+    worst: Any = max(times) if len(solved) == len(runs) and times else "unsolved"   # capped: see cap_s
     return {"env": env, "threshold": target, "contender": name,
             "solved": f"{len(solved)}/{len(runs)}", "median_s": _median(times), "worst_s": worst,
             "median_generations": _median([r["generations"] for r in solved]),
             "median_env_steps": _median([r["env_steps"] for r in solved]),
-            "confirmed": f"{sum(r['confirmed'] for r in solved)}/{len(solved)}", "compile_s": comp}
+            "confirmed": f"{sum(r['confirmed'] for r in solved)}/{len(solved)}", "compile_s": comp, "cap_s": cap_s}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
