@@ -172,7 +172,6 @@ def contenders_for(cfg: Any, names: tuple[str, ...], truncation: int, lr: float)
         if name == "simple":
             out.append(ours(name, parts, parts.strategy))
         elif name == "deep_ga":
-            dataclasses.replace(cfg, preset="deep_ga", truncation=truncation)   # validates truncation
             out.append(ours(name, parts, ega.presets.deep_ga(truncation=truncation, sigma=cfg.sigma, elite=cfg.elite)))
         else:
             out.append(evosax_contender(name, parts, cfg.pop_size, cfg.sigma, lr))
@@ -206,6 +205,30 @@ def row_of(env: str, target: float, name: str, runs: list[dict[str, Any]], comp:
             "confirmed": f"{sum(r['confirmed'] for r in solved)}/{len(solved)}", "compile_s": comp, "cap_s": cap_s}
 
 
+def configs(ap: argparse.ArgumentParser, a: argparse.Namespace) -> list[Any]:
+    """The shared config of every ``--envs`` entry; a bad argument exits (code 2) with one line naming it."""
+    for name in ("seeds", "max_generations"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if not a.cap_s > 0:
+        ap.error(f"--cap-s must be > 0, got {a.cap_s}")
+    try:
+        hidden = tuple(int(h) for h in a.hidden.split(","))
+    except ValueError:
+        ap.error(f"--hidden must be comma-separated ints, got {a.hidden!r}")
+    out = []
+    for spec in a.envs.split(","):
+        job, _, target = spec.partition(":")      # "acrobot:-85": another threshold than the job's
+        try:
+            cfg = shared_config(job, a.pop, a.episodes, hidden, a.activation, a.normalize_obs, a.check_episodes)
+            cfg = dataclasses.replace(cfg, sigma=a.sigma, **({"target": float(target)} if target else {}))
+            dataclasses.replace(cfg, preset="deep_ga", truncation=a.truncation)   # --truncation <= --pop
+        except ValueError as exc:
+            ap.error(f"--envs {spec!r} with these settings: {exc}")
+        out.append(cfg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--envs", default="cartpole,acrobot,acrobot:-85",
@@ -229,14 +252,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows = [r for f in a.table for r in json.loads(Path(f).read_text())["rows"]]
         print(harness.markdown_table(rows))
         return {"rows": rows}
-    hidden = tuple(int(h) for h in a.hidden.split(","))
+    cfgs = configs(ap, a)                  # every bad argument refused here, before any compute
+    hidden = cfgs[0].hidden
     names = CONTENDERS if harness.peer_available("evosax") else CONTENDERS[:2]
     notes = [] if len(names) == len(CONTENDERS) else [harness.skip_note("evosax", "not installed (peers extra)")]
     rows, raw = [], []
-    for spec in a.envs.split(","):
-        job, _, target = spec.partition(":")      # "acrobot:-85": another threshold than the job's
-        cfg = shared_config(job, a.pop, a.episodes, hidden, a.activation, a.normalize_obs, a.check_episodes)
-        cfg = dataclasses.replace(cfg, sigma=a.sigma, **({"target": float(target)} if target else {}))
+    for cfg in cfgs:
         task, cs = contenders_for(cfg, names, a.truncation, a.es_lr)
         check = make_check(task, a.check_episodes)
         comp = {c.name: compile_s(c, check) for c in cs}

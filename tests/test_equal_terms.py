@@ -34,3 +34,12 @@ def test_evosax_simple_ga_plays_the_shared_task_on_the_shared_initial_population
     for a, b in zip(jax.tree_util.tree_leaves(pop_ours), jax.tree_util.tree_leaves(pop_peer)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     np.testing.assert_array_equal(np.asarray(fit_ours), np.asarray(fit_peer))
+
+
+@pytest.mark.parametrize("argv, words", [(["--seeds", "0"], "--seeds"), (["--cap-s", "0"], "--cap-s"),
+                                          (["--envs", "acrobot:abc"], "--envs 'acrobot:abc'"),
+                                          (["--envs", "cartpole", "--truncation", "999"], "truncation")])
+def test_bad_arguments_exit_2_naming_the_argument(argv, words, capsys):
+    with pytest.raises(SystemExit) as exc:
+        et.main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
