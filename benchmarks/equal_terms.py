@@ -1,0 +1,288 @@
+"""Control on equal terms (issue 15, item 1): contenders that differ only in their algorithm.
+
+Every contender evolves the same policy network on the same environment through ONE shared rollout
+(this project's gymnax task: raw observations unless ``--normalize-obs``, which then wraps every
+contender alike), with the same population size, episodes per member, initial population (the GAs;
+OpenES starts from a zero mean, as ES do), the same solved check and the same caps:
+
+* generation ``g`` of seed ``s`` evaluates its population on the episodes of
+  ``fold_in(fold_in(k_evolve, g), 1)`` (the same start states for every contender); when the
+  generation's best member reaches the threshold on its training episodes it is played on
+  ``check_episodes`` fresh episodes drawn from ``fold_in(k_check, g)`` (the same episodes for every
+  contender at that seed and generation); the run is solved when their mean reaches the threshold
+  (this project's single check: ``confirm_episodes=0, check_z=0``);
+* the solved member is then played on a second fresh set (``fold_in(fold_in(k_check, g), CONFIRM_SALT)``,
+  same size) and ``confirmed`` records whether that mean reaches the threshold too (not part of the
+  time);
+* time to threshold runs from the first generation to the passed check, everything compiled before
+  (compile time measured apart, once per contender and environment); a run that has not solved within
+  ``cap_s`` seconds or ``max_generations`` generations counts as unsolved.
+
+Contenders run interleaved within each seed (A, B, C, D, A, B, C, D, ...) in one process, so machine
+load hits all alike. Run: ``python -m benchmarks.equal_terms --seeds 10`` (evosax rows need the
+``peers`` extra; without it only this project's rows are measured, with a note).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+from benchmarks import harness
+from benchmarks.bench_control import _median, _version
+
+OUT_DIR = Path(__file__).resolve().parent / "equal_terms"
+CONTENDERS = ("simple", "deep_ga", "evosax SimpleGA", "evosax OpenES")
+
+
+class Contender(NamedTuple):
+    """``init(key) -> state``; ``gen(key, state) -> (state, fitness [P], population, env_steps)``
+    (fitness: higher is better; population in the shared task's parameter tree), both jitted."""
+    name: str
+    init: Callable[..., Any]
+    gen: Callable[..., Any]
+
+
+def shared_config(job: str, pop: int, episodes: int, hidden: tuple[int, ...], activation: str,
+                  normalize_obs: bool, check_episodes: int) -> Any:
+    """The control config every contender shares (this project's single solved check)."""
+    from evojax_ga.runs import control
+    return control.config_for(job, preset="simple", pop_size=pop, episodes=episodes, hidden=hidden,
+                              activation=activation, normalize_obs=normalize_obs, check_episodes=check_episodes,
+                              confirm_episodes=0, check_z=0.0)
+
+
+def ours(name: str, parts: Any, strategy: Any) -> Contender:
+    """One of this project's presets through its ask / evaluate / tell on the shared task."""
+    import jax
+
+    task, init_population = parts.task, parts.init_population
+
+    @jax.jit
+    def init(key: Any) -> Any:
+        return strategy.init(key, init_population(key))
+
+    @jax.jit
+    def gen(key: Any, state: Any) -> Any:
+        k_ask, k_eval = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)   # k_eval: as every contender's
+        pop, state = strategy.ask(k_ask, state)     # generation 0: the initial population itself
+        fit, metrics = task.evaluate(k_eval, pop)
+        return strategy.tell(state, pop, fit), fit, pop, metrics["env_steps"]
+
+    return Contender(name, init, gen)
+
+
+def evosax_contender(name: str, parts: Any, pop_size: int, sigma: float, lr: float) -> Contender:
+    """evosax's SimpleGA or OpenES (own ask / tell, minimising the negated return) on the shared task:
+    the population is the flat vector of the shared network's weights, unravelled for the rollout.
+    SimpleGA's first generation is the shared initial population; OpenES starts from a zero mean."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from evosax.algorithms import Open_ES, SimpleGA
+    from jax.flatten_util import ravel_pytree
+
+    task, init_population = parts.task, parts.init_population
+    template = jax.eval_shape(lambda k: jax.tree_util.tree_map(lambda x: x[0], init_population(k)), jax.random.key(0))
+    _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), template))
+    flat = jnp.zeros((sum(int(x.size) for x in jax.tree_util.tree_leaves(template)),), jnp.float32)
+    schedule = optax.constant_schedule(sigma)
+    if name == "evosax SimpleGA":
+        es: Any = SimpleGA(population_size=pop_size, solution=flat, std_schedule=schedule)
+    else:
+        es = Open_ES(population_size=pop_size, solution=flat, optimizer=optax.adam(lr), std_schedule=schedule)
+    params = es.default_params
+
+    @jax.jit
+    def init(key: Any) -> Any:
+        first = jax.vmap(lambda p: ravel_pytree(p)[0])(init_population(key))
+        if name == "evosax SimpleGA":
+            state = es.init(key, first, jnp.full((pop_size,), jnp.inf), params)
+        else:
+            state = es.init(key, flat, params)
+        return state, first, jnp.int32(0)
+
+    @jax.jit
+    def gen(key: Any, carry: Any) -> Any:
+        state, first, g = carry
+        k_ask, k_eval, k_tell = (jax.random.fold_in(key, j) for j in range(3))
+        asked, state = es.ask(k_ask, state, params)
+        if name == "evosax SimpleGA":
+            asked = jnp.where(g == 0, first, asked)
+        pop = jax.vmap(unravel)(asked)
+        fit, metrics = task.evaluate(k_eval, pop)
+        state, _ = es.tell(k_tell, asked, -fit, state, params)
+        return (state, first, g + 1), fit, pop, metrics["env_steps"]
+
+    return Contender(name, init, gen)
+
+
+def solve(c: Contender, check: Callable[..., Any], seed: int, target: float, cap_s: float,
+          max_generations: int) -> dict[str, Any]:
+    """One run of ``c`` on ``seed`` until the shared solved check passes or a cap is hit."""
+    import jax
+    import numpy as np
+
+    from evojax_ga.runs.control import CONFIRM_SALT
+
+    k_init, k_evolve, k_check = jax.random.split(jax.random.key(seed), 3)
+    state = jax.block_until_ready(c.init(k_init))
+    steps, checks, t0 = 0.0, 0, time.perf_counter()
+    for g in range(max_generations):
+        state, fit, pop, env_steps = c.gen(jax.random.fold_in(k_evolve, g), state)
+        fit = np.asarray(fit)
+        steps += float(env_steps)
+        i = int(np.argmax(np.where(np.isfinite(fit), fit, -np.inf)))
+        if fit[i] >= target:
+            checks += 1
+            k = jax.random.fold_in(k_check, g)
+            ret = np.asarray(check(k, pop, i))
+            if ret.mean() >= target:
+                s = time.perf_counter() - t0
+                again = np.asarray(check(jax.random.fold_in(k, CONFIRM_SALT), pop, i))
+                return {"solved": True, "s": s, "generations": g + 1, "env_steps": steps, "checks": checks,
+                        "check_mean": float(ret.mean()), "confirm_mean": float(again.mean()),
+                        "confirmed": bool(again.mean() >= target)}
+        if time.perf_counter() - t0 > cap_s:
+            break
+    return {"solved": False, "s": time.perf_counter() - t0, "generations": g + 1, "env_steps": steps,
+            "checks": checks}
+
+
+def make_check(task: Any, episodes: int) -> Callable[..., Any]:
+    """``check(key, population, i)``: member ``i``'s returns on ``episodes`` fresh episodes of ``key``."""
+    import jax
+
+    take = jax.jit(lambda pop, i: jax.tree_util.tree_map(lambda x: x[i], pop))
+    return lambda key, pop, i: task.evaluate_individual(key, take(pop, i), episodes)
+
+
+def contenders_for(cfg: Any, names: tuple[str, ...], truncation: int, lr: float) -> tuple[Any, list[Contender]]:
+    """``(shared task, contenders of names)`` on ``cfg``."""
+    import evojax_ga as ega
+    from evojax_ga.runs import control
+
+    parts = control.build(cfg)
+    out = []
+    for name in names:
+        if name == "simple":
+            out.append(ours(name, parts, parts.strategy))
+        elif name == "deep_ga":
+            out.append(ours(name, parts, ega.presets.deep_ga(truncation=truncation, sigma=cfg.sigma, elite=cfg.elite)))
+        else:
+            out.append(evosax_contender(name, parts, cfg.pop_size, cfg.sigma, lr))
+    return parts.task, out
+
+
+def compile_s(c: Contender, check: Callable[..., Any]) -> float:
+    """Seconds to compile init, a generation and the check, on a throwaway key (three generations:
+    a state whose types change after the first step, e.g. evosax's, compiles the step twice)."""
+    import jax
+
+    t0 = time.perf_counter()
+    state = c.init(jax.random.key(99_999))
+    for g in range(3):
+        state, _, pop, _ = c.gen(jax.random.key(g), state)
+    jax.block_until_ready(check(jax.random.key(2), pop, 0))
+    jax.block_until_ready(state)
+    return time.perf_counter() - t0
+
+
+def row_of(env: str, target: float, name: str, runs: list[dict[str, Any]], comp: float, cap_s: float) -> dict:
+    """The table row of one contender from its runs (times over solved runs; worst: 'unsolved' if any run
+    stopped at a cap, ``cap_s`` seconds or the generation cap, whichever came first)."""
+    solved = [r for r in runs if r["solved"]]
+    times = [r["s"] for r in solved]
+    worst: Any = max(times) if len(solved) == len(runs) and times else "unsolved"   # capped: see cap_s
+    return {"env": env, "threshold": target, "contender": name,
+            "solved": f"{len(solved)}/{len(runs)}", "median_s": _median(times), "worst_s": worst,
+            "median_generations": _median([r["generations"] for r in solved]),
+            "median_env_steps": _median([r["env_steps"] for r in solved]),
+            "confirmed": f"{sum(r['confirmed'] for r in solved)}/{len(solved)}", "compile_s": comp, "cap_s": cap_s}
+
+
+def configs(ap: argparse.ArgumentParser, a: argparse.Namespace) -> list[Any]:
+    """The shared config of every ``--envs`` entry; a bad argument exits (code 2) with one line naming it."""
+    for name in ("seeds", "max_generations"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if not a.cap_s > 0:
+        ap.error(f"--cap-s must be > 0, got {a.cap_s}")
+    try:
+        hidden = tuple(int(h) for h in a.hidden.split(","))
+    except ValueError:
+        ap.error(f"--hidden must be comma-separated ints, got {a.hidden!r}")
+    out = []
+    for spec in a.envs.split(","):
+        job, _, target = spec.partition(":")      # "acrobot:-85": another threshold than the job's
+        try:
+            cfg = shared_config(job, a.pop, a.episodes, hidden, a.activation, a.normalize_obs, a.check_episodes)
+            cfg = dataclasses.replace(cfg, sigma=a.sigma, **({"target": float(target)} if target else {}))
+            dataclasses.replace(cfg, preset="deep_ga", truncation=a.truncation)   # --truncation <= --pop
+        except ValueError as exc:
+            ap.error(f"--envs {spec!r} with these settings: {exc}")
+        out.append(cfg)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--envs", default="cartpole,acrobot,acrobot:-85",
+                    help="control jobs, comma-separated; JOB:T sets the threshold T")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--pop", type=int, default=256)
+    ap.add_argument("--episodes", type=int, default=1)
+    ap.add_argument("--hidden", default="16,16")
+    ap.add_argument("--activation", default="relu")
+    ap.add_argument("--normalize-obs", action="store_true")
+    ap.add_argument("--check-episodes", type=int, default=100)
+    ap.add_argument("--truncation", type=int, default=32, help="deep_ga parents: the top T")
+    ap.add_argument("--sigma", type=float, default=0.1, help="mutation / perturbation std of every contender")
+    ap.add_argument("--es-lr", type=float, default=0.01, help="OpenES Adam learning rate")
+    ap.add_argument("--cap-s", type=float, default=20.0)
+    ap.add_argument("--max-generations", type=int, default=500)
+    ap.add_argument("--out", default=None, help="JSON file (default benchmarks/equal_terms/<envs>-<net>.json)")
+    ap.add_argument("--table", nargs="+", metavar="JSON", help="print the rows of result files and exit")
+    a = ap.parse_args(argv)
+    if a.table:
+        rows = [r for f in a.table for r in json.loads(Path(f).read_text())["rows"]]
+        print(harness.markdown_table(rows))
+        return {"rows": rows}
+    cfgs = configs(ap, a)                  # every bad argument refused here, before any compute
+    hidden = cfgs[0].hidden
+    names = CONTENDERS if harness.peer_available("evosax") else CONTENDERS[:2]
+    notes = [] if len(names) == len(CONTENDERS) else [harness.skip_note("evosax", "not installed (peers extra)")]
+    rows, raw = [], []
+    for cfg in cfgs:
+        task, cs = contenders_for(cfg, names, a.truncation, a.es_lr)
+        check = make_check(task, a.check_episodes)
+        comp = {c.name: compile_s(c, check) for c in cs}
+        runs: dict[str, list[dict]] = {c.name: [] for c in cs}
+        for seed in range(a.seeds):          # interleaved: every contender on seed s before seed s + 1
+            for c in cs:
+                r = solve(c, check, seed, cfg.target, a.cap_s, a.max_generations)
+                runs[c.name].append({"seed": seed, **r})
+                print(json.dumps({"env": cfg.env, "contender": c.name, "seed": seed, **r}), flush=True)
+        for c in cs:
+            rows.append(row_of(cfg.env, cfg.target, c.name, runs[c.name], comp[c.name], a.cap_s))
+            print(json.dumps(rows[-1]), flush=True)
+        raw.append({"env": cfg.env, "config": {k: v for k, v in dataclasses.asdict(cfg).items()}, "runs": runs})
+        # written after every environment, so that an interrupted run keeps what it measured
+        payload = {"command": " ".join(["python -m benchmarks.equal_terms", *(argv or [])]), "args": vars(a),
+                   "env": harness.env_info(), "versions": {p: _version(p) for p in ("jax", "evosax", "gymnax")},
+                   "rows": rows, "notes": notes, "raw": raw}
+        name = f"{a.envs.replace(',', '-').replace(':', '')}-{a.activation}{'-'.join(map(str, hidden))}"
+        out = Path(a.out) if a.out else OUT_DIR / f"{name}{'-norm' if a.normalize_obs else ''}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=1, default=str))
+    print(harness.markdown_table(rows))
+    return payload
+
+
+if __name__ == "__main__":
+    import sys
+    main(sys.argv[1:])
