@@ -8,10 +8,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["check_int", "check_prob", "check_nonneg", "check_positive", "check_range", "check_probs", "check_seed",
-           "SEED_MAX"]
+           "SEED_MAX", "INT32_MAX"]
 
 #: the largest seed: ``jax.random.key(seed)`` keeps only the low 32 bits (larger seeds would alias smaller ones)
 SEED_MAX = 2**32 - 1
+#: the largest count a run option takes (generation counters, episode counts and step limits are int32)
+INT32_MAX = 2**31 - 1
 
 
 def _as_float(value: Any, name: str) -> float:

@@ -28,7 +28,7 @@ import numpy as np
 
 from evojax_ga import prng
 from evojax_ga._checks import check_int, check_nonneg, check_prob
-from evojax_ga.population import check_same_structure, validate_population
+from evojax_ga.population import check_same_structure, first_leaf, validate_population
 from evojax_ga.types import CrossoverFn, Params, Population, PRNGKey
 
 __all__ = ["Crossover", "none", "uniform", "neuron", "layer", "k_point", "blend", "arithmetic", "chain",
@@ -61,11 +61,12 @@ def _map_gene_pairs(key: jax.Array, a: Population, b: Population, row_offset,
 
 def _require_float(a: Population, op: str) -> None:
     """TypeError naming the first non-float leaf (static: checked at trace time, free inside jit)."""
-    for path, x in jax.tree_util.tree_flatten_with_path(a)[0]:
-        if not jnp.issubdtype(x.dtype, jnp.floating):
-            raise TypeError(f"crossover.{op} cannot cross population leaf {jax.tree_util.keystr(path)} of dtype "
-                            f"{x.dtype}: it mixes real values, so an integer gene would be truncated and a bool "
-                            f"gene set to True; use crossover.uniform, k_point or layer for integer or bool genes")
+    bad = first_leaf(a, lambda x: not jnp.issubdtype(x.dtype, jnp.floating))
+    if bad is not None:
+        path, x = bad
+        raise TypeError(f"crossover.{op} cannot cross population leaf {path} of dtype "
+                        f"{x.dtype}: it mixes real values, so an integer gene would be truncated and a bool "
+                        f"gene set to True; use crossover.uniform, k_point or layer for integer or bool genes")
 
 
 def _row_bits(key: jax.Array, rows: int, width: int, row_offset) -> tuple[jax.Array, jax.Array]:

@@ -172,15 +172,17 @@ def read_mnist_pickle(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def _cifar_python(directory: Path) -> dict[str, np.ndarray]:
-    xs, ys = [], []
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         batch = _load_pickle(directory / name)
-        found = [next((batch[k] for k in (key.encode(), key) if k in batch), None) if isinstance(batch, dict)
-                 else None for key in ("data", "labels")]
-        if found[0] is None or found[1] is None:
+        fields: dict[str, Any] = {k: None for k in ("data", "labels")}
+        if isinstance(batch, dict):   # keys are bytes in the pickles CIFAR-10 ships (str in re-saved ones)
+            fields = {k: batch.get(k.encode(), batch.get(k)) for k in fields}
+        if fields["data"] is None or fields["labels"] is None:
             raise DataFileError(f"{directory / name}: not a CIFAR-10 batch (expected a dict with 'data' and 'labels')")
-        xs.append(np.asarray(found[0]))
-        ys.append(np.asarray(found[1]))
+        xs.append(np.asarray(fields["data"]))
+        ys.append(np.asarray(fields["labels"]))
     x = np.concatenate(xs).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     y = np.concatenate(ys)
     return {"x_train": x[:50000], "y_train": y[:50000], "x_test": x[50000:], "y_test": y[50000:]}

@@ -35,7 +35,7 @@ import numpy as np
 
 from evojax_ga import prng
 from evojax_ga._checks import check_nonneg, check_prob, check_probs
-from evojax_ga.population import validate_population
+from evojax_ga.population import first_leaf, validate_population
 from evojax_ga.types import MutateFn, Params, Population, PRNGKey
 
 __all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "mixed", "categorical", "chain",
@@ -75,10 +75,13 @@ def _is_float(x: Any) -> bool:
 def _require_float(pop: Population, op: str, signed_ints: bool = False) -> None:
     """TypeError naming the first leaf whose dtype ``op`` cannot mutate (float only; signed integers
     too when ``signed_ints``). Dtypes are static: checked at trace time, free inside jit."""
-    for path, x in jax.tree_util.tree_flatten_with_path(pop)[0]:
-        if _is_float(x) or (signed_ints and jnp.issubdtype(x.dtype, jnp.signedinteger)):
-            continue
-        raise TypeError(f"mutation.{op} cannot mutate population leaf {jax.tree_util.keystr(path)} of dtype "
+    def mutable(x: Any) -> bool:
+        return _is_float(x) or (signed_ints and bool(jnp.issubdtype(x.dtype, jnp.signedinteger)))
+
+    bad = first_leaf(pop, lambda x: not mutable(x))
+    if bad is not None:
+        path, x = bad
+        raise TypeError(f"mutation.{op} cannot mutate population leaf {path} of dtype "
                         f"{x.dtype}: it draws real values, so an integer gene would be truncated (a change below 1 "
                         f"is lost) and a bool gene set to True; use mutation.categorical(cardinalities) for "
                         f"integer or bool genes, and mutation.by_dtype(floating=..., integer=...) for a "

@@ -22,7 +22,7 @@ PyTree = Any
 __all__ = [
     "init_population", "from_template", "population_size", "validate_population", "gather",
     "concatenate", "ravel_population", "unravel_population", "individual", "stack",
-    "check_same_structure", "check_like", "num_genes",
+    "check_same_structure", "check_like", "first_leaf", "num_genes",
 ]
 
 
@@ -176,6 +176,16 @@ def check_like(pop: PyTree, like: PyTree, name: str = "population",
             raise ValueError(f"{name} leaf {k} {what}; {like_name} has shape {tuple(y.shape)}")
         if _dtype(x) != _dtype(y):
             raise TypeError(f"{name} leaf {k} has dtype {_dtype(x)}, {like_name} has dtype {_dtype(y)}")
+
+
+def first_leaf(pop: PyTree, where: Callable[[Any], bool]) -> tuple[str, Any] | None:
+    """``(path, leaf)`` of the first leaf of ``pop`` (tree order) for which ``where(leaf)`` holds, the
+    path as :func:`jax.tree_util.keystr` writes it; None when there is none. For errors that name a
+    leaf; on dtypes and shapes it is static (free inside ``jit``)."""
+    for path, x in jax.tree_util.tree_flatten_with_path(pop)[0]:
+        if where(x):
+            return jax.tree_util.keystr(path), x
+    return None
 
 
 def gather(pop: Population, index: jax.Array) -> Population:

@@ -28,12 +28,20 @@ from evojax_ga.hparam.search import (
                                      random_search,
 )
 from evojax_ga.hparam.space import Gene, Space, choice, default_space, digits_space, harvey_space, log_uniform, uniform
-from evojax_ga.hparam.train import CandidateTrainer, TrainConfig, check_fits, load_dataset, make_trainer, on_device
+from evojax_ga.hparam.train import (
+                                     CandidateTrainer,
+                                     TrainConfig,
+                                     check_trainer_data,
+                                     load_dataset,
+                                     make_trainer,
+                                     on_device,
+)
 
 __all__ = [
     "chunks", "masked_mlp", "optimizer_switch", "search", "space", "train",
     "Gene", "Space", "choice", "uniform", "log_uniform", "harvey_space", "digits_space", "default_space",
-    "CandidateTrainer", "TrainConfig", "check_fits", "load_dataset", "make_trainer", "on_device", "train_in_chunks",
+    "CandidateTrainer", "TrainConfig", "check_trainer_data", "load_dataset", "make_trainer", "on_device",
+    "train_in_chunks",
     "masked_forward", "small_params", "SwitchedOptimizer", "switched_optimizer",
     "Evaluator", "SearchResult", "ga_search", "compile_strategy", "brute_force", "random_search", "harvey_strategy",
 ]

@@ -31,7 +31,7 @@ from evojax_ga._checks import check_int, check_prob, check_range
 from evojax_ga.data import Dataset
 from evojax_ga.hparam.chunks import train_in_chunks
 from evojax_ga.hparam.space import Genomes, Space
-from evojax_ga.hparam.train import CandidateTrainer, check_fits, on_device
+from evojax_ga.hparam.train import CandidateTrainer, check_trainer_data, on_device
 from evojax_ga.strategy import Strategy, ga
 
 __all__ = ["Evaluator", "SearchResult", "harvey_strategy", "compile_strategy", "ga_search", "brute_force",
@@ -68,7 +68,7 @@ class Evaluator:
             raise ValueError(f"fitness must be one of {list(FITNESS_METRICS)}, got {fitness!r}")
         self.trainer = trainer
         self.space = trainer.space
-        self.data = on_device(check_fits(trainer, data))
+        self.data = on_device(check_trainer_data(trainer, data))
         self.key = key
         self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
         self.fitness_name = fitness

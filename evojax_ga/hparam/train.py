@@ -44,8 +44,8 @@ from evojax_ga.hparam.optimizer_switch import SwitchedOptimizer, switched_optimi
 from evojax_ga.hparam.space import Genomes, Space
 from evojax_ga.optimizers import DEFAULT_LEARNING_RATES, OPTIMIZERS
 
-__all__ = ["KNOWN_GENES", "TrainConfig", "CandidateTrainer", "make_trainer", "check_fits", "load_dataset", "on_device",
-           "training_keys", "data_order"]
+__all__ = ["KNOWN_GENES", "TrainConfig", "CandidateTrainer", "make_trainer", "check_trainer_data", "load_dataset",
+           "on_device", "training_keys", "data_order"]
 
 #: gene names the trainer understands
 KNOWN_GENES = ("depth", "width", "activation", "optimizer", "learning_rate", "batch_size")
@@ -377,7 +377,7 @@ def make_trainer(space: Space, config: TrainConfig | None = None, *, in_dim: int
                             tuple(c.batches), in_dim, num_classes)
 
 
-def check_fits(trainer: CandidateTrainer, data: Dataset) -> Dataset:
+def check_trainer_data(trainer: CandidateTrainer, data: Dataset) -> Dataset:
     """``data`` once checked (:func:`evojax_ga.data.validate`, a validation split required) and
     matched to ``trainer``: flat inputs ``[N, in_dim]`` and at most ``num_classes`` classes."""
     validate(_check_data(data))

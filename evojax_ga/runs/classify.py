@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
 from evojax_ga import registry
+from evojax_ga._checks import INT32_MAX
 from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
 
@@ -34,8 +35,6 @@ CROSSOVERS = tuple(registry.CROSSOVERS)
 FITNESSES = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
 BASELINES = ("adam", "sgd", "none")
 INITS = ("model", "normal", "uniform")
-#: the generation counter is int32
-MAX_GENERATIONS = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +74,8 @@ class ClassifyConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
-        if self.generations > MAX_GENERATIONS:
-            raise ValueError(f"generations must be <= {MAX_GENERATIONS} (the generation counter is int32), "
+        if self.generations > INT32_MAX:
+            raise ValueError(f"generations must be <= {INT32_MAX} (the generation counter is int32), "
                              f"got {self.generations}")
         for name in ("batch_size", "test_samples", "select_samples", "chunk_size"):
             v = getattr(self, name)

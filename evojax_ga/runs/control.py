@@ -21,7 +21,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
-from evojax_ga._checks import check_seed
+from evojax_ga._checks import INT32_MAX, check_seed
 from evojax_ga._startup import warm_up
 from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
@@ -30,8 +30,6 @@ __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "c
            "make_run", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
 
 PRESETS = ("simple", "deep_ga")
-#: the largest generation count, episode count or step limit (int32 counters)
-INT32_MAX = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)

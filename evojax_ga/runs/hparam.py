@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
-from evojax_ga._checks import check_seed
+from evojax_ga._checks import INT32_MAX, check_seed
 
 __all__ = ["HparamConfig", "HparamRun", "SPACES", "DATASETS", "METHODS", "make_space", "make_run", "execute",
            "evaluate_saved"]
@@ -29,8 +29,6 @@ __all__ = ["HparamConfig", "HparamRun", "SPACES", "DATASETS", "METHODS", "make_s
 SPACES = ("auto", "harvey", "digits", "default")
 DATASETS = ("digits", "cifar10", "mnist", "fashion_mnist")
 METHODS = ("ga", "grid", "random")
-#: the largest count an option takes (int32 loop counters and array sizes)
-INT32_MAX = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)

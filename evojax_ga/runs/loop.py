@@ -241,14 +241,14 @@ def execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress: 
         try:
             return _execute(run, run_dir, job, seed, every, progress, resume_from, stop)
         except OSError as exc:
-            raise RunFolderError(_write_failed(run_dir, exc, every)) from exc
+            raise RunFolderError(_write_failed(run_dir, exc)) from exc
 
 
 class RunFolderError(ValueError):
     """Writing the run folder failed (disk full, permissions); the message says how to continue."""
 
 
-def _write_failed(run_dir: Path, exc: OSError, every: int) -> str:
+def _write_failed(run_dir: Path, exc: OSError) -> str:
     from evojax_ga import checkpoint
     from evojax_ga import run_folder as rf
     what = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
