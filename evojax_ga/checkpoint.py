@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from evojax_ga.atomic_file import write_atomic
+
 __all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path", "saver", "due"]
 
 MAGIC = b"EGACKPT1"
@@ -62,16 +64,8 @@ def save(directory: str | os.PathLike, state: Any, metadata: dict | None = None,
     })
     blob = MAGIC + hashlib.sha256(payload).digest() + payload
     path = checkpoint_path(d, gen)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:   # disk full, or interrupted: the previous checkpoints stay, no .tmp is left
-        tmp.unlink(missing_ok=True)
-        raise
+    # disk full, or interrupted: the previous checkpoints stay and no .tmp is left
+    write_atomic(path, blob, path.with_name(path.name + f".{os.getpid()}.tmp"))
     try:  # make the rename durable
         fd = os.open(d, os.O_RDONLY)
         try:

@@ -38,6 +38,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from evojax_ga.atomic_file import write_atomic
+
 __all__ = ["create_run_dir", "write_json", "read_json", "write_config", "append_metrics", "read_metrics",
            "save_params", "load_params", "environment_info", "command_line", "PARAMS_FILE", "MODEL_FILE",
            "CONFIG_FILE", "METRICS_FILE", "PLOT_FILE", "SUMMARY_FILE", "CHECKPOINT_DIR", "truncate_metrics",
@@ -184,23 +186,7 @@ def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
 
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
     """Write ``data`` as indented JSON atomically (temporary file, then rename)."""
-    return _write_text_atomic(Path(path), json.dumps(to_jsonable(data), indent=2) + "\n")
-
-
-def _write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary name beside ``path``, fsync, then rename over ``path``: a reader
-    (or a process killed mid-write) sees the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:   # disk full, or interrupted: no half-written temporary file is left
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, (json.dumps(to_jsonable(data), indent=2) + "\n").encode("utf-8"))
 
 
 def read_json(path: str | os.PathLike) -> dict:
@@ -266,7 +252,7 @@ def truncate_metrics(run_dir: str | os.PathLike, generation: int) -> int:
     if not path.exists():
         return 0
     kept = [json.dumps(row) + "\n" for row in _metric_rows(run_dir) if int(row.get("generation", 0)) <= generation]
-    _write_text_atomic(path, "".join(kept))
+    write_atomic(path, "".join(kept).encode("utf-8"))
     return len(kept)
 
 
@@ -331,14 +317,7 @@ def save_params(run_dir: str | os.PathLike, params: Any, model_config: Mapping[s
     except Exception as exc:  # not a dict of arrays
         raise TypeError(f"params must be a pytree of arrays that flax.serialization can store, got "
                         f"{type(params).__name__}: {exc}") from exc
-    path = Path(run_dir) / PARAMS_FILE
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    path = write_atomic(Path(run_dir) / PARAMS_FILE, data)
     write_json(Path(run_dir) / MODEL_FILE, model_config)
     return path
 

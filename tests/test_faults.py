@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from evojax_ga import atomic_file, cli
 from evojax_ga import checkpoint as ckpt
-from evojax_ga import cli
 from evojax_ga import run_folder as rf
 from evojax_ga.folder_lock import LOCK_FILE, lock_folder
 
@@ -223,12 +223,13 @@ def test_disk_full_during_a_checkpoint(reference, tmp_path, cache, capsys, monke
     opened = []
 
     def open_(path, mode="r", *args, **kwargs):
-        opened.append(path)
-        if len(opened) == 2:    # the second checkpoint (generation 16)
-            return _FullDisk(path, mode)
+        if "ckpt_" in Path(path).name:
+            opened.append(path)
+            if len(opened) == 2:    # the second checkpoint (generation 16)
+                return _FullDisk(path, mode)
         return open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(ckpt, "open", open_, raising=False)
+    monkeypatch.setattr(atomic_file, "open", open_, raising=False)   # where every atomic write opens its file
     run_dir = tmp_path / "full"
     assert _run(cache, *TINY, "--out", str(run_dir)) == 2
     err = capsys.readouterr().err
