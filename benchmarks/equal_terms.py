@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -36,15 +37,54 @@ from benchmarks import harness
 from benchmarks.bench_control import _median, _version
 
 OUT_DIR = Path(__file__).resolve().parent / "equal_terms"
-CONTENDERS = ("simple", "deep_ga", "evosax SimpleGA", "evosax OpenES")
+CONTENDERS = ("truncation", "simple", "deep_ga", "evosax SimpleGA", "evosax OpenES", "EvoJAX SimpleGA", "EvoJAX PGPE")
+EVOSAX = ("evosax SimpleGA", "evosax OpenES")
+EVOJAX = ("EvoJAX SimpleGA", "EvoJAX PGPE")
+PEERS = EVOSAX + EVOJAX
+
+
+def variants(cfg: Any, truncation: int) -> dict[str, Any]:
+    """This project's GAs that ``--contenders`` may name (item 2's study), each a ``Strategy`` on ``cfg``'s
+    sigma and population: ``truncation`` / ``deep_ga`` are the presets (``simple``, the job's, is built
+    by :func:`contenders_for`); the ``half*`` and ``quarter`` variants draw parents
+    uniformly from the top half (as evosax's SimpleGA does) and mutate every weight, and differ in one
+    thing each (elite, crossover, self-adaptive sigma, mutation fraction)."""
+    import evojax_ga as ega
+    from evojax_ga import crossover as xo
+    from evojax_ga import mutation as mu
+    from evojax_ga import selection as sel
+
+    def half(elite: int = 1, crossover: Any = None, mutate: Any = None, select: Any = None) -> Any:
+        return ega.ga(select=select or sel.uniform(), crossover=crossover or xo.none(),
+                      mutate=mutate or mu.gaussian(1.0, cfg.sigma), elite=elite, parent_pool=0.5)
+
+    return {
+        "truncation": ega.presets.truncation_ga(parent_pool=0.5, tournament=2, sigma=cfg.sigma, elite=1),
+        "deep_ga": ega.presets.deep_ga(truncation=truncation, sigma=cfg.sigma, elite=cfg.elite),
+        "half": half(),
+        "half_e0": half(elite=0),
+        "half_x": half(crossover=xo.uniform(0.5)),
+        "half_sa": half(mutate=mu.self_adaptive(mu.gaussian(1.0, cfg.sigma), tau=0.3)),
+        "half_mix2": half(mutate=mu.scale_mixture(mu.gaussian(1.0, cfg.sigma), spread=math.log(2))),
+        "half_mix4": half(mutate=mu.scale_mixture(mu.gaussian(1.0, cfg.sigma), spread=math.log(4))),
+        "quarter": ega.ga(select=sel.uniform(), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma), elite=1,
+                          parent_pool=0.25),
+        "half_e2": half(elite=2),
+        "half_rank": half(select=sel.linear_rank(2.0)),
+        "half_r50": half(mutate=mu.gaussian(0.5, cfg.sigma * 2 ** 0.5)),
+        "half_e4": half(elite=4),
+    }
 
 
 class Contender(NamedTuple):
     """``init(key) -> state``; ``gen(key, state) -> (state, fitness [P], population, env_steps)``
-    (fitness: higher is better; population in the shared task's parameter tree), both jitted."""
+    (fitness: higher is better; population in the shared task's parameter tree), both jitted (EvoJAX's:
+    its own jitted ask / tell around the jitted rollout); ``task``: the contender's own task where it
+    differs from the shared one (the recommended-settings table), else None."""
     name: str
     init: Callable[..., Any]
     gen: Callable[..., Any]
+    task: Any = None
 
 
 def shared_config(job: str, pop: int, episodes: int, hidden: tuple[int, ...], activation: str,
@@ -76,10 +116,12 @@ def ours(name: str, parts: Any, strategy: Any) -> Contender:
     return Contender(name, init, gen)
 
 
-def evosax_contender(name: str, parts: Any, pop_size: int, sigma: float, lr: float) -> Contender:
+def evosax_contender(name: str, parts: Any, pop_size: int, sigma: float, lr: float,
+                     optimizer: Any = None) -> Contender:
     """evosax's SimpleGA or OpenES (own ask / tell, minimising the negated return) on the shared task:
     the population is the flat vector of the shared network's weights, unravelled for the rollout.
-    SimpleGA's first generation is the shared initial population; OpenES starts from a zero mean."""
+    SimpleGA's first generation is the shared initial population; OpenES starts from a zero mean and
+    uses Adam(``lr``) unless ``optimizer`` (an optax transformation) is given."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -94,7 +136,8 @@ def evosax_contender(name: str, parts: Any, pop_size: int, sigma: float, lr: flo
     if name == "evosax SimpleGA":
         es: Any = SimpleGA(population_size=pop_size, solution=flat, std_schedule=schedule)
     else:
-        es = Open_ES(population_size=pop_size, solution=flat, optimizer=optax.adam(lr), std_schedule=schedule)
+        es = Open_ES(population_size=pop_size, solution=flat, std_schedule=schedule,
+                     optimizer=optax.adam(lr) if optimizer is None else optimizer)
     params = es.default_params
 
     @jax.jit
@@ -121,13 +164,63 @@ def evosax_contender(name: str, parts: Any, pop_size: int, sigma: float, lr: flo
     return Contender(name, init, gen)
 
 
+def evojax_contender(name: str, parts: Any, pop_size: int, sigma: float) -> Contender:
+    """EvoJAX's SimpleGA (top half, each parent copied twice, every weight mutated, no elite) or PGPE
+    (its defaults: ClipUp, centre learning rate 0.15, symmetric sampling, ranks) through their own
+    ``ask`` / ``tell`` on the flat weight vector, std ``sigma`` for both. EvoJAX's algorithms are Python
+    objects holding their own key (seeded from the run's key); SimpleGA's first generation is the shared
+    initial population, PGPE starts from a zero centre."""
+    import jax
+    import jax.numpy as jnp
+    from evojax.algo import PGPE, SimpleGA
+    from jax.flatten_util import ravel_pytree
+
+    task, init_population = parts.task, parts.init_population
+    template = jax.eval_shape(lambda k: jax.tree_util.tree_map(lambda x: x[0], init_population(k)), jax.random.key(0))
+    _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), template))
+
+    @jax.jit
+    def first_flat(key: Any) -> Any:
+        return jax.vmap(lambda p: ravel_pytree(p)[0])(init_population(key))
+
+    @jax.jit
+    def evaluate(key: Any, flat: Any) -> Any:
+        pop = jax.vmap(unravel)(flat)
+        fit, metrics = task.evaluate(jax.random.fold_in(key, 1), pop)     # k_eval: as every contender's
+        return fit, pop, metrics["env_steps"]
+
+    def init(key: Any) -> Any:
+        first = first_flat(key)
+        seed = int(jax.random.randint(jax.random.fold_in(key, 7), (), 0, 2 ** 31 - 1))
+        if name == "EvoJAX SimpleGA":
+            algo: Any = SimpleGA(param_size=first.shape[1], pop_size=pop_size, sigma=sigma, seed=seed)
+        else:
+            algo = PGPE(pop_size=pop_size, param_size=first.shape[1], init_stdev=sigma, seed=seed)
+        return [algo, first, 0]
+
+    def gen(key: Any, state: Any) -> Any:
+        algo, first, g = state
+        asked = algo.ask()
+        if name == "EvoJAX SimpleGA" and g == 0:
+            asked = algo.params = first
+        fit, pop, env_steps = evaluate(key, asked)
+        algo.tell(fit)
+        return [algo, first, g + 1], fit, pop, env_steps
+
+    return Contender(name, init, gen)
+
+
 def solve(c: Contender, check: Callable[..., Any], seed: int, target: float, cap_s: float,
-          max_generations: int) -> dict[str, Any]:
-    """One run of ``c`` on ``seed`` until the shared solved check passes or a cap is hit."""
+          max_generations: int, z: float = 0.0, confirm: bool = False) -> dict[str, Any]:
+    """One run of ``c`` on ``seed`` until the shared solved check passes or a cap is hit.
+
+    The check: ``control.passes(returns, target, z)`` on the check's fresh episodes and, with ``confirm``,
+    on a second fresh set as well (this project's default check: ``z = 1.645``, ``confirm``). ``confirmed``
+    then records whether a further fresh set (not part of the time) reaches the threshold on its mean."""
     import jax
     import numpy as np
 
-    from evojax_ga.runs.control import CONFIRM_SALT
+    from evojax_ga.runs.control import CONFIRM_SALT, passes
 
     k_init, k_evolve, k_check = jax.random.split(jax.random.key(seed), 3)
     state = jax.block_until_ready(c.init(k_init))
@@ -141,9 +234,12 @@ def solve(c: Contender, check: Callable[..., Any], seed: int, target: float, cap
             checks += 1
             k = jax.random.fold_in(k_check, g)
             ret = np.asarray(check(k, pop, i))
-            if ret.mean() >= target:
+            ok = passes(ret, target, z)
+            if ok and confirm:
+                ok = passes(np.asarray(check(jax.random.fold_in(k, CONFIRM_SALT), pop, i)), target, z)
+            if ok:
                 s = time.perf_counter() - t0
-                again = np.asarray(check(jax.random.fold_in(k, CONFIRM_SALT), pop, i))
+                again = np.asarray(check(jax.random.fold_in(k, CONFIRM_SALT + int(confirm)), pop, i))
                 return {"solved": True, "s": s, "generations": g + 1, "env_steps": steps, "checks": checks,
                         "check_mean": float(ret.mean()), "confirm_mean": float(again.mean()),
                         "confirmed": bool(again.mean() >= target)}
@@ -163,16 +259,18 @@ def make_check(task: Any, episodes: int) -> Callable[..., Any]:
 
 def contenders_for(cfg: Any, names: tuple[str, ...], truncation: int, lr: float) -> tuple[Any, list[Contender]]:
     """``(shared task, contenders of names)`` on ``cfg``."""
-    import evojax_ga as ega
     from evojax_ga.runs import control
 
     parts = control.build(cfg)
     out = []
+    ours_ = variants(cfg, truncation)
     for name in names:
         if name == "simple":
             out.append(ours(name, parts, parts.strategy))
-        elif name == "deep_ga":
-            out.append(ours(name, parts, ega.presets.deep_ga(truncation=truncation, sigma=cfg.sigma, elite=cfg.elite)))
+        elif name in ours_:
+            out.append(ours(name, parts, ours_[name]))
+        elif name in EVOJAX:
+            out.append(evojax_contender(name, parts, cfg.pop_size, cfg.sigma))
         else:
             out.append(evosax_contender(name, parts, cfg.pop_size, cfg.sigma, lr))
     return parts.task, out
@@ -207,6 +305,10 @@ def row_of(env: str, target: float, name: str, runs: list[dict[str, Any]], comp:
 
 def configs(ap: argparse.ArgumentParser, a: argparse.Namespace) -> list[Any]:
     """The shared config of every ``--envs`` entry; a bad argument exits (code 2) with one line naming it."""
+    known = {"simple", *PEERS, *variants(shared_config("cartpole", 8, 1, (4,), "relu", False, 1), 4)}
+    for name in a.contenders.split(","):
+        if name not in known:
+            ap.error(f"--contenders: unknown contender {name!r}; known: {', '.join(sorted(known))}")
     for name in ("seeds", "max_generations"):
         if getattr(a, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
@@ -234,12 +336,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--envs", default="cartpole,acrobot,acrobot:-85",
                     help="control jobs, comma-separated; JOB:T sets the threshold T")
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
+    ap.add_argument("--contenders", default=",".join(CONTENDERS),
+                    help="comma-separated: simple, the names of variants(), 'evosax SimpleGA', 'evosax OpenES'")
     ap.add_argument("--pop", type=int, default=256)
     ap.add_argument("--episodes", type=int, default=1)
     ap.add_argument("--hidden", default="16,16")
     ap.add_argument("--activation", default="relu")
     ap.add_argument("--normalize-obs", action="store_true")
     ap.add_argument("--check-episodes", type=int, default=100)
+    ap.add_argument("--check", choices=("single", "default"), default="single",
+                    help="single: the mean of the check's episodes; default: this project's default check "
+                         "(lower 95%% bound, z = 1.645, on the check and on a second fresh set)")
     ap.add_argument("--truncation", type=int, default=32, help="deep_ga parents: the top T")
     ap.add_argument("--sigma", type=float, default=0.1, help="mutation / perturbation std of every contender")
     ap.add_argument("--es-lr", type=float, default=0.01, help="OpenES Adam learning rate")
@@ -254,17 +362,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {"rows": rows}
     cfgs = configs(ap, a)                  # every bad argument refused here, before any compute
     hidden = cfgs[0].hidden
-    names = CONTENDERS if harness.peer_available("evosax") else CONTENDERS[:2]
-    notes = [] if len(names) == len(CONTENDERS) else [harness.skip_note("evosax", "not installed (peers extra)")]
+    wanted = tuple(a.contenders.split(","))
+    missing = {p for p in ("evosax", "evojax") if not harness.peer_available(p)}
+    names = tuple(n for n in wanted if n.split(" ")[0].lower() not in missing)
+    notes = [harness.skip_note(p, "not installed (peers extra)") for p in sorted(missing)
+             if any(n.split(" ")[0].lower() == p for n in wanted)]
     rows, raw = [], []
     for cfg in cfgs:
         task, cs = contenders_for(cfg, names, a.truncation, a.es_lr)
         check = make_check(task, a.check_episodes)
         comp = {c.name: compile_s(c, check) for c in cs}
         runs: dict[str, list[dict]] = {c.name: [] for c in cs}
-        for seed in range(a.seeds):          # interleaved: every contender on seed s before seed s + 1
+        for seed in range(a.first_seed, a.first_seed + a.seeds):   # interleaved: all on seed s before s + 1
             for c in cs:
-                r = solve(c, check, seed, cfg.target, a.cap_s, a.max_generations)
+                r = solve(c, check, seed, cfg.target, a.cap_s, a.max_generations,
+                          z=1.645 if a.check == "default" else 0.0, confirm=a.check == "default")
                 runs[c.name].append({"seed": seed, **r})
                 print(json.dumps({"env": cfg.env, "contender": c.name, "seed": seed, **r}), flush=True)
         for c in cs:
@@ -276,7 +388,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    "env": harness.env_info(), "versions": {p: _version(p) for p in ("jax", "evosax", "gymnax")},
                    "rows": rows, "notes": notes, "raw": raw}
         name = f"{a.envs.replace(',', '-').replace(':', '')}-{a.activation}{'-'.join(map(str, hidden))}"
-        out = Path(a.out) if a.out else OUT_DIR / f"{name}{'-norm' if a.normalize_obs else ''}.json"
+        suffix = ("-norm" if a.normalize_obs else "") + ("-check" if a.check == "default" else "")
+        out = Path(a.out) if a.out else OUT_DIR / f"{name}{suffix}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(payload, indent=1, default=str))
     print(harness.markdown_table(rows))

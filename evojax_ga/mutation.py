@@ -39,7 +39,7 @@ from evojax_ga.population import first_leaf, validate_population
 from evojax_ga.types import MutateFn, Params, Population, PRNGKey
 
 __all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "mixed", "categorical", "chain",
-           "by_dtype", "self_adaptive", "set_param", "get_param", "count_nonfinite_params"]
+           "by_dtype", "self_adaptive", "scale_mixture", "set_param", "get_param", "count_nonfinite_params"]
 
 #: ``(key, params, parent_index [P] int32, is_child [P] bool) -> params`` of the next population
 InheritFn = Callable[[PRNGKey, Params, jax.Array, jax.Array], Params]
@@ -318,6 +318,30 @@ def self_adaptive(base: Mutation, tau: float) -> Mutation:
         z = jax.random.normal(key, (n,), jnp.float32)
         return set_param(params, "sigma", jnp.where(is_child, sigma * jnp.exp(tau * z), sigma))
     return Mutation(base.params, base.apply, f"self_adaptive({base.name}, tau={tau})", inherit)
+
+
+def scale_mixture(base: Mutation, spread: float) -> Mutation:
+    """A fresh step size for every child each generation: ``base`` (a mutation with a scalar ``sigma``,
+    e.g. :func:`gaussian`) mutates child ``i`` with ``sigma * exp(spread * U(-1, 1))``, so the population
+    tries small and large steps at once (log-uniform over ``[sigma e^-spread, sigma e^spread]``, median
+    ``sigma``); nothing is inherited. spread: >= 0 (0 = ``base`` itself). The params hold the ``[P]``
+    sigmas of the last population handed out and ``sigma_base``, the scalar they are drawn around.
+    """
+    if not isinstance(base, Mutation):
+        raise TypeError(f"base must be a Mutation, got {type(base).__name__}")
+    spread = check_nonneg(spread, "spread")
+    if not isinstance(base.params, dict) or "sigma" not in base.params or jnp.ndim(base.params["sigma"]) != 0:
+        raise ValueError(f"scale_mixture needs a mutation with a scalar 'sigma' parameter (e.g. mutation.gaussian), "
+                         f"got base={base.name}")
+    params = {**base.params, "sigma_base": base.params["sigma"]}
+
+    def apply(key, params, pop, row_offset=0):
+        return base.apply(key, {k: v for k, v in params.items() if k != "sigma_base"}, pop, row_offset)
+
+    def inherit(key, params, parent_index, is_child):
+        u = jax.random.uniform(key, parent_index.shape, jnp.float32, -1.0, 1.0)
+        return {**params, "sigma": params["sigma_base"] * jnp.exp(spread * u)}
+    return Mutation(params, apply, f"scale_mixture({base.name}, spread={spread})", inherit)
 
 
 def set_param(params: Any, name: str, value: Any) -> Any:

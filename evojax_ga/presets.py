@@ -11,7 +11,7 @@ from typing import Sequence
 from evojax_ga import adaptation, crossover, mutation, selection
 from evojax_ga.strategy import Strategy, ga
 
-__all__ = ["simple_ga", "genetic_mlp", "deep_ga", "mnist_cnn_ga"]
+__all__ = ["simple_ga", "genetic_mlp", "deep_ga", "truncation_ga", "mnist_cnn_ga"]
 
 
 def simple_ga(mutation_rate: float = 0.1, sigma: float = 0.02, tournament: int = 2, crossover_prob: float = 0.5,
@@ -45,11 +45,25 @@ def genetic_mlp(pop_size: int, die_off_rate: float = 0.5, preference: float = 1.
               adapt=adaptation.stagnation(mutation_rate_increase, mutation_rate_cap))
 
 
-def deep_ga(truncation: int = 20, sigma: float = 0.002, elite: int = 1) -> Strategy:
-    """Such et al. 2017 deep GA: parents uniform from the top ``truncation``, every weight
+def deep_ga(truncation: int | float = 20, sigma: float = 0.002, elite: int = 1) -> Strategy:
+    """Such et al. 2017 deep GA: parents uniform from the top ``truncation`` (an int, or a fraction in
+    (0, 1] of the population: 0.5 is the top half, the control jobs' setting), every weight
     ``+= sigma * N(0, 1)``, no crossover, ``elite`` kept unchanged."""
     return ga(select=selection.uniform(), crossover=crossover.none(), mutate=mutation.gaussian(1.0, sigma),
               elite=elite, parent_pool=truncation)
+
+
+def truncation_ga(parent_pool: int | float = 0.5, tournament: int = 2, sigma: float = 0.1,
+                  elite: int = 1) -> Strategy:
+    """The control jobs' GA: parents by a ``tournament`` among the top ``parent_pool`` (an int, or a
+    fraction of the population; a binary tournament in the top half is close to linear ranking there),
+    every weight ``+= sigma * N(0, 1)``, no crossover, ``elite`` kept unchanged and re-evaluated.
+
+    Chosen on the equal-terms control study (``benchmarks/README.md``): selection pressure inside a
+    wide pool plus an elite; ``tournament=1`` and no elite is evosax's / EvoJAX's SimpleGA.
+    """
+    return ga(select=selection.tournament(tournament), crossover=crossover.none(),
+              mutate=mutation.gaussian(1.0, sigma), elite=elite, parent_pool=parent_pool)
 
 
 def mnist_cnn_ga(preference: float = 2.0, mutation_rate: float = 0.05, sigma: float = 0.05, elite: int = 1) -> Strategy:

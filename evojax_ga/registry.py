@@ -47,6 +47,7 @@ PRESETS: dict[str, Factory] = {
     "simple_ga": presets.simple_ga,
     "genetic_mlp": presets.genetic_mlp,
     "deep_ga": presets.deep_ga,
+    "truncation_ga": presets.truncation_ga,
     "mnist_cnn_ga": presets.mnist_cnn_ga,
 }
 

@@ -20,26 +20,71 @@ def test_row_counts_unsolved_runs_and_confirmations():
     assert et.row_of("CartPole-v1", 475.0, "simple", runs[:2], 2.0, 20.0)["worst_s"] == 3.0
 
 
-@pytest.mark.skipif(importlib.util.find_spec("evosax") is None,
-                    reason="evosax absent (the peers extra): the evosax contenders cannot be built")
-def test_evosax_simple_ga_plays_the_shared_task_on_the_shared_initial_population():
-    cfg = et.shared_config("pendulum", pop=4, episodes=1, hidden=(2,), activation="relu", normalize_obs=False,
-                           check_episodes=2)
-    _, (ours, peer) = et.contenders_for(cfg, ("simple", "evosax SimpleGA"), truncation=2, lr=0.01)
+def _needs(module):
+    return pytest.mark.skipif(importlib.util.find_spec(module) is None,
+                              reason=f"{module} absent (the peers extra): its contenders cannot be built")
+
+
+@pytest.mark.parametrize("peer", [pytest.param("evosax SimpleGA", marks=_needs("evosax")),
+                                  pytest.param("EvoJAX SimpleGA", marks=_needs("evojax"))])
+@pytest.mark.parametrize("normalize_obs", [False, True])
+def test_peer_plays_the_shared_task_on_the_shared_initial_population(peer, normalize_obs):
+    """The peer sees what ours sees: the same network, start states and observation handling (raw, or
+    the shared normalising wrapper), so generation 0 gives identical fitness."""
+    cfg = et.shared_config("pendulum", pop=4, episodes=1, hidden=(2,), activation="relu",
+                           normalize_obs=normalize_obs, check_episodes=2)
+    _, (ours, other) = et.contenders_for(cfg, ("simple", peer), truncation=2, lr=0.01)
     key = jax.random.key(3)
     _, fit_ours, pop_ours, _ = ours.gen(key, ours.init(key))
-    _, fit_peer, pop_peer, _ = peer.gen(key, peer.init(key))
-    # generation 0 of both: the same raw-observation rollout of the same initial population on the same
-    # start states (Pendulum: every start state gives another return)
+    _, fit_peer, pop_peer, _ = other.gen(key, other.init(key))
+    # generation 0 of both: the same rollout of the same initial population on the same start states
+    # (Pendulum: every start state gives another return)
     for a, b in zip(jax.tree_util.tree_leaves(pop_ours), jax.tree_util.tree_leaves(pop_peer)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     np.testing.assert_array_equal(np.asarray(fit_ours), np.asarray(fit_peer))
 
 
+def test_normalised_observations_reach_every_contender_alike():
+    """--normalize-obs changes the shared task itself (not one contender's view of it)."""
+    key = jax.random.key(0)
+    fits = []
+    for norm in (False, True):
+        cfg = et.shared_config("pendulum", pop=4, episodes=1, hidden=(2,), activation="relu", normalize_obs=norm,
+                               check_episodes=2)
+        task, (c,) = et.contenders_for(cfg, ("half",), truncation=2, lr=0.01)
+        fits.append(np.asarray(c.gen(key, c.init(key))[1]))
+    assert not np.array_equal(*fits)
+
+
 @pytest.mark.parametrize("argv, words", [(["--seeds", "0"], "--seeds"), (["--cap-s", "0"], "--cap-s"),
                                           (["--envs", "acrobot:abc"], "--envs 'acrobot:abc'"),
-                                          (["--envs", "cartpole", "--truncation", "999"], "truncation")])
+                                          (["--envs", "cartpole", "--truncation", "999"], "truncation"),
+                                          (["--contenders", "simple,nope"], "--contenders: unknown contender 'nope'")])
 def test_bad_arguments_exit_2_naming_the_argument(argv, words, capsys):
     with pytest.raises(SystemExit) as exc:
         et.main(argv)
     assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [(["--envs", "nope"], "--envs: unknown job 'nope'"),
+                                          (["--contenders", "evojax_ga job,nope"], "--contenders: unknown contender"),
+                                          (["--seeds", "0"], "--seeds")])
+def test_recommended_refuses_bad_arguments_before_any_compute(argv, words, capsys):
+    from benchmarks import recommended
+    with pytest.raises(SystemExit) as exc:
+        recommended.main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("peer", [pytest.param("evosax SimpleGA", marks=_needs("evosax")),
+                                  pytest.param("EvoJAX PGPE", marks=_needs("evojax"))])
+def test_recommended_gives_the_job_its_own_settings_and_the_peer_raw_observations(peer):
+    """CartPole's job normalises observations; the peers' rollouts do not: same start states, other inputs."""
+    from benchmarks import recommended
+    cfg, (ours, other) = recommended.contenders_for("cartpole", (recommended.OURS, peer))
+    assert cfg.normalize_obs and ours.task is not other.task
+    pop = ours.gen(jax.random.key(0), ours.init(jax.random.key(0)))[2]        # the job's 128 initial members
+    k = jax.random.key(1)
+    fit_norm = np.asarray(ours.task.evaluate(k, pop)[0])
+    fit_raw = np.asarray(other.task.evaluate(k, pop)[0])
+    assert not np.array_equal(fit_norm, fit_raw)      # the same members act on other observations

@@ -98,6 +98,41 @@ def test_self_adaptive_inherit_rule(key):
         mu.self_adaptive(mu.gaussian(), -1.0)
 
 
+def test_scale_mixture_draws_a_fresh_log_uniform_sigma_per_child(key):
+    m = mu.scale_mixture(mu.gaussian(1.0, 0.2), spread=float(np.log(4)))
+    p = m.inherit(key, m.params, jnp.zeros(4000, jnp.int32), jnp.ones(4000, bool))
+    sig = np.asarray(p["sigma"])
+    assert sig.shape == (4000,) and p["sigma_base"] == np.float32(0.2)      # the base is kept, not drifted
+    assert 0.05 - 1e-6 <= sig.min() and sig.max() <= 0.8 + 1e-6             # [sigma / 4, 4 sigma]
+    u = np.log(sig / 0.2) / np.log(4)                                       # U(-1, 1): mean 0, var 1/3
+    assert abs(u.mean()) < 0.05 and abs(u.var() - 1 / 3) < 0.03
+    again = np.asarray(m.inherit(jax.random.fold_in(key, 1), p, jnp.zeros(4000, jnp.int32), jnp.ones(4000, bool))
+                       ["sigma"])
+    assert np.corrcoef(sig, again)[0, 1] < 0.1                             # nothing inherited
+    x = {"w": jnp.zeros((6, 2000))}
+    six = p["sigma"][:6]
+    out = np.asarray(m(key, x, {**p, "sigma": six})["w"])
+    np.testing.assert_allclose(out.std(1), np.asarray(six), rtol=0.1)     # each row mutates with its sigma
+    zero = mu.scale_mixture(mu.gaussian(1.0, 0.2), spread=0.0)
+    np.testing.assert_array_equal(zero.inherit(key, zero.params, jnp.arange(3), jnp.ones(3, bool))["sigma"],
+                                  np.full(3, 0.2, np.float32))
+    with pytest.raises(ValueError, match="scalar 'sigma'"):
+        mu.scale_mixture(mu.sign(0.1), 1.0)
+
+
+def test_scale_mixture_in_a_ga_keeps_the_elite_and_reports_sigma_mean(key):
+    strat = ega.ga(select=ega.selection.uniform(), crossover=xo.none(),
+                   mutate=mu.scale_mixture(mu.gaussian(1.0, 0.1), 1.0), elite=1, parent_pool=0.5)
+    pop = {"w": jax.random.normal(key, (8, 3))}
+    state = strat.init(key, pop)
+    task = lambda k, p: -jnp.sum(p["w"] ** 2, axis=1)
+    state, m = jax.jit(strat.step, static_argnums=2)(key, state, task)
+    state, m = jax.jit(strat.step, static_argnums=2)(jax.random.fold_in(key, 1), state, task)
+    assert state.params["mutation"]["sigma"].shape == (8,) and "sigma_mean" in m
+    best = int(np.argmax(np.asarray(task(key, pop))))
+    np.testing.assert_array_equal(np.asarray(state.population["w"][0]), np.asarray(pop["w"][best]))
+
+
 def test_gaussian_rate_and_scale(key, pop):
     out = mu.gaussian(0.1, 0.5)(key, pop)
     c = changed(out["w"], pop["w"])

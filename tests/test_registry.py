@@ -13,13 +13,13 @@ def test_registries_are_complete(module, table):
     factories = {name for name in module.__all__
                  if callable(getattr(module, name)) and getattr(getattr(module, name), "__annotations__", {})
                  .get("return") in (kind.__name__, kind)}
-    factories -= {"chain", "self_adaptive", "by_dtype"}   # combinators take operators, not settings
+    factories -= {"chain", "self_adaptive", "scale_mixture", "by_dtype"}   # combinators take operators, not settings
     assert factories, module.__name__
     assert factories <= {f.__name__ for f in table.values()}, factories - {f.__name__ for f in table.values()}
 
 
 def test_preset_names_are_stable():
-    assert set(registry.PRESETS) == {"simple_ga", "genetic_mlp", "deep_ga", "mnist_cnn_ga"}
+    assert set(registry.PRESETS) == {"simple_ga", "genetic_mlp", "deep_ga", "truncation_ga", "mnist_cnn_ga"}
 
 
 def test_register_refuses_duplicates_and_get_lists_known_names():

@@ -57,6 +57,17 @@ def test_control_config_is_checked_on_creation(bad, match):
         dataclasses.replace(ok, **bad)
 
 
+def test_control_truncation_is_a_count_or_a_fraction_of_the_population():
+    half = control.config_for("cartpole", preset="deep_ga", pop_size=16, truncation=0.5)
+    assert control.build(half).strategy.config["parent_pool"] == 0.5      # the top 8 of 16
+    assert control.build(dataclasses.replace(half, truncation=3)).strategy.config["parent_pool"] == 3
+    rec = dataclasses.asdict(half)                                        # config.json keeps the fraction
+    assert control.config_from_record(rec) == half and isinstance(control.config_from_record(rec).truncation, float)
+    for bad in (0.0, 1.5, 17):
+        with pytest.raises(ValueError, match="truncation"):
+            dataclasses.replace(half, truncation=bad)
+
+
 def test_other_configs_are_checked_on_creation():
     with pytest.raises(ValueError, match="crossover"):
         classify.config_for("digits", crossover="nope")

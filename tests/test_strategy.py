@@ -350,6 +350,25 @@ def test_deep_ga_improves(key):
     assert np.all(np.diff(h["best_so_far"]) >= 0)
 
 
+def test_truncation_ga_draws_parents_by_tournament_from_the_top_half_and_keeps_the_elite(key):
+    P = 2000
+    pop = {"w": jnp.arange(P, dtype=jnp.float32)[:, None]}       # fitness = w: member i has rank P - 1 - i
+    s = presets.truncation_ga(parent_pool=0.5, tournament=2, sigma=0.0, elite=1)
+    state = s.tell(s.init(key, pop), pop, pop["w"][:, 0])
+    children, _ = s.ask(jax.random.key(1), state)
+    w = np.asarray(children["w"][:, 0])
+    assert w[0] == P - 1                                          # the elite, unchanged
+    assert w[1:].min() >= P // 2                                  # parents only from the top half
+    # a binary tournament in the top half: E[w] = P/2 + (2/3)(P/2) (uniform there: P/2 + P/4); SE ~ 2.6
+    assert abs(w[1:].mean() - (P / 2 + P / 3)) < 15
+    flat = presets.truncation_ga(parent_pool=0.5, tournament=1, sigma=0.0, elite=1)
+    u = np.asarray(flat.ask(jax.random.key(1), flat.tell(flat.init(key, pop), pop, pop["w"][:, 0]))[0]["w"][1:, 0])
+    assert abs(u.mean() - (P / 2 + P / 4)) < 15
+    moved = presets.truncation_ga(sigma=0.1)                       # every weight mutated (rate 1)
+    m, _ = moved.ask(jax.random.key(1), moved.tell(moved.init(key, pop), pop, pop["w"][:, 0]))
+    assert np.all(np.asarray(m["w"][1:, 0]) != np.round(np.asarray(m["w"][1:, 0])))
+
+
 def test_population_diversity_matches_numpy(key):
     from evojax_ga.strategy import population_diversity
     pop = {"a": jax.random.normal(key, (50, 3, 4)) * 2 + 5, "b": jnp.arange(50, dtype=jnp.int32)[:, None]}

@@ -21,8 +21,8 @@ from evojax_ga.jobs import checkpointing
 __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 
 #: option dest -> ControlConfig field
-_FIELDS = ("pop_size", "generations", "preset", "sigma", "mutation_rate", "truncation", "elite", "target", "block",
-           "episodes", "max_steps", "chunk_size", "early_exit", "normalize_obs", "common_episodes",
+_FIELDS = ("pop_size", "generations", "preset", "sigma", "mutation_rate", "truncation", "tournament", "elite", "target",
+           "block", "episodes", "max_steps", "chunk_size", "early_exit", "normalize_obs", "common_episodes",
            "check_episodes", "confirm_episodes", "check_z", "final_episodes", "hidden", "activation", "init_scale")
 
 
@@ -41,6 +41,18 @@ def _hidden(text: str) -> tuple[int, ...]:
     if not vals or min(vals) < 1:
         raise argparse.ArgumentTypeError(f"--hidden must be comma-separated positive ints like 16,16; got {text!r}")
     return vals
+
+
+def _truncation(text: str) -> int | float:
+    """``--truncation``: an int (members) or a fraction such as 0.5 (ranges are checked by the config)."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an int (members) or a fraction in (0, 1], got {text!r}") \
+                from None
 
 
 def _chunk(text: str) -> int | str:
@@ -69,13 +81,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", choices=PRESETS, default=None,
                    help=f"GA preset: 'simple' = binary tournament, uniform crossover, Gaussian mutation of a "
                         f"fraction --mutation-rate of genes, 1 elite; 'deep_ga' = Such et al.: parents uniform from "
-                        f"the top --truncation, every gene mutated, no crossover (default {d.preset})")
+                        f"the top --truncation, every gene mutated, no crossover; 'truncation' = parents by a "
+                        f"--tournament among the top --truncation, every gene mutated, no crossover, --elite kept "
+                        f"(default {d.preset})")
     g.add_argument("--sigma", type=float, default=None, help=f"Gaussian mutation step (default {d.sigma:g})")
     g.add_argument("--mutation-rate", type=float, default=None,
                    help=f"probability that a gene mutates (simple preset; default {d.mutation_rate:g})")
     g.add_argument("--rate", dest="mutation_rate", type=float, default=None, help=argparse.SUPPRESS)  # old name
-    g.add_argument("--truncation", type=int, default=None, metavar="T",
-                   help=f"deep_ga parents come from the top T (default {d.truncation})")
+    g.add_argument("--truncation", type=_truncation, default=None, metavar="T",
+                   help=f"deep_ga parents come from the top T members, or from the top fraction T of the "
+                        f"population when T is a number in (0, 1) such as 0.5 (default {d.truncation})")
+    g.add_argument("--tournament", type=int, default=None, metavar="K",
+                   help=f"parents are the best of K members drawn at random (simple and truncation presets; "
+                        f"default {d.tournament})")
     g.add_argument("--elite", type=int, default=None, help=f"members copied unchanged (default {d.elite})")
     g.add_argument("--target", type=float, default=None,
                    help=f"solved when the mean return over --check-episodes fresh episodes, then over "

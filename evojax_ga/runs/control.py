@@ -24,12 +24,13 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple
 from evojax_ga._checks import INT32_MAX, check_seed
 from evojax_ga._startup import warm_up
 from evojax_ga.runs import loop
+from evojax_ga.runs.control_jobs import JOB_DEFAULTS
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
            "make_run", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
 
-PRESETS = ("simple", "deep_ga")
+PRESETS = ("simple", "deep_ga", "truncation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,12 +39,12 @@ class ControlConfig:
     env: str
     pop_size: int = 64
     generations: int = 100
-    preset: str = "simple"              # simple | deep_ga
+    preset: str = "simple"              # simple | deep_ga | truncation
     sigma: float = 0.1                  # Gaussian mutation step
     mutation_rate: float = 0.1          # per-gene mutation probability (simple)
     crossover_prob: float = 0.5         # uniform crossover mask probability (simple)
-    tournament: int = 2                 # tournament size (simple)
-    truncation: int = 8                 # parents drawn from the top T (deep_ga)
+    tournament: int = 2                 # tournament size (simple, truncation)
+    truncation: int | float = 8         # parents from the top T, or a fraction in (0, 1] of P (deep_ga, truncation)
     elite: int = 1
     episodes: int = 1
     max_steps: int | None = None
@@ -64,8 +65,11 @@ class ControlConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {list(PRESETS)}, got {self.preset!r}")
+        t = self.truncation
+        if isinstance(t, float) and not (0.0 < t <= 1.0):
+            raise ValueError(f"truncation as a fraction of pop_size must be in (0, 1], got {t!r}")
         for name in ("pop_size", "generations", "episodes", "block", "check_episodes", "final_episodes",
-                     "tournament", "truncation"):
+                     "tournament", *(() if isinstance(t, float) else ("truncation",))):
             v = getattr(self, name)
             # generations >= 1: a run of no generation would save an individual never evaluated as "best"
             lo = 2 if name == "pop_size" else 1
@@ -73,7 +77,7 @@ class ControlConfig:
                 raise ValueError(f"{name} must be an int in [{lo}, 2**31 - 1], got {v!r}")
         if not isinstance(self.elite, int) or isinstance(self.elite, bool) or not 0 <= self.elite < self.pop_size:
             raise ValueError(f"elite must be in [0, pop_size - 1] = [0, {self.pop_size - 1}], got {self.elite!r}")
-        if self.preset == "deep_ga" and self.truncation > self.pop_size:
+        if self.preset in ("deep_ga", "truncation") and isinstance(t, int) and t > self.pop_size:
             raise ValueError(f"truncation must be <= pop_size ({self.pop_size}), got {self.truncation}")
         for name in ("mutation_rate", "crossover_prob"):
             if not (0.0 <= getattr(self, name) <= 1.0):
@@ -104,32 +108,6 @@ class ControlConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
-
-#: per-job defaults (see benchmarks/bench_control.py and benchmarks/README.md for the measurements).
-#: Early exit is on for CartPole only: on the Acrobot, MountainCar and Pendulum jobs' populations some
-#: episode of every chunk runs to the step limit (Pendulum's always do), so it never saved a step there
-#: and its loop condition cost a little (benchmarks/early_exit.py; results are identical either way).
-JOB_DEFAULTS: dict[str, dict[str, Any]] = {
-    # CartPole: 1 episode per member is enough; most of a run is compilation
-    "cartpole": dict(env="CartPole-v1", pop_size=128, generations=100, preset="simple", sigma=0.1,
-                     mutation_rate=0.1, episodes=1, hidden=(16, 16), init_scale=2.0, target=475.0, block=5),
-    # Acrobot at -100 is reached by a random population within a few generations, on raw observations
-    # (normalising divides the joint velocities by 4 pi and 9 pi, and some seeds then fail). The deep GA
-    # from the top half solved every seed tried, in fewer generations than the simple preset.
-    "acrobot": dict(env="Acrobot-v1", pop_size=64, generations=100, preset="deep_ga", truncation=32, sigma=0.1,
-                    episodes=1, hidden=(16, 16), init_scale=1.0, normalize_obs=False, early_exit=False, target=-100.0,
-                    block=5),
-    # MountainCar: normalised observations (velocity is +-0.07), 4 episodes per member so that lucky
-    # single episodes do not win, wide initial weights to find the swinging behaviour
-    "mountaincar": dict(env="MountainCar-v0", pop_size=256, generations=300, preset="simple", sigma=0.3,
-                        mutation_rate=0.1, episodes=4, hidden=(16, 16), init_scale=3.0, early_exit=False, target=-110.0,
-                        block=10),
-    # Pendulum: single-episode returns are very noisy; the deep GA (every weight mutated, parents
-    # from the top 32) improves steadily where sparse mutation stalls; truncation 32 / sigma 0.2 / block 5
-    # solved every seed tried, in fewer generations than truncation 16 / sigma 0.1 / block 10.
-    "pendulum": dict(env="Pendulum-v1", pop_size=256, generations=300, preset="deep_ga", truncation=32, sigma=0.2,
-                     episodes=4, hidden=(16, 16), init_scale=1.0, early_exit=False, target=-200.0, block=5),
-}
 
 #: config.json keys of runs written before the one-name-per-concept renames
 _LEGACY = {"rate": "mutation_rate", "crossover": "crossover_prob"}
@@ -180,8 +158,11 @@ def build(cfg: ControlConfig) -> Parts:
     if cfg.preset == "simple":
         strategy = ega.presets.simple_ga(mutation_rate=cfg.mutation_rate, sigma=cfg.sigma, tournament=cfg.tournament,
                                          crossover_prob=cfg.crossover_prob, elite=cfg.elite)
-    else:
+    elif cfg.preset == "deep_ga":
         strategy = ega.presets.deep_ga(truncation=cfg.truncation, sigma=cfg.sigma, elite=cfg.elite)
+    else:
+        strategy = ega.presets.truncation_ga(parent_pool=cfg.truncation, tournament=cfg.tournament, sigma=cfg.sigma,
+                                             elite=cfg.elite)
 
     # Initial weights: one normal draw per individual (fold_in(key, i): independent of pop_size),
     # kernels scaled by init_scale / sqrt(fan_in) (LeCun), biases by init_scale.
