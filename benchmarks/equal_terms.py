@@ -189,13 +189,18 @@ def evojax_contender(name: str, parts: Any, pop_size: int, sigma: float) -> Cont
         fit, metrics = task.evaluate(jax.random.fold_in(key, 1), pop)     # k_eval: as every contender's
         return fit, pop, metrics["env_steps"]
 
+    ga: Any = None     # one SimpleGA for every run: each instance jits its own ask / tell (a compile per run)
+
     def init(key: Any) -> Any:
+        nonlocal ga
         first = first_flat(key)
         seed = int(jax.random.randint(jax.random.fold_in(key, 7), (), 0, 2 ** 31 - 1))
         if name == "EvoJAX SimpleGA":
-            algo: Any = SimpleGA(param_size=first.shape[1], pop_size=pop_size, sigma=sigma, seed=seed)
-        else:
-            algo = PGPE(pop_size=pop_size, param_size=first.shape[1], init_stdev=sigma, seed=seed)
+            if ga is None:
+                ga = SimpleGA(param_size=first.shape[1], pop_size=pop_size, sigma=sigma, seed=seed)
+            ga.params, ga.rand_key, ga._best_params = first, jax.random.PRNGKey(seed), None   # a fresh start
+            return [ga, first, 0]
+        algo = PGPE(pop_size=pop_size, param_size=first.shape[1], init_stdev=sigma, seed=seed)  # module-level jits
         return [algo, first, 0]
 
     def gen(key: Any, state: Any) -> Any:
@@ -274,6 +279,19 @@ def contenders_for(cfg: Any, names: tuple[str, ...], truncation: int, lr: float)
         else:
             out.append(evosax_contender(name, parts, cfg.pop_size, cfg.sigma, lr))
     return parts.task, out
+
+
+def pooled(files: list[str]) -> list[dict[str, Any]]:
+    """Rows over the raw runs of several result files, by environment, threshold and contender (a seed
+    measured twice counts once; times are not comparable across files: generations and solve rates are)."""
+    runs: dict[tuple, dict[int, dict]] = {}
+    for f in files:
+        for env in json.loads(Path(f).read_text())["raw"]:
+            for name, rs in env["runs"].items():
+                for r in rs:
+                    runs.setdefault((env["env"], env["config"]["target"], name), {}).setdefault(r["seed"], r)
+    return [row_of(env, target, name, list(by_seed.values()), float("nan"), float("nan"))
+            for (env, target, name), by_seed in runs.items()]
 
 
 def compile_s(c: Contender, check: Callable[..., Any]) -> float:
@@ -355,9 +373,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--max-generations", type=int, default=500)
     ap.add_argument("--out", default=None, help="JSON file (default benchmarks/equal_terms/<envs>-<net>.json)")
     ap.add_argument("--table", nargs="+", metavar="JSON", help="print the rows of result files and exit")
+    ap.add_argument("--pool", action="store_true",
+                    help="with --table: one row per environment and contender over the runs of all the files "
+                         "(each seed once; the files must share the other settings)")
     a = ap.parse_args(argv)
     if a.table:
-        rows = [r for f in a.table for r in json.loads(Path(f).read_text())["rows"]]
+        rows = pooled(a.table) if a.pool else [r for f in a.table for r in json.loads(Path(f).read_text())["rows"]]
         print(harness.markdown_table(rows))
         return {"rows": rows}
     cfgs = configs(ap, a)                  # every bad argument refused here, before any compute
@@ -385,7 +406,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raw.append({"env": cfg.env, "config": {k: v for k, v in dataclasses.asdict(cfg).items()}, "runs": runs})
         # written after every environment, so that an interrupted run keeps what it measured
         payload = {"command": " ".join(["python -m benchmarks.equal_terms", *(argv or [])]), "args": vars(a),
-                   "env": harness.env_info(), "versions": {p: _version(p) for p in ("jax", "evosax", "gymnax")},
+                   "env": harness.env_info(),
+                   "versions": {p: _version(p) for p in ("jax", "evosax", "evojax", "gymnax")},
                    "rows": rows, "notes": notes, "raw": raw}
         name = f"{a.envs.replace(',', '-').replace(':', '')}-{a.activation}{'-'.join(map(str, hidden))}"
         suffix = ("-norm" if a.normalize_obs else "") + ("-check" if a.check == "default" else "")
