@@ -10,7 +10,8 @@ generation (tell the fitness of the current population, produce the next populat
 ``(None, reason)`` when the peer cannot run here. The peers do not all implement exactly the
 reference semantics; :data:`PEER_SEMANTICS` says how each one differs.
 
-``reference_step_peers(P, N, repeats)`` times every available peer with ``harness.time_fn``.
+``reference_step_peers(P, N, repeats)`` times every available peer, interleaved within each repeat
+(:func:`benchmarks.interleaved.time_interleaved`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import gc
 from typing import Any, Callable, Union
 
 from benchmarks import harness
+from benchmarks.interleaved import Timed, time_interleaved
 
 StepSpec = Union[tuple[Callable[..., Any], tuple[Any, ...]], tuple[None, str]]
 
@@ -186,14 +188,17 @@ def reference_step_peers(
     quick: bool | None = None,
     roof: dict[str, Any] | None = None,
     notes: list[str] | None = None,
+    first: tuple[str, Timed, str | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Time one reference GA step for every available peer; one row per measured peer.
+    """Time one reference GA step for every available peer, interleaved (``interleaved.time_interleaved``:
+    A, B, C, A, B, C, ... within each repeat); one row per measured contender.
 
-    Rows: ``impl, version, median_s, min_s, compile_s, genes_per_s, x_copy_roofline`` where
-    ``x_copy_roofline`` = step time / (time to move 3*P*N*4 bytes at ``copy_donated_gbps``).
-    ``roof`` defaults to ``harness.roofline(quick)`` (cached per process), with ``quick``
-    inferred as ``P*N < 10**8`` when not given. If ``notes`` is a list, a skip note for each
-    missing peer and a semantics note for each measured one are appended to it.
+    ``first``: ``(label, Timed, version)`` of another contender timed in the same rotation, ahead of the
+    peers (this project's step); its row comes first. Rows: ``impl, version, median_s, min_s, compile_s,
+    genes_per_s, x_copy_roofline`` where ``x_copy_roofline`` = step time / (time to move 3*P*N*4 bytes
+    at ``copy_donated_gbps``). ``roof`` defaults to ``harness.roofline(quick)`` (cached per process),
+    with ``quick`` inferred as ``P*N < 10**8`` when not given. If ``notes`` is a list, a skip note for
+    each missing peer and a semantics note for each measured one are appended to it.
     """
     if quick is None:
         quick = P * N < 100_000_000
@@ -202,32 +207,29 @@ def reference_step_peers(
     genes = P * N
     floor_s = 3 * genes * 4 / (roof["copy_donated_gbps"] * 1e9)
 
-    rows: list[dict[str, Any]] = []
+    contenders: dict[str, Timed] = {}
+    versions: dict[str, str | None] = {}
+    if first is not None:
+        contenders[first[0]], versions[first[0]] = first[1], first[2]
     for label, factory in PEERS:
         fn, args = factory(P, N)
         if fn is None:
             if notes is not None:
                 notes.append(harness.skip_note(label, str(args)))
             continue
-        t = harness.time_fn(fn, *args, repeats=repeats)
-        del fn, args
-        gc.collect()
-        rows.append(
-            {
-                "impl": label,
-                "version": _peer_version(label),
-                "median_s": t["median_s"],
-                "min_s": t["min_s"],
-                "compile_s": t["compile_s"],
-                "genes_per_s": genes / t["median_s"],
-                "x_copy_roofline": t["median_s"] / floor_s,
-            }
-        )
+        contenders[label], versions[label] = Timed(fn, tuple(args)), _peer_version(label)
         if notes is not None:
             notes.append(f"{label}: {PEER_SEMANTICS[label]}")
+    timed = time_interleaved(contenders, repeats=repeats)
+    rows = [{"impl": label, "version": versions[label], "median_s": t["median_s"], "min_s": t["min_s"],
+             "compile_s": t["compile_s"], "genes_per_s": genes / t["median_s"],
+             "x_copy_roofline": t["median_s"] / floor_s} for label, t in timed.items()]
+    del contenders
+    gc.collect()
     if notes is not None:
         notes.append(
             f"x_copy_roofline = step time / {floor_s * 1e3:.2f} ms, the time to move 3 x {P:,} x "
-            f"{N:,} x 4 bytes at the donated-copy bandwidth {roof['copy_donated_gbps']:.1f} GB/s."
+            f"{N:,} x 4 bytes at the donated-copy bandwidth {roof['copy_donated_gbps']:.1f} GB/s. "
+            f"Contenders timed interleaved within each of {repeats} repeats."
         )
     return rows
