@@ -47,7 +47,7 @@ def genetic_mlp(pop_size: int, die_off_rate: float = 0.5, preference: float = 1.
 
 def deep_ga(truncation: int | float = 20, sigma: float = 0.002, elite: int = 1) -> Strategy:
     """Such et al. 2017 deep GA: parents uniform from the top ``truncation`` (an int, or a fraction in
-    (0, 1] of the population: 0.5 is the top half, the control jobs' setting), every weight
+    (0, 1] of the population: 0.5 is the top half), every weight
     ``+= sigma * N(0, 1)``, no crossover, ``elite`` kept unchanged."""
     return ga(select=selection.uniform(), crossover=crossover.none(), mutate=mutation.gaussian(1.0, sigma),
               elite=elite, parent_pool=truncation)
