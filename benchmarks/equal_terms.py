@@ -31,16 +31,14 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 from benchmarks import harness
 from benchmarks.bench_control import _median, _version
+from benchmarks.contenders import EVOJAX, PEERS, Contender, evojax_contender, evosax_contender, ours
 
 OUT_DIR = Path(__file__).resolve().parent / "equal_terms"
 CONTENDERS = ("truncation", "simple", "deep_ga", "evosax SimpleGA", "evosax OpenES", "EvoJAX SimpleGA", "EvoJAX PGPE")
-EVOSAX = ("evosax SimpleGA", "evosax OpenES")
-EVOJAX = ("EvoJAX SimpleGA", "EvoJAX PGPE")
-PEERS = EVOSAX + EVOJAX
 
 
 def variants(cfg: Any, truncation: int) -> dict[str, Any]:
@@ -76,17 +74,6 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
     }
 
 
-class Contender(NamedTuple):
-    """``init(key) -> state``; ``gen(key, state) -> (state, fitness [P], population, env_steps)``
-    (fitness: higher is better; population in the shared task's parameter tree), both jitted (EvoJAX's:
-    its own jitted ask / tell around the jitted rollout); ``task``: the contender's own task where it
-    differs from the shared one (the recommended-settings table), else None."""
-    name: str
-    init: Callable[..., Any]
-    gen: Callable[..., Any]
-    task: Any = None
-
-
 def shared_config(job: str, pop: int, episodes: int, hidden: tuple[int, ...], activation: str,
                   normalize_obs: bool, check_episodes: int) -> Any:
     """The control config every contender shares (this project's single solved check)."""
@@ -94,125 +81,6 @@ def shared_config(job: str, pop: int, episodes: int, hidden: tuple[int, ...], ac
     return control.config_for(job, preset="simple", pop_size=pop, episodes=episodes, hidden=hidden,
                               activation=activation, normalize_obs=normalize_obs, check_episodes=check_episodes,
                               confirm_episodes=0, check_z=0.0)
-
-
-def ours(name: str, parts: Any, strategy: Any) -> Contender:
-    """One of this project's presets through its ask / evaluate / tell on the shared task."""
-    import jax
-
-    task, init_population = parts.task, parts.init_population
-
-    @jax.jit
-    def init(key: Any) -> Any:
-        return strategy.init(key, init_population(key))
-
-    @jax.jit
-    def gen(key: Any, state: Any) -> Any:
-        k_ask, k_eval = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)   # k_eval: as every contender's
-        pop, state = strategy.ask(k_ask, state)     # generation 0: the initial population itself
-        fit, metrics = task.evaluate(k_eval, pop)
-        return strategy.tell(state, pop, fit), fit, pop, metrics["env_steps"]
-
-    return Contender(name, init, gen)
-
-
-def evosax_contender(name: str, parts: Any, pop_size: int, sigma: float, lr: float,
-                     optimizer: Any = None) -> Contender:
-    """evosax's SimpleGA or OpenES (own ask / tell, minimising the negated return) on the shared task:
-    the population is the flat vector of the shared network's weights, unravelled for the rollout.
-    SimpleGA's first generation is the shared initial population; OpenES starts from a zero mean and
-    uses Adam(``lr``) unless ``optimizer`` (an optax transformation) is given."""
-    import jax
-    import jax.numpy as jnp
-    import optax
-    from evosax.algorithms import Open_ES, SimpleGA
-    from jax.flatten_util import ravel_pytree
-
-    task, init_population = parts.task, parts.init_population
-    template = jax.eval_shape(lambda k: jax.tree_util.tree_map(lambda x: x[0], init_population(k)), jax.random.key(0))
-    _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), template))
-    flat = jnp.zeros((sum(int(x.size) for x in jax.tree_util.tree_leaves(template)),), jnp.float32)
-    schedule = optax.constant_schedule(sigma)
-    if name == "evosax SimpleGA":
-        es: Any = SimpleGA(population_size=pop_size, solution=flat, std_schedule=schedule)
-    else:
-        es = Open_ES(population_size=pop_size, solution=flat, std_schedule=schedule,
-                     optimizer=optax.adam(lr) if optimizer is None else optimizer)
-    params = es.default_params
-
-    @jax.jit
-    def init(key: Any) -> Any:
-        first = jax.vmap(lambda p: ravel_pytree(p)[0])(init_population(key))
-        if name == "evosax SimpleGA":
-            state = es.init(key, first, jnp.full((pop_size,), jnp.inf), params)
-        else:
-            state = es.init(key, flat, params)
-        return state, first, jnp.int32(0)
-
-    @jax.jit
-    def gen(key: Any, carry: Any) -> Any:
-        state, first, g = carry
-        k_ask, k_eval, k_tell = (jax.random.fold_in(key, j) for j in range(3))
-        asked, state = es.ask(k_ask, state, params)
-        if name == "evosax SimpleGA":
-            asked = jnp.where(g == 0, first, asked)
-        pop = jax.vmap(unravel)(asked)
-        fit, metrics = task.evaluate(k_eval, pop)
-        state, _ = es.tell(k_tell, asked, -fit, state, params)
-        return (state, first, g + 1), fit, pop, metrics["env_steps"]
-
-    return Contender(name, init, gen)
-
-
-def evojax_contender(name: str, parts: Any, pop_size: int, sigma: float) -> Contender:
-    """EvoJAX's SimpleGA (top half, each parent copied twice, every weight mutated, no elite) or PGPE
-    (its defaults: ClipUp, centre learning rate 0.15, symmetric sampling, ranks) through their own
-    ``ask`` / ``tell`` on the flat weight vector, std ``sigma`` for both. EvoJAX's algorithms are Python
-    objects holding their own key (seeded from the run's key); SimpleGA's first generation is the shared
-    initial population, PGPE starts from a zero centre."""
-    import jax
-    import jax.numpy as jnp
-    from evojax.algo import PGPE, SimpleGA
-    from jax.flatten_util import ravel_pytree
-
-    task, init_population = parts.task, parts.init_population
-    template = jax.eval_shape(lambda k: jax.tree_util.tree_map(lambda x: x[0], init_population(k)), jax.random.key(0))
-    _, unravel = ravel_pytree(jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), template))
-
-    @jax.jit
-    def first_flat(key: Any) -> Any:
-        return jax.vmap(lambda p: ravel_pytree(p)[0])(init_population(key))
-
-    @jax.jit
-    def evaluate(key: Any, flat: Any) -> Any:
-        pop = jax.vmap(unravel)(flat)
-        fit, metrics = task.evaluate(jax.random.fold_in(key, 1), pop)     # k_eval: as every contender's
-        return fit, pop, metrics["env_steps"]
-
-    ga: Any = None     # one SimpleGA for every run: each instance jits its own ask / tell (a compile per run)
-
-    def init(key: Any) -> Any:
-        nonlocal ga
-        first = first_flat(key)
-        seed = int(jax.random.randint(jax.random.fold_in(key, 7), (), 0, 2 ** 31 - 1))
-        if name == "EvoJAX SimpleGA":
-            if ga is None:
-                ga = SimpleGA(param_size=first.shape[1], pop_size=pop_size, sigma=sigma, seed=seed)
-            ga.params, ga.rand_key, ga._best_params = first, jax.random.PRNGKey(seed), None   # a fresh start
-            return [ga, first, 0]
-        algo = PGPE(pop_size=pop_size, param_size=first.shape[1], init_stdev=sigma, seed=seed)  # module-level jits
-        return [algo, first, 0]
-
-    def gen(key: Any, state: Any) -> Any:
-        algo, first, g = state
-        asked = algo.ask()
-        if name == "EvoJAX SimpleGA" and g == 0:
-            asked = algo.params = first
-        fit, pop, env_steps = evaluate(key, asked)
-        algo.tell(fit)
-        return [algo, first, g + 1], fit, pop, env_steps
-
-    return Contender(name, init, gen)
 
 
 def solve(c: Contender, check: Callable[..., Any], seed: int, target: float, cap_s: float,
@@ -321,6 +189,43 @@ def row_of(env: str, target: float, name: str, runs: list[dict[str, Any]], comp:
             "confirmed": f"{sum(r['confirmed'] for r in solved)}/{len(solved)}", "compile_s": comp, "cap_s": cap_s}
 
 
+def available(wanted: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
+    """``(the contenders of wanted whose library is installed, a skip note per missing peer library)``."""
+    missing = {p for p in ("evosax", "evojax") if not harness.peer_available(p)}
+    names = tuple(n for n in wanted if n.split(" ")[0].lower() not in missing)
+    notes = [harness.skip_note(p, "not installed (peers extra)") for p in sorted(missing)
+             if any(n.split(" ")[0].lower() == p for n in wanted)]
+    return names, notes
+
+
+def race(env: str, target: float, cs: list[Contender], checks: dict[str, Callable[..., Any]], a: argparse.Namespace,
+         z: float, confirm: bool) -> tuple[list[dict[str, Any]], dict[str, list[dict]]]:
+    """``(rows, raw runs)`` of contenders ``cs`` on one environment: compile times apart, then seeds
+    ``a.first_seed ..`` with every contender on seed ``s`` before seed ``s + 1`` (interleaved)."""
+    comp = {c.name: compile_s(c, checks[c.name]) for c in cs}
+    runs: dict[str, list[dict]] = {c.name: [] for c in cs}
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
+        for c in cs:
+            r = solve(c, checks[c.name], seed, target, a.cap_s, a.max_generations, z=z, confirm=confirm)
+            runs[c.name].append({"seed": seed, **r})
+            print(json.dumps({"env": env, "contender": c.name, "seed": seed, **r}), flush=True)
+    rows = [row_of(env, target, c.name, runs[c.name], comp[c.name], a.cap_s) for c in cs]
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    return rows, runs
+
+
+def save(out: Path, command: str, argv: list[str] | None, a: argparse.Namespace, rows: list[dict], notes: list[str],
+         raw: list[dict]) -> dict[str, Any]:
+    """Write the result file (after every environment, so that an interrupted run keeps what it measured)."""
+    payload = {"command": " ".join([command, *(argv or [])]), "args": vars(a), "env": harness.env_info(),
+               "versions": {p: _version(p) for p in ("jax", "evosax", "evojax", "gymnax")},
+               "rows": rows, "notes": notes, "raw": raw}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=1, default=str))
+    return payload
+
+
 def configs(ap: argparse.ArgumentParser, a: argparse.Namespace) -> list[Any]:
     """The shared config of every ``--envs`` entry; a bad argument exits (code 2) with one line naming it."""
     known = {"simple", *PEERS, *variants(shared_config("cartpole", 8, 1, (4,), "relu", False, 1), 4)}
@@ -384,36 +289,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfgs = configs(ap, a)                  # every bad argument refused here, before any compute
     hidden = cfgs[0].hidden
     wanted = tuple(a.contenders.split(","))
-    missing = {p for p in ("evosax", "evojax") if not harness.peer_available(p)}
-    names = tuple(n for n in wanted if n.split(" ")[0].lower() not in missing)
-    notes = [harness.skip_note(p, "not installed (peers extra)") for p in sorted(missing)
-             if any(n.split(" ")[0].lower() == p for n in wanted)]
+    names, notes = available(wanted)
     rows, raw = [], []
     for cfg in cfgs:
         task, cs = contenders_for(cfg, names, a.truncation, a.es_lr)
         check = make_check(task, a.check_episodes)
-        comp = {c.name: compile_s(c, check) for c in cs}
-        runs: dict[str, list[dict]] = {c.name: [] for c in cs}
-        for seed in range(a.first_seed, a.first_seed + a.seeds):   # interleaved: all on seed s before s + 1
-            for c in cs:
-                r = solve(c, check, seed, cfg.target, a.cap_s, a.max_generations,
-                          z=1.645 if a.check == "default" else 0.0, confirm=a.check == "default")
-                runs[c.name].append({"seed": seed, **r})
-                print(json.dumps({"env": cfg.env, "contender": c.name, "seed": seed, **r}), flush=True)
-        for c in cs:
-            rows.append(row_of(cfg.env, cfg.target, c.name, runs[c.name], comp[c.name], a.cap_s))
-            print(json.dumps(rows[-1]), flush=True)
+        env_rows, runs = race(cfg.env, cfg.target, cs, {c.name: check for c in cs}, a,
+                              z=1.645 if a.check == "default" else 0.0, confirm=a.check == "default")
+        rows += env_rows
         raw.append({"env": cfg.env, "config": {k: v for k, v in dataclasses.asdict(cfg).items()}, "runs": runs})
-        # written after every environment, so that an interrupted run keeps what it measured
-        payload = {"command": " ".join(["python -m benchmarks.equal_terms", *(argv or [])]), "args": vars(a),
-                   "env": harness.env_info(),
-                   "versions": {p: _version(p) for p in ("jax", "evosax", "evojax", "gymnax")},
-                   "rows": rows, "notes": notes, "raw": raw}
         name = f"{a.envs.replace(',', '-').replace(':', '')}-{a.activation}{'-'.join(map(str, hidden))}"
         suffix = ("-norm" if a.normalize_obs else "") + ("-check" if a.check == "default" else "")
-        out = Path(a.out) if a.out else OUT_DIR / f"{name}{suffix}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(payload, indent=1, default=str))
+        payload = save(Path(a.out) if a.out else OUT_DIR / f"{name}{suffix}.json", "python -m benchmarks.equal_terms",
+                       argv, a, rows, notes, raw)
     print(harness.markdown_table(rows))
     return payload
 

@@ -23,22 +23,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks import contenders, harness
 from benchmarks import equal_terms as et
-from benchmarks import harness
-from benchmarks.bench_control import _version
 
 OUT_DIR = et.OUT_DIR
 OURS = "evojax_ga job"
-CONTENDERS = (OURS, *et.PEERS)
+CONTENDERS = (OURS, *contenders.PEERS)
 #: the peers' documented defaults (constructor defaults) for the step size
 PEER_SIGMA = {"evosax SimpleGA": 1.0, "evosax OpenES": 1.0, "EvoJAX SimpleGA": 0.01, "EvoJAX PGPE": 0.1}
 
 
-def contenders_for(job: str, names: tuple[str, ...]) -> tuple[Any, list[et.Contender]]:
+def contenders_for(job: str, names: tuple[str, ...]) -> tuple[Any, list[contenders.Contender]]:
     """``(job config, contenders of names)``, each contender carrying its own task (``Contender.task``)."""
     import optax
 
@@ -50,11 +48,11 @@ def contenders_for(job: str, names: tuple[str, ...]) -> tuple[Any, list[et.Conte
     out = []
     for name in names:
         if name == OURS:
-            c = et.ours(name, ours_parts, ours_parts.strategy)._replace(task=ours_parts.task)
-        elif name in et.EVOJAX:
-            c = et.evojax_contender(name, raw, cfg.pop_size, PEER_SIGMA[name])._replace(task=raw.task)
+            c = contenders.ours(name, ours_parts, ours_parts.strategy)._replace(task=ours_parts.task)
+        elif name in contenders.EVOJAX:
+            c = contenders.evojax_contender(name, raw, cfg.pop_size, PEER_SIGMA[name])._replace(task=raw.task)
         else:
-            c = et.evosax_contender(name, raw, cfg.pop_size, PEER_SIGMA[name], lr=1e-3,
+            c = contenders.evosax_contender(name, raw, cfg.pop_size, PEER_SIGMA[name], lr=1e-3,
                                     optimizer=optax.sgd(1e-3))._replace(task=raw.task)
         out.append(c)
     return cfg, out
@@ -80,33 +78,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ap.error(f"--contenders: unknown contender {name!r}; known: {', '.join(CONTENDERS)}")
     if a.seeds < 1 or a.max_generations < 1 or not a.cap_s > 0:
         ap.error("--seeds and --max-generations must be >= 1 and --cap-s > 0")
-    missing = {p for p in ("evosax", "evojax") if not harness.peer_available(p)}
-    names = tuple(n for n in wanted if n.split(" ")[0].lower() not in missing)
-    notes = [harness.skip_note(p, "not installed (peers extra)") for p in sorted(missing)]
+    names, notes = et.available(wanted)
     rows, raw_runs = [], []
     for job in a.envs.split(","):
         cfg, cs = contenders_for(job, names)
         checks = {c.name: et.make_check(c.task, cfg.check_episodes) for c in cs}
-        comp = {c.name: et.compile_s(c, checks[c.name]) for c in cs}
-        runs: dict[str, list[dict]] = {c.name: [] for c in cs}
-        for seed in range(a.first_seed, a.first_seed + a.seeds):
-            for c in cs:
-                r = et.solve(c, checks[c.name], seed, cfg.target, a.cap_s, a.max_generations, z=cfg.check_z,
-                             confirm=bool(cfg.confirm_episodes))
-                runs[c.name].append({"seed": seed, **r})
-                print(json.dumps({"env": cfg.env, "contender": c.name, "seed": seed, **r}), flush=True)
-        for c in cs:
-            rows.append(et.row_of(cfg.env, cfg.target, c.name, runs[c.name], comp[c.name], a.cap_s))
-            print(json.dumps(rows[-1]), flush=True)
+        env_rows, runs = et.race(cfg.env, cfg.target, cs, checks, a, z=cfg.check_z, confirm=bool(cfg.confirm_episodes))
+        rows += env_rows
         raw_runs.append({"env": cfg.env, "job_config": dataclasses.asdict(cfg), "peer_sigma": PEER_SIGMA,
                          "runs": runs})
-        payload = {"command": " ".join(["python -m benchmarks.recommended", *(argv or [])]), "args": vars(a),
-                   "env": harness.env_info(),
-                   "versions": {p: _version(p) for p in ("jax", "evosax", "evojax", "gymnax")},
-                   "rows": rows, "notes": notes, "raw": raw_runs}
-        out = Path(a.out) if a.out else OUT_DIR / f"recommended-{a.envs.replace(',', '-')}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(payload, indent=1, default=str))
+        payload = et.save(Path(a.out) if a.out else OUT_DIR / f"recommended-{a.envs.replace(',', '-')}.json",
+                          "python -m benchmarks.recommended", argv, a, rows, notes, raw_runs)
     print(harness.markdown_table(rows))
     return payload
 
