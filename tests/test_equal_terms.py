@@ -1,5 +1,6 @@
 """benchmarks/equal_terms.py: the table's rows, and that the evosax contenders play the shared rollout."""
 
+import dataclasses
 import importlib.util
 
 import jax
@@ -88,3 +89,13 @@ def test_recommended_gives_the_job_its_own_settings_and_the_peer_raw_observation
     fit_norm = np.asarray(ours.task.evaluate(k, pop)[0])
     fit_raw = np.asarray(other.task.evaluate(k, pop)[0])
     assert not np.array_equal(fit_norm, fit_raw)      # the same members act on other observations
+
+
+def test_job_presets_compares_the_old_preset_with_the_new_on_the_job_itself():
+    from benchmarks import job_presets
+    from evojax_ga.runs import control
+    for job, before in job_presets.BEFORE.items():
+        old, new = control.config_for(job, **before), control.config_for(job, **job_presets.AFTER)
+        assert control.config_for(job) in (old, new)       # one of the two is what the job ships today
+        differ = {f.name for f in dataclasses.fields(old) if getattr(old, f.name) != getattr(new, f.name)}
+        assert differ <= {"preset", "truncation", "tournament"}, differ     # nothing but the preset changes
