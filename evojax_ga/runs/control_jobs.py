@@ -16,7 +16,7 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     # every weight mutated, one elite) won the equal-terms study (benchmarks/README.md, "A GA that wins
     # on equal terms"); on these jobs' own settings it solved 6 of 6 seeds each, MountainCar in a median
     # 12 generations against 120 for the simple preset the job used before, CartPole and Acrobot in
-    # about as many generations as before.
+    # about as many generations as before (python -m benchmarks.job_presets).
     # CartPole: 1 episode per member is enough; most of a run is compilation
     "cartpole": dict(env="CartPole-v1", pop_size=128, generations=100, preset="truncation", truncation=0.5,
                      tournament=2, sigma=0.1, episodes=1, hidden=(16, 16), init_scale=2.0, target=475.0, block=5),
@@ -34,7 +34,8 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     # from the top 32) improves steadily where sparse mutation stalls; truncation 32 / sigma 0.2 / block 5
     # solved every seed tried, in fewer generations than truncation 16 / sigma 0.1 / block 10. With the
     # job's 4 episodes per member it also beat the truncation preset (median 45.5 generations against
-    # 78.5 over 6 seeds); on 1 episode per member (equal terms) the top 32 is too greedy.
+    # 78.5 over 6 seeds, python -m benchmarks.job_presets); on 1 episode per member (equal terms) the top
+    # 32 is too greedy.
     "pendulum": dict(env="Pendulum-v1", pop_size=256, generations=300, preset="deep_ga", truncation=32, sigma=0.2,
                      episodes=4, hidden=(16, 16), init_scale=1.0, early_exit=False, target=-200.0, block=5),
 }
