@@ -16,7 +16,7 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     # every weight mutated, one elite) won the equal-terms study (benchmarks/README.md, "A GA that wins
     # on equal terms"); on these jobs' own settings it solved 6 of 6 seeds each, MountainCar in a median
     # 12 generations against 120 for the simple preset the job used before, CartPole and Acrobot in
-    # about as many generations as before (python -m benchmarks.job_presets).
+    # as many generations or fewer (python -m benchmarks.job_presets).
     # CartPole: 1 episode per member is enough; most of a run is compilation
     "cartpole": dict(env="CartPole-v1", pop_size=128, generations=100, preset="truncation", truncation=0.5,
                      tournament=2, sigma=0.1, episodes=1, hidden=(16, 16), init_scale=2.0, target=475.0, block=5),
