@@ -52,9 +52,9 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
     from evojax_ga import mutation as mu
     from evojax_ga import selection as sel
 
-    def half(elite: int = 1, crossover: Any = None, mutate: Any = None, select: Any = None) -> Any:
+    def half(elite: int = 1, crossover: Any = None, mutate: Any = None, select: Any = None, pool: float = 0.5) -> Any:
         return ega.ga(select=select or sel.uniform(), crossover=crossover or xo.none(),
-                      mutate=mutate or mu.gaussian(1.0, cfg.sigma), elite=elite, parent_pool=0.5)
+                      mutate=mutate or mu.gaussian(1.0, cfg.sigma), elite=elite, parent_pool=pool)
 
     return {
         "truncation": ega.presets.truncation_ga(parent_pool=0.5, tournament=2, sigma=cfg.sigma, elite=1),
@@ -65,8 +65,7 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
         "half_sa": half(mutate=mu.self_adaptive(mu.gaussian(1.0, cfg.sigma), tau=0.3)),
         "half_mix2": half(mutate=mu.scale_mixture(mu.gaussian(1.0, cfg.sigma), spread=math.log(2))),
         "half_mix4": half(mutate=mu.scale_mixture(mu.gaussian(1.0, cfg.sigma), spread=math.log(4))),
-        "quarter": ega.ga(select=sel.uniform(), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma), elite=1,
-                          parent_pool=0.25),
+        "quarter": half(pool=0.25),
         "half_e2": half(elite=2),
         "half_rank": half(select=sel.linear_rank(2.0)),
         "half_r50": half(mutate=mu.gaussian(0.5, cfg.sigma * 2 ** 0.5)),
@@ -198,18 +197,19 @@ def available(wanted: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     return names, notes
 
 
-def race(env: str, target: float, cs: list[Contender], checks: dict[str, Callable[..., Any]], a: argparse.Namespace,
-         z: float, confirm: bool) -> tuple[list[dict[str, Any]], dict[str, list[dict]]]:
-    """``(rows, raw runs)`` of contenders ``cs`` on one environment: compile times apart, then seeds
-    ``a.first_seed ..`` with every contender on seed ``s`` before seed ``s + 1`` (interleaved)."""
+def race(env: str, target: float, cs: list[Contender], checks: dict[str, Callable[..., Any]], seeds: range,
+         cap_s: float, max_generations: int, z: float,
+         confirm: bool) -> tuple[list[dict[str, Any]], dict[str, list[dict]]]:
+    """``(rows, raw runs)`` of contenders ``cs`` on one environment: compile times apart, then ``seeds``
+    with every contender on seed ``s`` before seed ``s + 1`` (interleaved)."""
     comp = {c.name: compile_s(c, checks[c.name]) for c in cs}
     runs: dict[str, list[dict]] = {c.name: [] for c in cs}
-    for seed in range(a.first_seed, a.first_seed + a.seeds):
+    for seed in seeds:
         for c in cs:
-            r = solve(c, checks[c.name], seed, target, a.cap_s, a.max_generations, z=z, confirm=confirm)
+            r = solve(c, checks[c.name], seed, target, cap_s, max_generations, z=z, confirm=confirm)
             runs[c.name].append({"seed": seed, **r})
             print(json.dumps({"env": env, "contender": c.name, "seed": seed, **r}), flush=True)
-    rows = [row_of(env, target, c.name, runs[c.name], comp[c.name], a.cap_s) for c in cs]
+    rows = [row_of(env, target, c.name, runs[c.name], comp[c.name], cap_s) for c in cs]
     for row in rows:
         print(json.dumps(row), flush=True)
     return rows, runs
@@ -226,17 +226,30 @@ def save(out: Path, command: str, argv: list[str] | None, a: argparse.Namespace,
     return payload
 
 
+def seeds_of(a: argparse.Namespace) -> range:
+    """The seeds ``--first-seed .. --first-seed + --seeds - 1``."""
+    return range(a.first_seed, a.first_seed + a.seeds)
+
+
+def check_run_args(ap: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """``--seeds`` / ``--max-generations`` >= 1 (where present), ``--first-seed`` in [0, 2**31 - 1 - seeds],
+    ``--cap-s`` > 0; a bad one exits (code 2) with one line naming it, before any compute."""
+    for name in ("seeds", "max_generations"):
+        if getattr(a, name, 1) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if not 0 <= a.first_seed <= 2 ** 31 - 1 - a.seeds:
+        ap.error(f"--first-seed must be in [0, 2**31 - 1 - seeds], got {a.first_seed}")
+    if not a.cap_s > 0:
+        ap.error(f"--cap-s must be > 0, got {a.cap_s}")
+
+
 def configs(ap: argparse.ArgumentParser, a: argparse.Namespace) -> list[Any]:
     """The shared config of every ``--envs`` entry; a bad argument exits (code 2) with one line naming it."""
     known = {"simple", *PEERS, *variants(shared_config("cartpole", 8, 1, (4,), "relu", False, 1), 4)}
     for name in a.contenders.split(","):
         if name not in known:
             ap.error(f"--contenders: unknown contender {name!r}; known: {', '.join(sorted(known))}")
-    for name in ("seeds", "max_generations"):
-        if getattr(a, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    if not a.cap_s > 0:
-        ap.error(f"--cap-s must be > 0, got {a.cap_s}")
+    check_run_args(ap, a)
     try:
         hidden = tuple(int(h) for h in a.hidden.split(","))
     except ValueError:
@@ -261,7 +274,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--contenders", default=",".join(CONTENDERS),
-                    help="comma-separated: simple, the names of variants(), 'evosax SimpleGA', 'evosax OpenES'")
+                    help="comma-separated: simple, the names of variants(), and the peers "
+                         f"({', '.join(PEERS)})")
     ap.add_argument("--pop", type=int, default=256)
     ap.add_argument("--episodes", type=int, default=1)
     ap.add_argument("--hidden", default="16,16")
@@ -294,8 +308,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for cfg in cfgs:
         task, cs = contenders_for(cfg, names, a.truncation, a.es_lr)
         check = make_check(task, a.check_episodes)
-        env_rows, runs = race(cfg.env, cfg.target, cs, {c.name: check for c in cs}, a,
-                              z=1.645 if a.check == "default" else 0.0, confirm=a.check == "default")
+        env_rows, runs = race(cfg.env, cfg.target, cs, {c.name: check for c in cs}, seeds_of(a), a.cap_s,
+                              a.max_generations, z=1.645 if a.check == "default" else 0.0, confirm=a.check == "default")
         rows += env_rows
         raw.append({"env": cfg.env, "config": {k: v for k, v in dataclasses.asdict(cfg).items()}, "runs": runs})
         name = f"{a.envs.replace(',', '-').replace(':', '')}-{a.activation}{'-'.join(map(str, hidden))}"

@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for job in a.envs.split(","):
         if job not in BEFORE:
             ap.error(f"--envs: unknown job {job!r}; known: {', '.join(BEFORE)}")
-    if a.seeds < 1 or not a.cap_s > 0:
-        ap.error("--seeds must be >= 1 and --cap-s > 0")
+    et.check_run_args(ap, a)
     from evojax_ga.runs import control
 
     rows, raw = [], []
@@ -48,9 +47,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             parts = control.build(cfg)
             cs.append(ours(name, parts, parts.strategy))
             checks[name] = et.make_check(parts.task, cfg.check_episodes)
-        cfg = next(iter(cfgs.values()))
-        a.max_generations = cfg.generations
-        env_rows, runs = et.race(cfg.env, cfg.target, cs, checks, a, z=cfg.check_z, confirm=bool(cfg.confirm_episodes))
+        cfg = next(iter(cfgs.values()))       # the job's: both share all but the preset
+        env_rows, runs = et.race(cfg.env, cfg.target, cs, checks, et.seeds_of(a), a.cap_s, cfg.generations,
+                                 z=cfg.check_z, confirm=bool(cfg.confirm_episodes))
         rows += env_rows
         raw.append({"env": cfg.env, "configs": {n: dataclasses.asdict(c) for n, c in cfgs.items()}, "runs": runs})
         payload = et.save(Path(a.out) if a.out else et.OUT_DIR / "job_presets.json", "python -m benchmarks.job_presets",

@@ -76,14 +76,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in wanted:
         if name not in CONTENDERS:
             ap.error(f"--contenders: unknown contender {name!r}; known: {', '.join(CONTENDERS)}")
-    if a.seeds < 1 or a.max_generations < 1 or not a.cap_s > 0:
-        ap.error("--seeds and --max-generations must be >= 1 and --cap-s > 0")
+    et.check_run_args(ap, a)
     names, notes = et.available(wanted)
     rows, raw_runs = [], []
     for job in a.envs.split(","):
         cfg, cs = contenders_for(job, names)
         checks = {c.name: et.make_check(c.task, cfg.check_episodes) for c in cs}
-        env_rows, runs = et.race(cfg.env, cfg.target, cs, checks, a, z=cfg.check_z, confirm=bool(cfg.confirm_episodes))
+        env_rows, runs = et.race(cfg.env, cfg.target, cs, checks, et.seeds_of(a), a.cap_s, a.max_generations,
+                                 z=cfg.check_z, confirm=bool(cfg.confirm_episodes))
         rows += env_rows
         raw_runs.append({"env": cfg.env, "job_config": dataclasses.asdict(cfg), "peer_sigma": PEER_SIGMA,
                          "runs": runs})

@@ -60,7 +60,8 @@ def test_normalised_observations_reach_every_contender_alike():
 @pytest.mark.parametrize("argv, words", [(["--seeds", "0"], "--seeds"), (["--cap-s", "0"], "--cap-s"),
                                           (["--envs", "acrobot:abc"], "--envs 'acrobot:abc'"),
                                           (["--envs", "cartpole", "--truncation", "999"], "truncation"),
-                                          (["--contenders", "simple,nope"], "--contenders: unknown contender 'nope'")])
+                                          (["--contenders", "simple,nope"], "--contenders: unknown contender 'nope'"),
+                                          (["--first-seed", "-1"], "--first-seed")])
 def test_bad_arguments_exit_2_naming_the_argument(argv, words, capsys):
     with pytest.raises(SystemExit) as exc:
         et.main(argv)
@@ -69,7 +70,7 @@ def test_bad_arguments_exit_2_naming_the_argument(argv, words, capsys):
 
 @pytest.mark.parametrize("argv, words", [(["--envs", "nope"], "--envs: unknown job 'nope'"),
                                           (["--contenders", "evojax_ga job,nope"], "--contenders: unknown contender"),
-                                          (["--seeds", "0"], "--seeds")])
+                                          (["--seeds", "0"], "--seeds"), (["--first-seed", "-3"], "--first-seed")])
 def test_recommended_refuses_bad_arguments_before_any_compute(argv, words, capsys):
     from benchmarks import recommended
     with pytest.raises(SystemExit) as exc:
