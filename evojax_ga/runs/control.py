@@ -26,6 +26,7 @@ from evojax_ga._startup import warm_up
 from evojax_ga.runs import loop
 from evojax_ga.runs.control_jobs import JOB_DEFAULTS
 from evojax_ga.runs.loop import Ending, Run
+from evojax_ga.runs.solved_check import CONFIRM_SALT, COUNTER_STARTS, COUNTERS, best_member, passes, solved_check
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
            "make_run", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
@@ -113,8 +114,6 @@ class ControlConfig:
 _LEGACY = {"rate": "mutation_rate", "crossover": "crossover_prob"}
 #: fields added since, with the values that reproduce runs recorded before them (no confirmation)
 _ADDED = {"confirm_episodes": 0, "check_z": 0.0}
-#: folded into a generation's check key to draw the confirmation's episodes
-CONFIRM_SALT = 0x636F6E66   # "conf"
 
 
 def config_for(job: str, **overrides: Any) -> ControlConfig:
@@ -201,29 +200,6 @@ def episode_bytes(obs_dim: int, hidden: tuple[int, ...], outputs: int) -> int:
     return 4 * (2 * obs_dim + sum(hidden) + outputs) + 64
 
 
-def best_member(state: Any) -> tuple[int, float]:
-    """``(index, fitness)`` of the generation's best member (non-finite fitness ranks last): the one a
-    solved check tests, and the one kept when a run that had solved ends."""
-    import numpy as np
-    fit = np.asarray(state.fitness)
-    i = int(np.argmax(np.where(np.isfinite(fit), fit, -np.inf)))
-    return i, float(fit[i])
-
-
-_COUNTERS = ("solved", "solved_generation", "solve_wall_s", "check_mean", "checks", "confirmations",
-             "confirmations_failed", "confirm_mean")
-_COUNTER_STARTS = (False, None, None, None, 0, 0, 0, None)
-
-
-def passes(returns: Any, target: float, z: float) -> bool:
-    """Whether fresh-episode ``returns`` pass a solved check: ``mean - z * std / sqrt(n) >= target``
-    (sample std; ``z = 0``: the mean alone)."""
-    import numpy as np
-    r = np.asarray(returns)
-    mean = r.mean()   # in the returns' dtype, as before the bound existed (z = 0 decides as it did)
-    return bool(mean - z * r.std(ddof=1) / math.sqrt(r.size) >= target if z and r.size > 1 else mean >= target)
-
-
 def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
     """The run of ``cfg`` (``parts``: default ``build(cfg)``). Keys: the run key splits into
     ``(k_train, k_final)``, ``k_train`` into ``(k_init, k_evolve, k_check)``; the check of generation
@@ -243,21 +219,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
     from evojax_ga import run_folder as rf
 
     p = build(cfg) if parts is None else parts
-
-    @jax.jit
-    def member(population: Any, i: Any) -> Any:
-        """Individual ``i`` of ``population`` (one program, not an eager slice per leaf)."""
-        return jax.tree_util.tree_map(lambda x: x[i], population)
-
-    n_confirm = int(cfg.confirm_episodes or 0)
-
-    def check(k_check: Any, gen: Any, population: Any, i: Any, confirm: bool = False) -> Any:
-        """The solved check of generation ``gen``: member ``i`` on ``check_episodes`` fresh episodes
-        (``confirm``: on the confirmation's ``confirm_episodes`` other fresh episodes)."""
-        k = jax.random.fold_in(k_check, gen)
-        if confirm:
-            return p.task.evaluate_individual(jax.random.fold_in(k, CONFIRM_SALT), member(population, i), n_confirm)
-        return p.task.evaluate_individual(k, member(population, i), cfg.check_episodes)
+    checker = solved_check(p.task, cfg)
 
     def keys(key: Any) -> tuple[Any, Any, Any, Any]:
         k_train, k_final = jax.random.split(key)
@@ -279,15 +241,10 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
 
     runner_ready = warm_up(compile_runner)
 
-    def compile_check() -> Any:
-        zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), state_shape.population)
-        confirm = check(jax.random.key(0), 0, zeros, 0, confirm=True) if n_confirm else None
-        return check(jax.random.key(0), 0, zeros, 0), confirm, member(zeros, 0)
-
     def kept_params(state: Any, info: Mapping[str, Any]) -> Any:
         if info.get("solved"):
             i, _ = best_member(state)
-            return member(state.population, i)
+            return checker.member(state.population, i)
         return state.best_params
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
@@ -296,10 +253,10 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
         if start_gen > cfg.generations:
             raise ValueError(f"the state to continue from is at generation {start_gen}, past generations="
                              f"{cfg.generations}")
-        for k, v in zip(_COUNTERS, _COUNTER_STARTS):
+        for k, v in zip(COUNTERS, COUNTER_STARTS):
             info.setdefault(k, v)   # (a checkpoint written before a counter existed lacks it)
         t0 = time.perf_counter()
-        jax.block_until_ready(compile_check())
+        jax.block_until_ready(checker.compile(state_shape.population))
         runner_ready()
         # a block pauses right after a generation whose best reaches the target on its training
         # episodes, so that the candidate is checked at once instead of at the end of the block
@@ -307,22 +264,9 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
                                       block=cfg.block, progress=progress, pause=cfg.target)
         with closing(evolution):
             for state, block_history in evolution:
-                i, best = best_member(state)
-                if best >= cfg.target:
-                    gen = int(state.generation)
-                    ret = np.asarray(check(k_check, gen, state.population, i))
-                    info["checks"] += 1
-                    info["check_mean"] = float(ret.mean())
-                    ok = passes(ret, cfg.target, cfg.check_z)
-                    if ok and n_confirm:
-                        again = np.asarray(check(k_check, gen, state.population, i, confirm=True))
-                        ok = passes(again, cfg.target, cfg.check_z)
-                        info["confirmations"] += 1
-                        info["confirmations_failed"] += int(not ok)
-                        info["confirm_mean"] = float(again.mean())
-                    if ok:
-                        info.update(solved=True, solved_generation=gen, solve_wall_s=time.perf_counter() - t0,
-                                    solve_process_age_s=rf.process_age_s())
+                if checker.judge(k_check, state, info):
+                    info.update(solved=True, solved_generation=int(state.generation),
+                                solve_wall_s=time.perf_counter() - t0, solve_process_age_s=rf.process_age_s())
                 yield state, block_history
                 if info["solved"]:
                     break
@@ -331,7 +275,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
 
     def checkpoint_info(key: Any, info: Mapping[str, Any]) -> dict:
         k_train = jax.random.split(key)[0]
-        return {"run_key": np.asarray(jax.random.key_data(k_train)).tolist(), **{k: info.get(k) for k in _COUNTERS}}
+        return {"run_key": np.asarray(jax.random.key_data(k_train)).tolist(), **{k: info.get(k) for k in COUNTERS}}
 
     def finish(end: Ending) -> tuple[dict, str]:
         run_dir, key, state, info, history = end.run_dir, end.key, end.state, end.info, end.history
