@@ -43,9 +43,15 @@ def seed_keys(seeds: Sequence[int]) -> jax.Array:
     return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
 
 
-def seed_slice(tree: Any, i: int) -> Any:
-    """Seed ``i`` of a pytree whose leaves have the seeds as their leading axis."""
+@jax.jit
+def _take(tree: Any, i: jax.Array) -> Any:
     return jax.tree_util.tree_map(lambda x: x[i], tree)
+
+
+def seed_slice(tree: Any, i: int) -> Any:
+    """Seed ``i`` of a pytree whose leaves have the seeds as their leading axis (one compiled program
+    for every ``i``)."""
+    return _take(tree, jnp.int32(i))
 
 
 def make_seeds_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable:

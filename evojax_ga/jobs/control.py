@@ -99,6 +99,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"solved when the mean return over --check-episodes fresh episodes, then over "
                         f"--confirm-episodes others, reaches this (less --check-z standard errors; default "
                         f"{d.target:g})")
+    g.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="run N seeds (--seed, --seed + 1, ...) vmapped in one compiled program: one run folder per "
+                        "seed inside --out (each equal to its single run) and a summary across the seeds")
     g.add_argument("--block", type=int, default=None,
                    help=f"generations per compiled block; progress and the solved check run between blocks "
                         f"(default {d.block})")
@@ -161,6 +164,9 @@ def main(args: argparse.Namespace) -> int:
 
     job = args.job
     try:
+        n_seeds = getattr(args, "seeds", 1)
+        if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or not 1 <= n_seeds <= 2**32 - args.seed:
+            raise ValueError(f"seeds must be an int in [1, 2**32 - seed] = [1, {2**32 - args.seed}], got {n_seeds!r}")
         cfg = control.config_for(job, **{n: getattr(args, n, None) for n in _FIELDS})
         every = loop.checkpoint_interval(getattr(args, "checkpoint_every", None), cfg.block)
         fast = _startup.fast_compile_wanted(getattr(args, "fast_compile", None), cfg.pop_size * cfg.episodes)
@@ -170,6 +176,15 @@ def main(args: argparse.Namespace) -> int:
     # computation has run yet)
     fast = _startup.set_fast_compile(fast) if getattr(args, "_process_entry", False) else False
     recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
+    n_seeds = getattr(args, "seeds", 1)
+    if n_seeds > 1:
+        from evojax_ga.runs.control_seeds import start_seeds
+        _import_gymnax()
+        start_seeds(cfg, job, range(args.seed, args.seed + n_seeds), args.out, recorded, every,
+                    {"fast_compile": fast, "fast_compile_numerics": _startup.FAST_COMPILE_NUMERICS,
+                     "compile_cache": getattr(args, "compile_cache", None)},
+                    progress=args.progress, argv=getattr(args, "argv", None))
+        return 0
     with loop.claim(args.out, job) as run_dir:   # --out checked and locked before anything compiles
         _import_gymnax()
         try:
@@ -182,6 +197,14 @@ def main(args: argparse.Namespace) -> int:
                           argv=getattr(args, "argv", None))
         loop.execute(run, run_dir, job, args.seed, every, progress=args.progress)
     return 0
+
+
+def _refuse_seeds_folder(run_dir: Path, config: dict, command: str, advice: str) -> None:
+    """ValueError when ``run_dir`` is the parent folder of a ``--seeds`` run (its seeds have folders)."""
+    seeds = (config.get("args") or {}).get("seeds")
+    if isinstance(seeds, list):
+        raise ValueError(f"RUN_DIR={str(run_dir)!r} holds a --seeds run ({len(seeds)} seeds, one folder each such as "
+                         f"{Path(run_dir) / f'seed-{seeds[0]}'}); 'evojax-ga {command}' takes one run: {advice}")
 
 
 def _import_gymnax() -> None:
@@ -197,6 +220,8 @@ def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
     from evojax_ga.runs import control, loop
 
     config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)
+    _refuse_seeds_folder(run_dir, config, "resume", "a --seeds run writes its folders when its last seed stops, "
+                                                    "so there is nothing to resume: run it again")
     if getattr(args, "_process_entry", False):
         _startup.set_fast_compile(bool(config["config"].get("fast_compile", False)))
     _import_gymnax()
@@ -207,8 +232,11 @@ def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
 
 def evaluate_run(run_dir: Path, args: argparse.Namespace) -> int:
     """``evojax-ga eval RUN_DIR``: rebuild the policy, reload the saved parameters, re-evaluate."""
+    from evojax_ga import run_folder as rf
     from evojax_ga.runs import control
 
+    _refuse_seeds_folder(run_dir, rf.read_json(Path(run_dir) / rf.CONFIG_FILE), "eval",
+                         "evaluate one of its seed folders")
     _import_gymnax()
     ret, ctl = control.evaluate_saved(run_dir, args.episodes, args.seed)
     target = float(ctl["target"])

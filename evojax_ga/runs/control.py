@@ -29,7 +29,7 @@ from evojax_ga.runs.loop import Ending, Run
 from evojax_ga.runs.solved_check import CONFIRM_SALT, COUNTER_STARTS, COUNTERS, best_member, passes, solved_check
 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
-           "make_run", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
+           "make_run", "run_keys", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
 
 PRESETS = ("simple", "deep_ga", "truncation")
 
@@ -200,10 +200,20 @@ def episode_bytes(obs_dim: int, hidden: tuple[int, ...], outputs: int) -> int:
     return 4 * (2 * obs_dim + sum(hidden) + outputs) + 64
 
 
-def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
-    """The run of ``cfg`` (``parts``: default ``build(cfg)``). Keys: the run key splits into
-    ``(k_train, k_final)``, ``k_train`` into ``(k_init, k_evolve, k_check)``; the check of generation
-    ``g`` uses ``fold_in(k_check, g)``, its confirmation ``fold_in(fold_in(k_check, g), CONFIRM_SALT)``.
+def run_keys(key: Any) -> tuple[Any, Any, Any, Any]:
+    """``(k_init, k_evolve, k_check, k_final)`` of a control run's key: it splits into ``(k_train,
+    k_final)``, ``k_train`` into ``(k_init, k_evolve, k_check)``."""
+    import jax
+    k_train, k_final = jax.random.split(key)
+    k_init, k_evolve, k_check = jax.random.split(k_train, 3)
+    return k_init, k_evolve, k_check, k_final
+
+
+def make_run(cfg: ControlConfig, parts: Parts | None = None, warm: bool = True) -> Run:
+    """The run of ``cfg`` (``parts``: default ``build(cfg)``). Keys: :func:`run_keys`; the check of
+    generation ``g`` uses ``fold_in(k_check, g)``, its confirmation ``fold_in(fold_in(k_check, g),
+    CONFIRM_SALT)``. ``warm``: start compiling the GA block on a background thread at once (off when
+    the caller runs the blocks another way, e.g. vmapped over seeds).
 
     ``info`` after the run: ``solved``, ``solved_generation``, ``solve_wall_s`` (from the start of the
     evolution, compilation included), ``solve_process_age_s``, ``check_mean`` (last check), ``checks``,
@@ -220,11 +230,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
 
     p = build(cfg) if parts is None else parts
     checker = solved_check(p.task, cfg)
-
-    def keys(key: Any) -> tuple[Any, Any, Any, Any]:
-        k_train, k_final = jax.random.split(key)
-        k_init, k_evolve, k_check = jax.random.split(k_train, 3)
-        return k_init, k_evolve, k_check, k_final
+    keys = run_keys
 
     def init(key: Any) -> Any:
         k_init = keys(key)[0]
@@ -239,7 +245,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None) -> Run:
     def compile_runner() -> None:
         runner.lower(jax.random.key(0), state_shape, jnp.int32(0), jnp.float32(0.0), jnp.float32(0.0)).compile()
 
-    runner_ready = warm_up(compile_runner)
+    runner_ready = warm_up(compile_runner) if warm else (lambda: None)
 
     def kept_params(state: Any, info: Mapping[str, Any]) -> Any:
         if info.get("solved"):
