@@ -4,6 +4,7 @@ with one line before anything runs. (Replaying a finished run's config.json: tes
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def test_every_option_of_every_job_round_trips(tmp_path, job):
     same namespace: every option of every job can be set from a file."""
     sub = config_file._subparsers(config_file._subparsers(cli.build_parser())["run"])[job]
     flags = [a.option_strings[0] for a in sub._actions
-             if a.nargs == 0 and a.option_strings and a.dest != "help" and a.help != "==SUPPRESS=="
+             if a.nargs == 0 and a.option_strings and a.dest != "help" and a.help != argparse.SUPPRESS
              and a.option_strings[0] not in ("--early-exit",)]       # exclusive with --no-early-exit
     want = vars(cli.parse_command_line(["run", job, *flags]))
     recorded = {"job": job, "args": {k: v for k, v in want.items() if not k.startswith("_")}}
@@ -167,3 +168,13 @@ def test_malformed_json_and_abbreviated_option(tmp_path, capsys):
 def test_help_documents_config():
     text = " ".join(cli.build_parser().format_help().split())
     assert "--config FILE" in text and "evojax-ga run --config RUN_DIR/config.json --out NEW" in text
+
+
+def test_toml_without_tomllib_says_what_to_install(tmp_path, monkeypatch):
+    """Python 3.10 has no tomllib: without the tomli package a TOML file is a clear error (JSON still works)."""
+    import sys
+    monkeypatch.setattr(sys, "version_info", (3, 10, 0))
+    monkeypatch.setitem(sys.modules, "tomli", None)                      # import tomli -> ImportError
+    with pytest.raises(ValueError, match="Python 3.11\\+ .*tomli"):
+        config_file.read(_write(tmp_path, "job = 'digits'\n"))
+    assert config_file.read(_write(tmp_path, '{"job": "digits"}', "c.json"))[0] == "digits"
