@@ -93,9 +93,10 @@ def test_every_option_of_every_job_round_trips(tmp_path, job):
     """A run folder's recorded args (here: each job's defaults, plus every flag given) replay to the
     same namespace: every option of every job can be set from a file."""
     sub = config_file._subparsers(config_file._subparsers(cli.build_parser())["run"])[job]
+    exclusive = [a for g in sub._mutually_exclusive_groups for a in g._group_actions[1:]]   # one per group
     flags = [a.option_strings[0] for a in sub._actions
              if a.nargs == 0 and a.option_strings and a.dest != "help" and a.help != argparse.SUPPRESS
-             and a.option_strings[0] not in ("--early-exit",)]       # exclusive with --no-early-exit
+             and a not in exclusive]
     want = vars(cli.parse_command_line(["run", job, *flags]))
     recorded = {"job": job, "args": {k: v for k, v in want.items() if not k.startswith("_")}}
     path = _write(tmp_path, json.dumps(recorded, default=list), "config.json")
