@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "the job and its options from FILE (see 'evojax-ga run JOB --help').",
                          formatter_class=_Formatter)
     run.add_argument("--config", dest="config_file", default=None, metavar="FILE",
-                     help=_CONFIG_HELP + "; the job is the file's 'job' unless given before --config")
+                     help=_CONFIG_HELP + "; the job is the file's 'job' unless JOB is given on the command line")
     run_sub = run.add_subparsers(dest="job", metavar="JOB")
     job_parsers: dict[str, argparse.ArgumentParser] = {}
     for name in jobs.JOBS:
