@@ -1,6 +1,9 @@
 """The ``evojax-ga`` command (also ``python -m evojax_ga``).
 
     evojax-ga run JOB [options]          evolve; writes a run folder (see evojax_ga.run_folder)
+    evojax-ga run [JOB] --config FILE [options]
+                                         options from a TOML / JSON file or a run folder's config.json
+                                         (see evojax_ga.config_file); the command line overrides them
     evojax-ga eval RUN_DIR [--episodes N] [--seed S]
                                          reload a run folder's best parameters and re-evaluate them
     evojax-ga list                       the registered jobs
@@ -17,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-__all__ = ["build_parser", "main", "enable_compile_cache"]
+__all__ = ["build_parser", "parse_command_line", "main", "enable_compile_cache"]
 
 CACHE_ENV = "EVOJAX_GA_CACHE"
 DEFAULT_CACHE = "~/.cache/evojax-ga/xla"
@@ -54,8 +57,17 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+_CONFIG_HELP = ("read options from a TOML file (or JSON: .json): keys named like the options, e.g. "
+                "job = \"cartpole\", pop_size = 256, hidden = [32, 32], early_exit = true; options given on the "
+                "command line override the file's. A run folder's config.json (or the folder) replays that run: "
+                "'evojax-ga run --config RUN_DIR/config.json --out NEW' (--out, the progress bar and the "
+                "compilation cache are not taken from it)")
+
+
 def _add_common(parser: argparse.ArgumentParser, job: str) -> None:
     g = parser.add_argument_group("run")
+    from evojax_ga import config_file
+    g.add_argument(config_file.OPTION, dest=config_file.DEST, default=None, metavar="FILE", help=_CONFIG_HELP)
     g.add_argument("--seed", type=_seed, default=0,
                    help="random seed in [0, 2**32 - 1] (every draw derives from it)")
     g.add_argument("--out", default=None, metavar="DIR",
@@ -106,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="evolve on a job and write a run folder",
-                         description="Evolve on a job; writes a run folder.", formatter_class=_Formatter)
+                         description="Evolve on a job; writes a run folder. 'evojax-ga run --config FILE' takes "
+                                     "the job and its options from FILE (see 'evojax-ga run JOB --help').",
+                         formatter_class=_Formatter)
+    run.add_argument("--config", dest="config_file", default=None, metavar="FILE",
+                     help=_CONFIG_HELP + "; the job is the file's 'job' unless JOB is given on the command line")
     run_sub = run.add_subparsers(dest="job", metavar="JOB")
     job_parsers: dict[str, argparse.ArgumentParser] = {}
     for name in jobs.JOBS:
@@ -215,12 +231,28 @@ def _resume(args: argparse.Namespace) -> int:
     return int(fn(run_dir, args) or 0)
 
 
+def parse_command_line(argv: Sequence[str], parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """``argv`` (without the program name) parsed, ``run --config FILE`` applied (the file's options as
+    the job's defaults, overridden by the command line). ValueError for a bad config file;
+    SystemExit (argparse) for a bad command line."""
+    from evojax_ga import config_file
+    parser = build_parser() if parser is None else parser
+    tokens, handled = config_file.prepare(parser, argv)
+    args = parser.parse_args(tokens)
+    config_file.check_handled(args, handled)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``evojax-ga``; returns the exit status."""
     from evojax_ga.runs.interrupts import RunInterrupted
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:   # a config file is read and checked before anything else runs
+        args = parse_command_line(sys.argv[1:] if argv is None else list(argv), parser)
+    except ValueError as exc:
+        print(f"evojax-ga: error: {exc}", file=sys.stderr)
+        return 2
     # the command line as typed, for the run folder (sys.argv when called as the console script)
     args.argv = list(sys.argv) if argv is None else ["evojax-ga", *argv]
     # the command line is the process's entry point (no JAX computation has run yet): process-wide

@@ -130,6 +130,13 @@ CLI_ROWS += [
     ("mnist-data-empty-folder", ["run", "mnist", "--data", "{tmp}", "--out", "{tmp}/r"], 2,
      ("not found", "train-images-idx3-ubyte")),
 ]
+
+# --- section: config files (more in tests/test_config_file.py) ---
+CLI_ROWS += [
+    ("config-missing-file", ["run", "cartpole", "--config", "{tmp}/nope.toml"], 2, ("--config", "not found")),
+    ("config-not-toml", ["run", "--config", "{file}", "--out", "{tmp}/x"], 2, ("a-file", "not valid TOML")),
+    ("config-folder-without-run", ["run", "--config", "{tmp}"], 2, ("--config", "config.json")),
+]
 # corrupt and empty data files (.npz, .pkl.gz, IDX .gz) through the CLI: tests/test_data.py
 # (test_cli_refuses_corrupt_data_files), which writes the files
 

@@ -173,3 +173,25 @@ def test_early_exit_flags_override_the_job_default(capsys):
     with pytest.raises(SystemExit) as exc:
         parser.parse_args(["run", "pendulum", "--early-exit", "--no-early-exit"])
     assert exc.value.code == 2 and "--no-early-exit: not allowed with argument --early-exit" in capsys.readouterr().err
+
+
+def test_config_json_replays_the_run(run_dir, tmp_path, capsys):
+    """'evojax-ga run --config RUN_DIR/config.json --out NEW' gives the same run: identical best
+    parameters, metrics (less wall-clock) and summary (less timings); the new config.json names its
+    source and records the new folder."""
+    new = tmp_path / "replay"
+    assert cli.main(["run", "--config", str(run_dir / rf.CONFIG_FILE), "--out", str(new), "--no-compile-cache"]) == 0
+    assert "run folder: " + str(new) in capsys.readouterr().out
+    assert (new / rf.PARAMS_FILE).read_bytes() == (run_dir / rf.PARAMS_FILE).read_bytes()
+
+    def timeless(rows):
+        return [{k: v for k, v in r.items() if "wall_s" not in k and "process_age" not in k} for r in rows]
+
+    assert timeless([rf.read_json(new / rf.SUMMARY_FILE)]) == timeless([rf.read_json(run_dir / rf.SUMMARY_FILE)])
+    lines = [(d / rf.METRICS_FILE).read_text().splitlines() for d in (run_dir, new)]
+    assert timeless([json.loads(x) for x in lines[1]]) == timeless([json.loads(x) for x in lines[0]])
+    old_cfg, new_cfg = rf.read_json(run_dir / rf.CONFIG_FILE), rf.read_json(new / rf.CONFIG_FILE)
+    assert new_cfg["config"] == old_cfg["config"] and new_cfg["job"] == "cartpole"
+    assert new_cfg["args"]["config_file"] == str(run_dir / rf.CONFIG_FILE) and new_cfg["args"]["out"] == str(new)
+    assert {k: v for k, v in new_cfg["args"].items() if k not in ("config_file", "out", "progress")} == \
+        {k: v for k, v in old_cfg["args"].items() if k not in ("config_file", "out", "progress")}
