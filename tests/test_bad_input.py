@@ -68,6 +68,8 @@ CLI_ROWS += [
     ("mutation-rate-2", [*_CP, "--mutation-rate", "2"], 2, ("--mutation-rate", "[0, 1]")),
     ("elite-equals-pop", [*_CP, "--pop-size", "16", "--elite", "16"], 2, ("--elite", "pop_size")),
     ("truncation-0", [*_CP, "--preset", "deep_ga", "--truncation", "0"], 2, ("--truncation",)),
+    ("seeds-0", [*_CP, "--seeds", "0"], 2, ("--seeds", "[1,")),
+    ("seeds-past-the-last-seed", [*_CP, "--seed", "4294967295", "--seeds", "2"], 2, ("--seeds", "[1, 1]")),
     ("truncation-over-pop", [*_CP, "--preset", "deep_ga", "--pop-size", "8", "--truncation", "9"], 2,
      ("--truncation",)),
     ("truncation-fraction-over-1", [*_CP, "--preset", "deep_ga", "--truncation", "1.5"], 2, ("--truncation", "(0, 1]")),

@@ -195,3 +195,29 @@ def test_config_json_replays_the_run(run_dir, tmp_path, capsys):
     assert new_cfg["args"]["config_file"] == str(run_dir / rf.CONFIG_FILE) and new_cfg["args"]["out"] == str(new)
     assert {k: v for k, v in new_cfg["args"].items() if k not in ("config_file", "out", "progress")} == \
         {k: v for k, v in old_cfg["args"].items() if k not in ("config_file", "out", "progress")}
+
+
+def test_seeds_run_writes_one_folder_per_seed_equal_to_its_single_run(run_dir, tmp_path, capsys):
+    """'--seeds 2 --seed 3': seed-3/ holds what the single run with --seed 3 wrote (parameters, metrics
+    and summary less timings); the parent holds the summary across seeds and the per-seed plot, and
+    'eval' of the parent points at the seed folders."""
+    out = tmp_path / "seeds"
+    assert cli.main(["run", "cartpole", *RUN_ARGS, "--target", "1000", "--seeds", "2", "--out", str(out)]) == 0
+    assert "0/2 seeds solved" in capsys.readouterr().out
+    one = out / "seed-3"
+    assert (one / rf.PARAMS_FILE).read_bytes() == (run_dir / rf.PARAMS_FILE).read_bytes()
+
+    def timeless(rows):
+        return [{k: v for k, v in r.items() if "wall_s" not in k and "process_age" not in k} for r in rows]
+
+    assert timeless([rf.read_json(one / rf.SUMMARY_FILE)]) == timeless([rf.read_json(run_dir / rf.SUMMARY_FILE)])
+    lines = [(d / rf.METRICS_FILE).read_text().splitlines() for d in (run_dir, one)]
+    assert timeless([json.loads(x) for x in lines[1]]) == timeless([json.loads(x) for x in lines[0]])
+    assert rf.read_json(one / rf.CONFIG_FILE)["args"]["seed"] == 3
+    summary = rf.read_json(out / rf.SUMMARY_FILE)
+    assert summary["seeds"] == [3, 4] and summary["solved"] == 0 and len(summary["per_seed"]) == 2
+    finals = [rf.read_json(out / f"seed-{s}" / rf.SUMMARY_FILE)["final_mean"] for s in (3, 4)]
+    assert summary["final_mean"]["median"] == pytest.approx(float(np.median(finals)))
+    assert (out / "seeds.png").stat().st_size > 0 and (out / "seed-4" / rf.PARAMS_FILE).is_file()
+    assert cli.main(["eval", str(out)]) == 2
+    assert "holds a --seeds run" in capsys.readouterr().err

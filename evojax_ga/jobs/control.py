@@ -152,7 +152,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _fail(job: str, exc: Exception) -> int:
     from evojax_ga.jobs import option_error
-    print(f"evojax-ga run {job}: error: {option_error(exc, (*_FIELDS, 'checkpoint_every', 'fast_compile'))}",
+    print(f"evojax-ga run {job}: error: {option_error(exc, (*_FIELDS, 'checkpoint_every', 'fast_compile', 'seeds'))}",
           file=sys.stderr)
     return 2
 
@@ -201,7 +201,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _refuse_seeds_folder(run_dir: Path, config: dict, command: str, advice: str) -> None:
     """ValueError when ``run_dir`` is the parent folder of a ``--seeds`` run (its seeds have folders)."""
-    seeds = (config.get("args") or {}).get("seeds")
+    seeds = (config.get("config") or {}).get("seeds")
     if isinstance(seeds, list):
         raise ValueError(f"RUN_DIR={str(run_dir)!r} holds a --seeds run ({len(seeds)} seeds, one folder each such as "
                          f"{Path(run_dir) / f'seed-{seeds[0]}'}); 'evojax-ga {command}' takes one run: {advice}")

@@ -139,7 +139,7 @@ def start_seeds(cfg: ControlConfig, job: str, seeds: Sequence[int], out: str | P
         parts = build(cfg)
         run = make_run(cfg, parts, warm=False)
         record = {**run.record, **(record_extra or {})}
-        rf.write_config(run_dir, job, {**args, "seeds": list(seeds)}, record, argv=argv)
+        rf.write_config(run_dir, job, args, {**record, "seeds": list(seeds)}, argv=argv)
         t_start = time.perf_counter()
         run, results = run_seeds(cfg, seeds, progress=progress, run=run, parts=parts)
         rows: list[dict[str, Any]] = []
