@@ -34,6 +34,7 @@ __all__ = ["JOBS", "load_job", "describe", "option_error"]
 
 #: job name -> module implementing it (add a job with one line)
 JOBS: dict[str, str] = {
+    "control": "evojax_ga.jobs.control",     # any gymnax environment: --env NAME
     "cartpole": "evojax_ga.jobs.control",
     "acrobot": "evojax_ga.jobs.control",
     "mountaincar": "evojax_ga.jobs.control",
