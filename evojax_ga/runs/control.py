@@ -100,9 +100,10 @@ class ControlConfig:
             raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma}")
         if not (math.isfinite(self.init_scale) and self.init_scale > 0):
             raise ValueError(f"init_scale must be a finite number > 0, got {self.init_scale}")
-        t = self.target
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)):
-            raise ValueError(f"target must be a finite number or None (no target), got {t!r}")
+        goal = self.target
+        if goal is not None and (isinstance(goal, bool) or not isinstance(goal, (int, float))
+                                 or not math.isfinite(goal)):
+            raise ValueError(f"target must be a finite number or None (no target), got {goal!r}")
         if self.max_steps is not None and (not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool)
                                            or not 1 <= self.max_steps <= INT32_MAX):
             raise ValueError(f"max_steps must be an int in [1, 2**31 - 1] or None, got {self.max_steps!r}")
