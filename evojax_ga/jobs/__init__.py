@@ -34,11 +34,11 @@ __all__ = ["JOBS", "load_job", "describe", "option_error"]
 
 #: job name -> module implementing it (add a job with one line)
 JOBS: dict[str, str] = {
-    "control": "evojax_ga.jobs.control",     # any gymnax environment: --env NAME
     "cartpole": "evojax_ga.jobs.control",
     "acrobot": "evojax_ga.jobs.control",
     "mountaincar": "evojax_ga.jobs.control",
     "pendulum": "evojax_ga.jobs.control",
+    "control": "evojax_ga.jobs.control",     # any gymnax environment: --env NAME (the four above are its presets)
     "hparam": "evojax_ga.jobs.hparam",
     "digits": "evojax_ga.jobs.classify",
     "mnist": "evojax_ga.jobs.classify",

@@ -153,7 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ee = t.add_mutually_exclusive_group()
     ee.add_argument("--early-exit", dest="early_exit", action="store_true", default=None,
                     help="stop a chunk's step loop once every episode in it has ended (same results; default: "
-                         "on for cartpole, off for the jobs whose episodes run to the step limit)")
+                         "on for cartpole and control, off for the jobs whose episodes run to the step limit)")
     ee.add_argument("--no-early-exit", dest="early_exit", action="store_false", default=None,
                     help="always simulate --max-steps steps instead of stopping when every episode of a chunk ended")
     t.add_argument("--raw-obs", dest="normalize_obs", action="store_false", default=None,
