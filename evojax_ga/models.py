@@ -5,6 +5,8 @@
 * :class:`ConvNet` — conv / max-pool stages then dense layers; :func:`mnist_deep` is TensorFlow's
   ``mnist_deep.py`` network used by the MNIST-CNN GA article (conv 5x5x32, pool 2, conv 5x5x64,
   pool 2, dense 1024, dense 10: 3,274,634 weights); :func:`small_cnn` a ~2-9k-weight CNN.
+* :class:`CNNPolicy` — a small CNN for image observations fed flat (rollouts flatten observations):
+  it reshapes its input back to the observation shape it was built with.
 * :func:`population_forward` — logits of a whole population on one shared batch. For an
   :class:`MLP` it uses a population-batched matmul formulation (one GEMM per layer per population
   chunk, samples on the fast axis); for anything else ``vmap(apply)`` over the population.
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Mapping, Sequence, cast
 
 import flax.linen as nn
@@ -19,8 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["MLP", "member_forward", "UNROLL_MAX_FAN_IN", "ConvNet", "ACTIVATIONS", "mnist_deep", "small_cnn",
-           "count_params", "mlp_flops", "population_forward", "mlp_layers", "MODEL_KINDS", "model_from_config"]
+__all__ = ["MLP", "member_forward", "UNROLL_MAX_FAN_IN", "ConvNet", "CNNPolicy", "ACTIVATIONS", "mnist_deep",
+           "small_cnn", "count_params", "mlp_flops", "population_forward", "mlp_layers", "MODEL_KINDS",
+           "model_from_config"]
 
 #: activation functions by name: the one table, used by :class:`MLP`, :class:`ConvNet` and the
 #: hyper-parameter search's masked network (:mod:`evojax_ga.hparam.masked_mlp` selects from it by name)
@@ -91,6 +95,45 @@ class ConvNet(nn.Module):
             x = act(nn.Dense(w)(x))
         x = nn.Dense(self.out)(x)
         return x[0] if single else x
+
+
+class CNNPolicy(nn.Module):
+    """A small CNN policy for image observations ``obs_shape = (H, W, C)`` (or ``(H, W)``: one channel).
+
+    Input: flat observations ``[..., H * W * C]`` (what a rollout feeds a policy) or images
+    ``[..., H, W, C]``; both give the same outputs ``[..., out]``. Layers: ``channels``
+    ``kernel_size`` x ``kernel_size`` convolutions (SAME padding, stride 1, activation), flatten,
+    ``features`` dense hidden layers (activation), then ``out`` outputs (logits / action values).
+    """
+    obs_shape: Sequence[int]
+    out: int
+    channels: Sequence[int] = (8,)
+    features: Sequence[int] = (16,)
+    kernel_size: int = 3
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = _activation(self.activation)
+        shape = tuple(int(d) for d in self.obs_shape)
+        if len(shape) not in (2, 3):
+            raise ValueError(f"obs_shape must be (H, W, C) or (H, W), got {shape}")
+        image = shape if len(shape) == 3 else shape + (1,)
+        if x.shape[x.ndim - len(shape):] == shape:
+            batch = x.shape[:x.ndim - len(shape)]
+        elif x.shape and x.shape[-1] == math.prod(shape):
+            batch = x.shape[:-1]
+        else:
+            raise ValueError(f"CNNPolicy input must be [..., {math.prod(shape)}] or [..., "
+                             f"{', '.join(map(str, shape))}] (obs_shape={shape}), got shape {x.shape}")
+        k = self.kernel_size
+        h = x.reshape((-1,) + image)
+        for c in self.channels:
+            h = act(nn.Conv(c, (k, k), padding="SAME")(h))
+        h = h.reshape(h.shape[0], -1)
+        for w in self.features:
+            h = act(nn.Dense(w)(h))
+        return nn.Dense(self.out)(h).reshape(batch + (self.out,))
 
 
 def mnist_deep(out: int = 10) -> ConvNet:
@@ -229,6 +272,11 @@ MODEL_KINDS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
     "MLP": lambda mc: MLP(features=tuple(int(w) for w in mc["features"]), out=int(mc["out"]),
                           activation=mc.get("activation", "relu"), flatten=bool(mc.get("flatten", False)),
                           output_activation=mc.get("output_activation", "identity")),
+    "CNNPolicy": lambda mc: CNNPolicy(obs_shape=tuple(int(d) for d in mc["obs_shape"]), out=int(mc["out"]),
+                                      channels=tuple(int(c) for c in mc["channels"]),
+                                      features=tuple(int(w) for w in mc["features"]),
+                                      kernel_size=int(mc.get("kernel_size", 3)),
+                                      activation=mc.get("activation", "relu")),
     "small_cnn": lambda mc: small_cnn(int(mc["out"])),
     "mnist_deep": lambda mc: mnist_deep(int(mc["out"])),
 }
@@ -237,7 +285,8 @@ MODEL_KINDS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
 def model_from_config(model_config: Mapping[str, Any]) -> nn.Module:
     """Rebuild the Flax model a run folder's ``model.json`` describes (``kind``: a key of
     :data:`MODEL_KINDS`; an MLP's ``features``, ``out``, ``activation``, ``flatten``,
-    ``output_activation``; a CNN's ``out``)."""
+    ``output_activation``; a :class:`CNNPolicy`'s ``obs_shape``, ``channels``, ``features``, ``out``,
+    ``kernel_size``, ``activation``; a CNN's ``out``)."""
     kind = model_config.get("kind")
     if kind not in MODEL_KINDS:
         raise ValueError(f"model kind must be one of {sorted(MODEL_KINDS)}, got {kind!r}")

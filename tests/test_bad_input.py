@@ -103,6 +103,21 @@ CLI_ROWS += [
     ("plot-out-under-a-file", ["plot", "{tmp}", "--out", "{file}/x.png"], 2, ("--out", "is a file")),
 ]
 
+# --- section: the generic control job (--env, --policy) ---
+_CTL = ["run", "control", "--out", "{tmp}/x"]
+CLI_ROWS += [
+    ("control-without-env", _CTL, 2, ("--env", "required")),
+    ("control-unknown-env", [*_CTL, "--env", "NoSuchEnv-v0"], 2, ("--env", "'NoSuchEnv-v0'", "Known environments",
+                                                                  "Breakout-MinAtar")),
+    ("control-policy-bogus", [*_CTL, "--env", "Catch-bsuite", "--policy", "rnn"], 2, ("--policy", "'rnn'", "mlp")),
+    ("control-cnn-on-vector-obs", [*_CTL, "--env", "Pendulum-v1", "--policy", "cnn"], 2,
+     ("--policy", "image observations")),
+    ("control-target-bogus", [*_CTL, "--env", "Catch-bsuite", "--target", "high"], 2, ("--target", "'none'")),
+    ("cartpole-env-of-another-job", [*_CP, "--env", "Acrobot-v1"], 2, ("--env", "CartPole-v1",
+                                                                       "run control --env Acrobot-v1")),
+    ("cartpole-policy-cnn", [*_CP, "--policy", "cnn"], 2, ("--policy", "image observations")),
+]
+
 # --- section: classification data ---
 _DIGITS_SMALL = ["run", "digits", "--pop-size", "4", "--generations", "1", "--out", "{tmp}/r"]
 CLI_ROWS += [

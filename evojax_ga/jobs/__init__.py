@@ -38,6 +38,7 @@ JOBS: dict[str, str] = {
     "acrobot": "evojax_ga.jobs.control",
     "mountaincar": "evojax_ga.jobs.control",
     "pendulum": "evojax_ga.jobs.control",
+    "control": "evojax_ga.jobs.control",     # any gymnax environment: --env NAME (the four above are its presets)
     "hparam": "evojax_ga.jobs.hparam",
     "digits": "evojax_ga.jobs.classify",
     "mnist": "evojax_ga.jobs.classify",

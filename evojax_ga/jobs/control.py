@@ -1,13 +1,21 @@
-"""Control jobs: evolve an MLP policy on a gymnax environment until it solves it.
+"""Control jobs: evolve a policy on a gymnax environment until it solves it.
 
-``evojax-ga run cartpole | acrobot | mountaincar | pendulum``: the options map onto
-:class:`evojax_ga.runs.control.ControlConfig` (defaults per job); the run itself is
+``evojax-ga run control --env NAME`` plays any gymnax environment (``evojax-ga list`` / gymnax's
+registry); ``evojax-ga run cartpole | acrobot | mountaincar | pendulum`` are its presets, with
+defaults tuned for their environment (``control --env CartPole-v1`` starts from the same ones).
+A named job's environment is fixed: its ``--env`` may only name it; another is refused with a
+one-line error that points to ``run control --env``. The policy is an MLP, or a small CNN on image
+observations (``--policy auto | mlp | cnn``), its head sized from the action space
+(:func:`evojax_ga.tasks.policies.policy_for`). The options map onto
+:class:`evojax_ga.runs.control.ControlConfig` (defaults per job and environment:
+:mod:`evojax_ga.runs.control_jobs`); the run itself is
 :func:`evojax_ga.runs.control.make_run` driven over a run folder by :mod:`evojax_ga.runs.loop`.
 As soon as a generation's best member reaches ``--target`` on its training episodes it is checked
 on ``--check-episodes`` fresh episodes; the run stops once that mean, and its mean on
 ``--confirm-episodes`` other fresh episodes, reach the target ("solved").
 The member that passed (or the best-so-far one) is saved and evaluated on ``--final-episodes``
-other fresh episodes: the figure printed at the end.
+other fresh episodes: the figure printed at the end. An environment without a known solved
+threshold has no target unless ``--target`` gives one: the run plays all ``--generations``.
 """
 
 from __future__ import annotations
@@ -21,13 +29,18 @@ from evojax_ga.jobs import checkpointing
 __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 
 #: option dest -> ControlConfig field
-_FIELDS = ("pop_size", "generations", "preset", "sigma", "mutation_rate", "truncation", "tournament", "elite", "target",
+_FIELDS = ("env", "policy",
+           "pop_size", "generations", "preset", "sigma", "mutation_rate", "truncation", "tournament", "elite", "target",
            "block", "episodes", "max_steps", "chunk_size", "early_exit", "normalize_obs", "common_episodes",
            "check_episodes", "confirm_episodes", "check_z", "final_episodes", "hidden", "activation", "init_scale")
 
 
 def describe(job: str) -> str:
     from evojax_ga.runs.control import JOB_DEFAULTS
+    from evojax_ga.runs.control_jobs import GENERIC_JOB
+    if job == GENERIC_JOB:
+        return ("evolve a policy (an MLP, or a CNN on image observations) on any gymnax environment --env NAME, "
+                "until its known solved threshold or for --generations generations")
     env = JOB_DEFAULTS.get(job, {}).get("env", job)
     target = JOB_DEFAULTS.get(job, {}).get("target")
     return f"evolve an MLP policy on gymnax {env} until its mean return over 100 fresh episodes >= {target:g}"
@@ -55,6 +68,16 @@ def _truncation(text: str) -> int | float:
                 from None
 
 
+def _target(text: str) -> float | str:
+    """``--target``: a number, or ``none`` (no target: the run plays all its generations)."""
+    if text.strip().lower() == "none":
+        return "none"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or 'none', got {text!r}") from None
+
+
 def _chunk(text: str) -> int | str:
     if text in ("auto", "all"):
         return text
@@ -71,9 +94,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the control jobs (defaults depend on the job: ``parser.get_default('job')``)."""
     from evojax_ga._startup import FAST_COMPILE_MAX_EPISODES
     from evojax_ga.runs.control import JOB_DEFAULTS, PRESETS, ControlConfig
+    from evojax_ga.runs.control_jobs import GENERIC_DEFAULTS, GENERIC_JOB
+    from evojax_ga.tasks.policies import POLICIES
 
     job = parser.get_default("job") or "cartpole"
-    d = ControlConfig(**JOB_DEFAULTS.get(job, JOB_DEFAULTS["cartpole"]))
+    generic = job == GENERIC_JOB
+    d = ControlConfig(**({**GENERIC_DEFAULTS, "env": "", "target": None} if generic
+                         else JOB_DEFAULTS.get(job, JOB_DEFAULTS["cartpole"])))
+    e = parser.add_argument_group("environment")
+    if generic:
+        e.add_argument("--env", required=True, metavar="NAME",
+                       help="the gymnax environment (required), e.g. Catch-bsuite, Breakout-MinAtar, "
+                            "MountainCarContinuous-v0; CartPole-v1, Acrobot-v1, MountainCar-v0 and Pendulum-v1 "
+                            "start from the defaults of the cartpole, acrobot, mountaincar and pendulum jobs; "
+                            "any other from the defaults shown here, its episode length from gymnax")
+    else:
+        e.add_argument("--env", default=None, metavar="NAME",
+                       help=f"fixed to {d.env} for this job (another is refused: use 'evojax-ga run {GENERIC_JOB} "
+                            f"--env NAME')")
     g = parser.add_argument_group("evolution")
     g.add_argument("--pop-size", type=int, default=None, metavar="P", help=f"population size (default {d.pop_size})")
     g.add_argument("--generations", type=int, default=None, metavar="G",
@@ -95,10 +133,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"parents are the best of K members drawn at random (simple and truncation presets; "
                         f"default {d.tournament})")
     g.add_argument("--elite", type=int, default=None, help=f"members copied unchanged (default {d.elite})")
-    g.add_argument("--target", type=float, default=None,
+    target_default = ("the environment's solved threshold if one is known (CartPole-v1 475, Acrobot-v1 -100, "
+                      "MountainCar-v0 -110, Pendulum-v1 -200), else none" if generic else f"{d.target:g}")
+    g.add_argument("--target", type=_target, default=None,
                    help=f"solved when the mean return over --check-episodes fresh episodes, then over "
-                        f"--confirm-episodes others, reaches this (less --check-z standard errors; default "
-                        f"{d.target:g})")
+                        f"--confirm-episodes others, reaches this (less --check-z standard errors); 'none' = no "
+                        f"target: no solved check, the run plays all --generations (default {target_default})")
     g.add_argument("--seeds", type=int, default=1, metavar="N",
                    help="run N seeds (--seed, --seed + 1, ...) vmapped in one compiled program: one run folder per "
                         "seed inside --out (each equal to its single run) and a summary across the seeds")
@@ -116,7 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ee = t.add_mutually_exclusive_group()
     ee.add_argument("--early-exit", dest="early_exit", action="store_true", default=None,
                     help="stop a chunk's step loop once every episode in it has ended (same results; default: "
-                         "on for cartpole, off for the jobs whose episodes run to the step limit)")
+                         "on for cartpole and control, off for the jobs whose episodes run to the step limit)")
     ee.add_argument("--no-early-exit", dest="early_exit", action="store_false", default=None,
                     help="always simulate --max-steps steps instead of stopping when every episode of a chunk ended")
     t.add_argument("--raw-obs", dest="normalize_obs", action="store_false", default=None,
@@ -135,8 +175,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--final-episodes", type=int, default=None,
                    help=f"fresh episodes of the final evaluation (default {d.final_episodes})")
     m = parser.add_argument_group("policy")
+    m.add_argument("--policy", choices=POLICIES, default=None,
+                   help=f"'auto' = a small CNN (3x3 convolution, 8 channels, then the --hidden dense layers) on "
+                        f"image observations (3-D, e.g. MinAtar's 10x10xC), else an MLP on the flattened "
+                        f"observation; 'mlp' or 'cnn' forces one (a CNN needs 2-D or 3-D observations); the "
+                        f"output layer is sized from the action space (default {d.policy})")
     m.add_argument("--hidden", type=_hidden, default=None, metavar="H1,H2",
-                   help=f"hidden layer widths of the MLP (default {','.join(map(str, d.hidden))})")
+                   help=f"hidden (dense) layer widths of the policy (default {','.join(map(str, d.hidden))})")
     m.add_argument("--activation", default=None, help=f"hidden activation (default {d.activation})")
     m.add_argument("--init-scale", type=float, default=None,
                    help=f"initial kernels ~ N(0, s^2/fan_in), biases ~ N(0, s^2) (default {d.init_scale:g})")
@@ -152,8 +197,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _fail(job: str, exc: Exception) -> int:
     from evojax_ga.jobs import option_error
-    print(f"evojax-ga run {job}: error: {option_error(exc, (*_FIELDS, 'checkpoint_every', 'fast_compile', 'seeds'))}",
-          file=sys.stderr)
+    text = option_error(exc, (*_FIELDS, 'checkpoint_every', 'fast_compile', 'seeds'))
+    if text.startswith("env_name="):   # an environment that cannot be made (a download)
+        text = f"argument --env: {text}"
+    print(f"evojax-ga run {job}: error: {text}", file=sys.stderr)
     return 2
 
 
@@ -176,17 +223,20 @@ def main(args: argparse.Namespace) -> int:
     # computation has run yet)
     fast = _startup.set_fast_compile(fast) if getattr(args, "_process_entry", False) else False
     recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
+    _import_gymnax()   # (starts XLA's backend: after set_fast_compile)
+    try:
+        cfg = control.check_env(cfg)   # --env: a gymnax environment, before the run folder is claimed
+    except (TypeError, ValueError) as exc:
+        return _fail(job, exc)
     n_seeds = getattr(args, "seeds", 1)
     if n_seeds > 1:
         from evojax_ga.runs.control_seeds import start_seeds
-        _import_gymnax()
         start_seeds(cfg, job, range(args.seed, args.seed + n_seeds), args.out, recorded, every,
                     {"fast_compile": fast, "fast_compile_numerics": _startup.FAST_COMPILE_NUMERICS,
                      "compile_cache": getattr(args, "compile_cache", None)},
                     progress=args.progress, argv=getattr(args, "argv", None))
         return 0
     with loop.claim(args.out, job) as run_dir:   # --out checked and locked before anything compiles
-        _import_gymnax()
         try:
             run = control.make_run(cfg)   # refuses a population that cannot fit, before allocating it
         except (TypeError, ValueError) as exc:
@@ -239,8 +289,9 @@ def evaluate_run(run_dir: Path, args: argparse.Namespace) -> int:
                          "evaluate one of its seed folders")
     _import_gymnax()
     ret, ctl = control.evaluate_saved(run_dir, args.episodes, args.seed)
-    target = float(ctl["target"])
+    target = ctl.get("target")
+    verdict = ("no target" if target is None
+               else f"target {float(target):g}: {'reached' if ret.mean() >= float(target) else 'not reached'}")
     print(f"{ctl['env']}: {run_dir}: mean return over {len(ret)} fresh episodes (seed {args.seed}): "
-          f"{ret.mean():.2f} (std {ret.std():.2f}, min {ret.min():.1f}, max {ret.max():.1f}); "
-          f"target {target:g}: {'reached' if ret.mean() >= target else 'not reached'}", flush=True)
+          f"{ret.mean():.2f} (std {ret.std():.2f}, min {ret.min():.1f}, max {ret.max():.1f}); {verdict}", flush=True)
     return 0

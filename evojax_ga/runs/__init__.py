@@ -3,8 +3,10 @@
 One module per experiment family, each with a frozen, validated config dataclass (every check runs
 when it is created, before any compute), a builder and ``make_run(config)``:
 
-* :mod:`~evojax_ga.runs.control` — an MLP policy on a gymnax environment until solved
-  (``ControlConfig``, ``config_for("cartpole")``);
+* :mod:`~evojax_ga.runs.control` — a policy (MLP, or CNN on images) on any gymnax environment until
+  solved or for its generations (``ControlConfig``, ``config_for("cartpole")``,
+  ``config_for("control", env="Breakout-MinAtar")``; parts: :mod:`~evojax_ga.runs.control_parts`,
+  defaults: :mod:`~evojax_ga.runs.control_jobs`);
 * :mod:`~evojax_ga.runs.classify` — a network's weights on digits / MNIST, with a gradient baseline
   (``ClassifyConfig``);
 * :mod:`~evojax_ga.runs.hparam` — MLP hyper-parameters by GA, grid or random search (``HparamConfig``);

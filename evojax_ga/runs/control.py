@@ -1,15 +1,19 @@
-"""Control runs: evolve an MLP policy on a gymnax environment until it solves it.
+"""Control runs: evolve a policy on a gymnax environment until it solves it (or for ``generations``).
 
-A run evolves a population of MLP policies (fitness = mean return over ``episodes`` episodes per
+A run evolves a population of policies (an MLP, or a CNN on image observations: ``policy``; see
+:func:`evojax_ga.tasks.policies.policy_for`; fitness = mean return over ``episodes`` episodes per
 member); as soon as a generation's best member reaches ``target`` on its training episodes (the
 block of generations pauses there), it is checked on ``check_episodes`` fresh episodes, and the run
 stops once that mean reaches the target and, when ``confirm_episodes > 0``, its mean on a second,
 independent fresh set of ``confirm_episodes`` episodes reaches it too ("solved"; with ``check_z > 0``
 each mean must clear the target by ``check_z`` standard errors). The member that passed (or, failing
 that, the best-so-far member) is kept and evaluated once more on ``final_episodes`` other fresh episodes.
+With ``target=None`` (an environment without a known threshold) there is no check: the run plays
+``generations`` generations and the kept member is the best so far.
 
-``make_run(config_for("cartpole"))(jax.random.key(0))`` runs one in memory; the CLI runs it over a
-run folder with :func:`evojax_ga.runs.loop.start`.
+``make_run(config_for("cartpole"))(jax.random.key(0))`` (or ``config_for("control",
+env="Breakout-MinAtar")``) runs one in memory; the CLI runs it over a run folder with
+:func:`evojax_ga.runs.loop.start`.
 """
 
 from __future__ import annotations
@@ -19,17 +23,18 @@ import math
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Iterator, Mapping
 
 from evojax_ga._checks import INT32_MAX, check_seed
 from evojax_ga._startup import warm_up
 from evojax_ga.runs import loop
-from evojax_ga.runs.control_jobs import JOB_DEFAULTS
+from evojax_ga.runs.control_jobs import JOB_DEFAULTS, job_defaults
+from evojax_ga.runs.control_parts import Parts, build, episode_bytes
 from evojax_ga.runs.loop import Ending, Run
 from evojax_ga.runs.solved_check import CONFIRM_SALT, COUNTER_STARTS, COUNTERS, best_member, passes, solved_check
 
-__all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "config_from_record", "build",
-           "make_run", "run_keys", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
+__all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "check_env", "config_from_record",
+           "build", "make_run", "run_keys", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
 
 PRESETS = ("simple", "deep_ga", "truncation")
 
@@ -55,9 +60,10 @@ class ControlConfig:
     common_episodes: bool = False       # all members of a generation play the same start states
     hidden: tuple[int, ...] = (16, 16)
     activation: str = "relu"
+    policy: str = "auto"                # auto (a CNN on image observations, else an MLP) | mlp | cnn
     init_scale: float = 1.0             # initial weights ~ N(0, init_scale^2 / fan_in), biases N(0, init_scale^2)
     block: int = 5
-    target: float = 475.0
+    target: float | None = 475.0        # None: no solved check, the run plays all generations
     check_episodes: int = 100
     final_episodes: int = 100
     confirm_episodes: int | None = None  # 2nd fresh set a passed check must pass too (None: check_episodes; 0: off)
@@ -95,8 +101,10 @@ class ControlConfig:
             raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma}")
         if not (math.isfinite(self.init_scale) and self.init_scale > 0):
             raise ValueError(f"init_scale must be a finite number > 0, got {self.init_scale}")
-        if not math.isfinite(self.target):
-            raise ValueError(f"target must be a finite number, got {self.target}")
+        goal = self.target
+        if goal is not None and (isinstance(goal, bool) or not isinstance(goal, (int, float))
+                                 or not math.isfinite(goal)):
+            raise ValueError(f"target must be a finite number or None (no target), got {goal!r}")
         if self.max_steps is not None and (not isinstance(self.max_steps, int) or isinstance(self.max_steps, bool)
                                            or not 1 <= self.max_steps <= INT32_MAX):
             raise ValueError(f"max_steps must be an int in [1, 2**31 - 1] or None, got {self.max_steps!r}")
@@ -108,96 +116,43 @@ class ControlConfig:
         from evojax_ga.models import ACTIVATIONS
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        from evojax_ga.tasks.policies import POLICIES
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {list(POLICIES)}, got {self.policy!r}")
 
 
 #: config.json keys of runs written before the one-name-per-concept renames
 _LEGACY = {"rate": "mutation_rate", "crossover": "crossover_prob"}
-#: fields added since, with the values that reproduce runs recorded before them (no confirmation)
-_ADDED = {"confirm_episodes": 0, "check_z": 0.0}
+#: fields added since, with the values that reproduce runs recorded before them (no confirmation;
+#: "auto" is the MLP those runs used: they played the four classic environments, whose observations are 1-D)
+_ADDED = {"confirm_episodes": 0, "check_z": 0.0, "policy": "auto"}
 
 
 def config_for(job: str, **overrides: Any) -> ControlConfig:
     """The job's default :class:`ControlConfig` with ``overrides`` (``None`` values are ignored;
-    ``chunk_size="all"`` means None: the whole population at once)."""
-    return loop.job_config(ControlConfig, JOB_DEFAULTS, job, overrides, {"chunk_size": "all"})
+    ``chunk_size="all"`` means None: the whole population at once; ``target="none"``: no target).
+
+    ``job``: a named job (``"cartpole"``, ...; ``env`` may only name its own environment) or
+    ``"control"`` with ``env=`` any gymnax environment (defaults:
+    :func:`evojax_ga.runs.control_jobs.env_defaults`; the name is checked by :func:`check_env`,
+    which :func:`make_run` calls)."""
+    env = overrides.pop("env", None)
+    return loop.job_config(ControlConfig, {job: job_defaults(job, env)}, job, overrides,
+                           {"chunk_size": "all", "target": "none"})
+
+
+def check_env(cfg: ControlConfig) -> ControlConfig:
+    """``cfg`` with ``env`` as its gymnax id (``"catch-bsuite"`` -> ``"Catch-bsuite"``); ValueError
+    naming ``env`` and listing the known environments when it names none. Imports gymnax (which
+    starts XLA's backend: the command line sets its process-wide options first)."""
+    from evojax_ga.tasks.environments import resolve_env
+    name = resolve_env(cfg.env, "env")
+    return cfg if name == cfg.env else dataclasses.replace(cfg, env=name)
 
 
 def config_from_record(record: Mapping[str, Any]) -> ControlConfig:
     """The :class:`ControlConfig` a run folder's ``config.json`` stored (``config["control"]``)."""
     return loop.config_from_record(ControlConfig, {**_ADDED, **record}, _LEGACY)
-
-
-class Parts(NamedTuple):
-    """What a control run is built from (``build(config)``; replace a part to try another)."""
-    task: Any                   # GymnaxTask
-    model: Any                  # flax MLP
-    model_config: dict          # model.json
-    strategy: Any               # ega.Strategy
-    init_population: Callable   # (key) -> population [P, ...], jitted
-
-
-def build(cfg: ControlConfig) -> Parts:
-    """Task, model, strategy and initial population of ``cfg``."""
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-
-    import evojax_ga as ega
-    from evojax_ga import memory
-    from evojax_ga.models import MLP
-    from evojax_ga.tasks.gymnax_task import gymnax_task
-
-    probe = gymnax_task(cfg.env, lambda p, o: o, episodes=1, max_steps=cfg.max_steps)  # for shapes only
-    model = MLP(features=tuple(cfg.hidden), out=probe.num_outputs, activation=cfg.activation)
-    task = gymnax_task(cfg.env, model, episodes=cfg.episodes, max_steps=cfg.max_steps,
-                       chunk_size=cfg.chunk_size, early_exit=cfg.early_exit, normalize_obs=cfg.normalize_obs,
-                       common_episodes=cfg.common_episodes)
-    model_config = {"kind": "MLP", "features": list(cfg.hidden), "out": task.num_outputs,
-                    "activation": cfg.activation, "input_shape": list(task.sample_input.shape)}
-    if cfg.preset == "simple":
-        strategy = ega.presets.simple_ga(mutation_rate=cfg.mutation_rate, sigma=cfg.sigma, tournament=cfg.tournament,
-                                         crossover_prob=cfg.crossover_prob, elite=cfg.elite)
-    elif cfg.preset == "deep_ga":
-        strategy = ega.presets.deep_ga(truncation=cfg.truncation, sigma=cfg.sigma, elite=cfg.elite)
-    else:
-        strategy = ega.presets.truncation_ga(parent_pool=cfg.truncation, tournament=cfg.tournament, sigma=cfg.sigma,
-                                             elite=cfg.elite)
-
-    # Initial weights: one normal draw per individual (fold_in(key, i): independent of pop_size),
-    # kernels scaled by init_scale / sqrt(fan_in) (LeCun), biases by init_scale.
-    # (numpy and traced ops only: eager jnp calls here would each compile a tiny program at start-up)
-    shapes = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
-    # refuse what cannot fit before anything is allocated: the population (copies of the weights,
-    # fitness, and the working set of every episode), then the fresh episodes of one member
-    per_episode = episode_bytes(int(task.sample_input.shape[0]), cfg.hidden, task.num_outputs)
-    memory.check_fits(memory.population_bytes(shapes, cfg.pop_size, extra_per_member=4 + cfg.episodes * per_episode),
-                      f"pop_size={cfg.pop_size}")
-    fresh = max(("check_episodes", "confirm_episodes", "final_episodes"), key=lambda n: getattr(cfg, n))
-    memory.check_fits(getattr(cfg, fresh) * per_episode, f"{fresh}={getattr(cfg, fresh)}",
-                      needs="evaluating one member on that many episodes at once")
-    leaves, treedef = jax.tree_util.tree_flatten(shapes)
-    sizes = [math.prod(s.shape) for s in leaves]
-    scale_flat = np.concatenate([
-        np.full(n, cfg.init_scale / math.sqrt(s.shape[0]) if len(s.shape) == 2 else cfg.init_scale, np.float32)
-        for s, n in zip(leaves, sizes)])
-    n_genes = int(sum(sizes))
-    bounds = np.cumsum(sizes)[:-1].tolist()
-
-    @jax.jit
-    def init_population(key):
-        z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), (n_genes,), jnp.float32))(
-            jnp.arange(cfg.pop_size)) * scale_flat
-        parts = jnp.split(z, bounds, axis=1)      # leaves in tree order, row-major (as ravel_pytree)
-        return jax.tree_util.tree_unflatten(
-            treedef, [p.reshape((cfg.pop_size,) + s.shape).astype(s.dtype) for p, s in zip(parts, leaves)])
-
-    return Parts(task, model, model_config, strategy, init_population)
-
-
-def episode_bytes(obs_dim: int, hidden: tuple[int, ...], outputs: int) -> int:
-    """A bound on the working set of one episode in flight (observation, activations, environment
-    state, return): what a population's evaluation and the fresh-episode checks hold per episode."""
-    return 4 * (2 * obs_dim + sum(hidden) + outputs) + 64
 
 
 def run_keys(key: Any) -> tuple[Any, Any, Any, Any]:
@@ -228,6 +183,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None, warm: bool = True) 
     from evojax_ga import plots
     from evojax_ga import run_folder as rf
 
+    cfg = check_env(cfg)
     p = build(cfg) if parts is None else parts
     checker = solved_check(p.task, cfg)
     keys = run_keys
@@ -262,12 +218,13 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None, warm: bool = True) 
         for k, v in zip(COUNTERS, COUNTER_STARTS):
             info.setdefault(k, v)   # (a checkpoint written before a counter existed lacks it)
         t0 = time.perf_counter()
-        jax.block_until_ready(checker.compile(state_shape.population))
+        if cfg.target is not None:   # (no target: no check to compile)
+            jax.block_until_ready(checker.compile(state_shape.population))
         runner_ready()
         # a block pauses right after a generation whose best reaches the target on its training
         # episodes, so that the candidate is checked at once instead of at the end of the block
         evolution = ega.evolve_blocks(k_evolve, p.strategy, p.task, state, cfg.generations - start_gen,
-                                      block=cfg.block, progress=progress, pause=cfg.target)
+                                      block=cfg.block, progress=progress, pause=cfg.target)   # None: never
         with closing(evolution):
             for state, block_history in evolution:
                 if checker.judge(k_check, state, info):
@@ -303,18 +260,19 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None, warm: bool = True) 
             "confirm_mean": info.get("confirm_mean"),
             "final_episodes": cfg.final_episodes, "final_mean": float(final.mean()), "final_std": float(final.std()),
             "final_min": float(final.min()), "final_max": float(final.max()),
-            "final_reaches_target": bool(final.mean() >= cfg.target), "target": cfg.target,
+            "final_reaches_target": None if cfg.target is None else bool(final.mean() >= cfg.target),
+            "target": cfg.target,
             "best_so_far": float(state.best_fitness), "total_wall_s": total,
             "env_steps": float(np.sum(history.get("env_steps", 0.0))), "resumed_from_generation": end.resumed_from,
             "stop_reason": "solved" if solved else "generations",   # the only early stop of the job
         }
         status = (f"solved at generation {info['solved_generation']} ({info['solve_wall_s']:.2f} s)" if solved
-                  else f"not solved in {gens} generations")
+                  else f"not solved in {gens} generations" if cfg.target is not None else f"{gens} generations")
         if not solved and info.get("confirmations_failed"):
             status += f" ({info['confirmations_failed']} candidate(s) passed the check but not its confirmation)"
         message = (f"{cfg.env}: {status}; final evaluation over {cfg.final_episodes} fresh episodes: "
                    f"mean {final.mean():.2f} (std {final.std():.2f}, min {final.min():.1f}, max {final.max():.1f}); "
-                   f"target {cfg.target:g}; total {total:.2f} s")
+                   f"{_target_text(cfg.target)}; total {total:.2f} s")
         return summary, message
 
     record = {"control": dataclasses.asdict(cfg), "task": p.task.config, "model": p.model_config,
@@ -332,6 +290,7 @@ def evaluate_saved(run_dir: str | Path, episodes: int | None = None, seed: int =
     from evojax_ga import run_folder as rf
     from evojax_ga.models import model_from_config
     from evojax_ga.tasks.gymnax_task import gymnax_task
+    from evojax_ga.tasks.policies import policy_widths
 
     seed = check_seed(seed)
     config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)
@@ -340,8 +299,13 @@ def evaluate_saved(run_dir: str | Path, episodes: int | None = None, seed: int =
     task = gymnax_task(ctl["env"], model, episodes=1, max_steps=ctl.get("max_steps"),
                        normalize_obs=bool(ctl.get("normalize_obs", False)))
     n = episodes if episodes is not None else int(ctl.get("final_episodes", 100))
-    per_episode = episode_bytes(int(task.sample_input.shape[0]), tuple(ctl["hidden"]), task.num_outputs)
+    per_episode = episode_bytes(int(task.sample_input.shape[0]), policy_widths(model), task.num_outputs)
     memory.check_fits(n * per_episode, f"episodes={n}", needs="evaluating the policy on that many episodes at once")
     template = jax.eval_shape(model.init, jax.random.key(0), task.sample_input)
     params, _ = rf.load_params(run_dir, template)
     return np.asarray(task.evaluate_individual(jax.random.key(seed), params, n)), ctl
+
+
+def _target_text(target: float | None) -> str:
+    """``"target 475"``, or ``"no target"``."""
+    return "no target" if target is None else f"target {target:g}"

@@ -171,7 +171,9 @@ def start_seeds(cfg: ControlConfig, job: str, seeds: Sequence[int], out: str | P
         rf.write_json(run_dir / rf.SUMMARY_FILE, summary)
         g, f = summary["solved_generation"], summary["final_mean"]
         gens = f"median {g['median']:g} ({g['min']:g}-{g['max']:g})" if solved else "none"
-        print(f"{cfg.env}: {len(solved)}/{len(rows)} seeds solved; solved generation {gens}; final mean over "
+        outcome = (f"{len(solved)}/{len(rows)} seeds solved; solved generation {gens}" if cfg.target is not None
+                   else f"{len(rows)} seeds, no target")
+        print(f"{cfg.env}: {outcome}; final mean over "
               f"{cfg.final_episodes} fresh episodes: median {f['median']:.2f} (min {f['min']:.2f}, max "
               f"{f['max']:.2f}); {summary['total_wall_s']:.2f} s in all", flush=True)
         print(f"run folder: {run_dir} (one folder per seed: {seed_folder(run_dir, results[0].seed).name}, ...)",

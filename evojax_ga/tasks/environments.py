@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["ENV_ALIASES", "SOLVED_THRESHOLDS", "ActionSpec", "known_envs", "make_env", "action_spec",
-           "scale_actions", "obs_affine"]
+__all__ = ["ENV_ALIASES", "SOLVED_THRESHOLDS", "ActionSpec", "known_envs", "resolve_env", "make_env",
+           "action_spec", "env_shapes", "scale_actions", "obs_affine"]
 
 #: short names accepted besides gymnax's own ids
 ENV_ALIASES: dict[str, str] = {
@@ -48,6 +48,25 @@ def known_envs() -> list[str]:
     return list(_gymnax().registration.registered_envs)
 
 
+def resolve_env(env_name: str, arg: str = "env_name") -> str:
+    """The gymnax id that ``env_name`` names: a gymnax id (any case) or an alias in :data:`ENV_ALIASES`.
+
+    Raises ValueError naming ``arg`` and listing the known environments when it names none of them.
+    Makes no environment (nothing is downloaded).
+    """
+    if not isinstance(env_name, str):
+        raise TypeError(f"{arg} must be a string (a gymnax environment id), got {env_name!r}")
+    known = known_envs()
+    name = ENV_ALIASES.get(env_name.lower(), env_name)
+    if name not in known:
+        lower = {k.lower(): k for k in known}
+        name = lower.get(name.lower(), name)
+    if name not in known:
+        raise ValueError(f"{arg} must be a gymnax environment id; got {env_name!r}. Known environments: "
+                         f"{', '.join(known)} (aliases: {', '.join(sorted(ENV_ALIASES))})")
+    return name
+
+
 def make_env(env_name: str, env_kwargs: dict | None = None) -> tuple[Any, Any, str]:
     """``(env, default_params, canonical_name)`` for a gymnax id or an alias in :data:`ENV_ALIASES`.
 
@@ -55,19 +74,9 @@ def make_env(env_name: str, env_kwargs: dict | None = None) -> tuple[Any, Any, s
     ValueError naming the environment when making it needs a download that fails (gymnax's
     ``MNISTBandit-bsuite`` fetches MNIST) or a file that cannot be read.
     """
-    if not isinstance(env_name, str):
-        raise TypeError(f"env_name must be a string (a gymnax environment id), got {env_name!r}")
-    gymnax = _gymnax()
-    known = known_envs()
-    name = ENV_ALIASES.get(env_name.lower(), env_name)
-    if name not in known:
-        lower = {k.lower(): k for k in known}
-        name = lower.get(name.lower(), name)
-    if name not in known:
-        raise ValueError(f"env_name must be a gymnax environment id; got {env_name!r}. Known environments: "
-                         f"{', '.join(known)} (aliases: {', '.join(sorted(ENV_ALIASES))})")
+    name = resolve_env(env_name)
     try:
-        env, params = gymnax.make(name, **(env_kwargs or {}))
+        env, params = _gymnax().make(name, **(env_kwargs or {}))
     except OSError as exc:   # urllib's URLError included: an environment that downloads its data
         reason = getattr(exc, "reason", None) or exc.strerror or exc
         raise ValueError(f"env_name={env_name!r}: making {name} needs a download or a file that is not "
@@ -100,6 +109,12 @@ def action_spec(env: Any, env_params: Any, name: str) -> ActionSpec:
         return ActionSpec(False, max(1, math.prod(shape)), shape, low, high)
     raise ValueError(f"{name}: action space {type(space).__name__} is not supported "
                      f"(allowed: gymnax Discrete or Box)")
+
+
+def env_shapes(env: Any, env_params: Any, name: str) -> tuple[tuple[int, ...], ActionSpec]:
+    """``(observation shape, ActionSpec)`` of a made environment (traced only: nothing is computed)."""
+    obs = jax.eval_shape(lambda k: env.reset_env(k, env_params)[0], jax.random.key(0))
+    return tuple(int(d) for d in obs.shape), action_spec(env, env_params, name)
 
 
 def scale_actions(out: jax.Array, spec: ActionSpec) -> jax.Array:

@@ -32,7 +32,7 @@ from evojax_ga.chunking import by_backend
 from evojax_ga.tasks.environments import (
     ENV_ALIASES,
     SOLVED_THRESHOLDS,
-    action_spec,
+    env_shapes,
     known_envs,
     make_env,
     obs_affine,
@@ -147,8 +147,7 @@ def gymnax_task(env_name: str, policy: Policy | nn.Module, episodes: int = 1, ma
     else:
         max_steps = check_int(max_steps, "max_steps", minimum=1)
         params = params.replace(max_steps_in_episode=max_steps)
-    spec = action_spec(env, params, name)
-    obs_shape = jax.eval_shape(lambda k: env.reset_env(k, params)[0], jax.random.key(0)).shape
+    obs_shape, spec = env_shapes(env, params, name)
     sample_input = jnp.zeros((max(1, math.prod(obs_shape)),), jnp.float32)
     affine = obs_affine(env, params, sample_input.shape[0]) if normalize_obs else None
     fast = forward if fast_policy else None
