@@ -231,7 +231,11 @@ def prepare(parser: argparse.ArgumentParser, tokens: Sequence[str]) -> tuple[lis
     broken = sub.get_default("_job_error")
     if broken:
         raise ValueError(f"job {job!r} cannot be loaded: {broken}")
-    sub.set_defaults(**options_from(sub, options, f"{kind} {path!r}"))
+    values = options_from(sub, options, f"{kind} {path!r}")
+    sub.set_defaults(**values)
+    for action in sub._actions:   # a required option the file gives is no longer required on the command line
+        if action.required and action.option_strings and values.get(action.dest) is not None:
+            action.required = False
     if given is None:
         tokens.insert(1, job)
     return tokens, path
