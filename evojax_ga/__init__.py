@@ -20,6 +20,7 @@ from evojax_ga import (
     registry,
     reproduction,
     seed_encoded,
+    seeds,
     selection,
     tasks,
     types,
@@ -39,6 +40,7 @@ from evojax_ga.population import (
     unravel_population,
 )
 from evojax_ga.seed_encoded import seed_encoded_ga
+from evojax_ga.seeds import evolve_seeds
 from evojax_ga.selection import Selection
 from evojax_ga.strategy import GAState, Strategy, ga, generation_metrics
 from evojax_ga.types import Fitness, Population, Task, as_task, evaluate_task
@@ -47,10 +49,10 @@ __version__ = "0.2.0"
 
 __all__ = [
     "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "nsga2", "pareto",
-    "presets", "prng", "registry", "reproduction", "seed_encoded", "selection", "tasks", "types", "seed_encoded_ga",
+    "presets", "prng", "registry", "reproduction", "seed_encoded", "seeds", "selection", "tasks", "types", "seed_encoded_ga",
     "Fitness", "Population", "Task", "as_task", "evaluate_task",
     "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",
-    "chain", "evolve", "evolve_blocks", "make_block_runner", "ga", "generation_metrics",
+    "chain", "evolve", "evolve_blocks", "evolve_seeds", "make_block_runner", "ga", "generation_metrics",
     "concatenate", "from_template", "gather", "init_population", "num_genes", "population_size",
     "ravel_population", "unravel_population",
 ]
