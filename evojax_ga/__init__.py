@@ -49,7 +49,8 @@ __version__ = "0.2.0"
 
 __all__ = [
     "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "nsga2", "pareto",
-    "presets", "prng", "registry", "reproduction", "seed_encoded", "seeds", "selection", "tasks", "types", "seed_encoded_ga",
+    "presets", "prng", "registry", "reproduction", "seed_encoded", "seeds", "selection", "tasks", "types",
+    "seed_encoded_ga",
     "Fitness", "Population", "Task", "as_task", "evaluate_task",
     "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",
     "chain", "evolve", "evolve_blocks", "evolve_seeds", "make_block_runner", "ga", "generation_metrics",
