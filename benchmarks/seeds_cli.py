@@ -1,12 +1,12 @@
-"""Many seeds from the command line: ``evojax-ga run JOB --seeds N`` against N sequential
-``evojax-ga run JOB --seed s`` processes (issue 17, item 5).
+"""Many seeds from the command line: ``evojax-ga run JOB --seeds N`` (``--seeds-mode loop`` and
+``vmap``) against N sequential ``evojax-ga run JOB --seed s`` processes (issue 17, item 5).
 
-Both contenders are whole processes timed from the outside (interpreter start, imports, compilation,
-evolution, run folders), run in turn within each repeat (sequential, vmapped, sequential, ...; the
-order alternates between repeats) so that load drift hits both alike. With ``--cache warm`` both use
+The contenders are whole processes timed from the outside (interpreter start, imports, compilation,
+evolution, run folders), run in turn within each repeat (sequential, loop, vmap; the order reverses
+between repeats) so that load drift hits all alike. With ``--cache warm`` both use
 a persistent compilation cache filled by an untimed first call (what a user's second session sees);
 with ``--cache off`` (the default) every process compiles. Each repeat also checks that every seed's
-folder of the vmapped run holds the same best parameters as the sequential run of that seed.
+folder of both ``--seeds`` runs holds the same best parameters as the sequential run of that seed.
 
     python -m benchmarks.seeds_cli --job cartpole --seeds 16 --repeats 2
 """
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 
 def _run(argv: list[str], cache: str | None) -> float:
@@ -40,14 +41,19 @@ def sequential(job: str, seeds: range, root: Path, extra: list[str], cache: str 
     return sum(_run(["run", job, "--seed", str(s), "--out", str(root / f"seq-{s}"), *extra], cache) for s in seeds)
 
 
-def vmapped(job: str, seeds: range, root: Path, extra: list[str], cache: str | None) -> float:
-    return _run(["run", job, "--seed", str(seeds[0]), "--seeds", str(len(seeds)), "--out", str(root / "vmapped"),
-                 *extra], cache)
+def one_process(mode: str) -> Callable[[str, range, Path, list[str], str | None], float]:
+    def fn(job: str, seeds: range, root: Path, extra: list[str], cache: str | None) -> float:
+        return _run(["run", job, "--seed", str(seeds[0]), "--seeds", str(len(seeds)), "--seeds-mode", mode,
+                     "--out", str(root / mode), *extra], cache)
+    return fn
 
 
-def same_results(seeds: range, root: Path) -> bool:
+CONTENDERS = {"sequential": sequential, "loop": one_process("loop"), "vmap": one_process("vmap")}
+
+
+def same_results(seeds: range, root: Path, mode: str) -> bool:
     return all((root / f"seq-{s}" / "best_params.msgpack").read_bytes()
-               == (root / "vmapped" / f"seed-{s}" / "best_params.msgpack").read_bytes() for s in seeds)
+               == (root / mode / f"seed-{s}" / "best_params.msgpack").read_bytes() for s in seeds)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -62,26 +68,27 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     extra = args.extra.split()
-    times: dict[str, list[float]] = {"sequential": [], "vmapped": []}
-    identical = []
+    times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    identical: dict[str, list[bool]] = {"loop": [], "vmap": []}
     with tempfile.TemporaryDirectory() as tmp:
         cache = None
         if args.cache == "warm":
             cache = str(Path(tmp) / "xla-cache")
             warm = Path(tmp) / "warm"
-            sequential(args.job, seeds[:1], warm, extra, cache)
-            vmapped(args.job, seeds, warm, extra, cache)
+            for fn in CONTENDERS.values():
+                fn(args.job, seeds[:1] if fn is sequential else seeds, warm, extra, cache)
         for rep in range(args.repeats):
             root = Path(tmp) / f"rep{rep}"
-            order = ("sequential", "vmapped") if rep % 2 == 0 else ("vmapped", "sequential")
+            order = list(CONTENDERS) if rep % 2 == 0 else list(reversed(CONTENDERS))
             for name in order:
-                fn = sequential if name == "sequential" else vmapped
-                times[name].append(fn(args.job, seeds, root, extra, cache))
+                times[name].append(CONTENDERS[name](args.job, seeds, root, extra, cache))
                 print(f"repeat {rep}: {name} {times[name][-1]:.1f} s", flush=True)
-            identical.append(same_results(seeds, root))
+            for mode in identical:
+                identical[mode].append(same_results(seeds, root, mode))
     med = {k: statistics.median(v) for k, v in times.items()}
     result = {"job": args.job, "seeds": len(seeds), "cache": args.cache, "extra": args.extra, "times_s": times,
-              "median_s": med, "speedup": med["sequential"] / med["vmapped"], "identical_params": identical,
+              "median_s": med,
+              "speedup": {m: med["sequential"] / med[m] for m in ("loop", "vmap")}, "identical_params": identical,
               "load_average": os.getloadavg(), "cpus": os.cpu_count()}
     print(json.dumps(result, indent=1))
     if args.json:

@@ -142,6 +142,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seeds", type=int, default=1, metavar="N",
                    help="run N seeds (--seed, --seed + 1, ...) vmapped in one compiled program: one run folder per "
                         "seed inside --out (each equal to its single run) and a summary across the seeds")
+    g.add_argument("--seeds-mode", choices=("auto", "vmap", "loop"), default="auto",
+                   help="how --seeds N runs: 'vmap' = every seed at once in one vmapped program, 'loop' = one seed "
+                        "after another through the same compiled program; same results either way ('auto': loop "
+                        "on a CPU, where it was faster, vmap on a GPU/TPU)")
     g.add_argument("--block", type=int, default=None,
                    help=f"generations per compiled block; progress and the solved check run between blocks "
                         f"(default {d.block})")
@@ -234,7 +238,8 @@ def main(args: argparse.Namespace) -> int:
         start_seeds(cfg, job, range(args.seed, args.seed + n_seeds), args.out, recorded, every,
                     {"fast_compile": fast, "fast_compile_numerics": _startup.FAST_COMPILE_NUMERICS,
                      "compile_cache": getattr(args, "compile_cache", None)},
-                    progress=args.progress, argv=getattr(args, "argv", None))
+                    progress=args.progress, argv=getattr(args, "argv", None),
+                    mode=getattr(args, "seeds_mode", "auto"))
         return 0
     with loop.claim(args.out, job) as run_dir:   # --out checked and locked before anything compiles
         try:

@@ -1,8 +1,12 @@
-"""Many seeds of one control run in one compiled program (``evojax-ga run JOB --seeds N``).
+"""Many seeds of one control run in one process and one compilation (``evojax-ga run JOB --seeds N``).
 
-:func:`run_seeds` advances N runs of one :class:`~evojax_ga.runs.control.ControlConfig` together:
-the GA blocks of every seed in one vmapped program (:func:`evojax_ga.seeds.make_seeds_runner`), and
-between blocks each seed's own solved check (:mod:`evojax_ga.runs.solved_check`, the single run's).
+:func:`run_seeds` with ``mode="vmap"`` advances N runs of one
+:class:`~evojax_ga.runs.control.ControlConfig` together: the GA blocks of every seed in one vmapped
+program (:func:`evojax_ga.seeds.make_seeds_runner`), and between blocks each seed's own solved check
+(:mod:`evojax_ga.runs.solved_check`, the single run's). With ``mode="loop"`` the seeds run one after
+another through the single run's compiled program (no recompilation per seed); on a CPU that was the
+faster of the two (``benchmarks/README.md``, "Many seeds in one program"), so ``"auto"`` picks it there
+and ``"vmap"`` on a GPU/TPU. Both give every seed the same results.
 A seed that solves, or runs out of generations, is frozen by its generation limit while the others go
 on, so seed ``s`` ends with the state, metrics and info of ``make_run(cfg)(jax.random.key(s))`` (bit
 for bit on the same machine; the timings are the shared clock of all seeds). A frozen seed is still
@@ -27,10 +31,13 @@ from evojax_ga.runs.control import ControlConfig, build, make_run, run_keys
 from evojax_ga.runs.loop import Ending, Run
 from evojax_ga.runs.solved_check import COUNTER_STARTS, COUNTERS, solved_check
 
-__all__ = ["SeedRun", "run_seeds", "start_seeds", "seed_folder", "SEEDS_PLOT_FILE"]
+__all__ = ["SeedRun", "run_seeds", "start_seeds", "seed_folder", "seeds_mode", "SEEDS_PLOT_FILE", "SEEDS_MODES"]
 
 #: the per-seed curves in the parent folder of a ``--seeds`` run
 SEEDS_PLOT_FILE = "seeds.png"
+#: how the seeds of one process run: ``vmap`` (one program over every seed), ``loop`` (one seed after
+#: another through the same compiled program), ``auto`` (loop on a CPU, vmap on a GPU/TPU)
+SEEDS_MODES = ("auto", "vmap", "loop")
 
 
 class SeedRun(NamedTuple):
@@ -47,11 +54,22 @@ def seed_folder(run_dir: str | Path, seed: int) -> Path:
     return Path(run_dir) / f"seed-{seed}"
 
 
+def seeds_mode(mode: str) -> str:
+    """``"vmap"`` or ``"loop"`` for ``mode`` (``"auto"``: loop on a CPU, vmap on a GPU/TPU)."""
+    from evojax_ga.chunking import by_backend
+    if mode not in SEEDS_MODES:
+        raise ValueError(f"seeds_mode must be one of {list(SEEDS_MODES)}, got {mode!r}")
+    return str(by_backend("loop", "vmap")) if mode == "auto" else mode
+
+
 def run_seeds(cfg: ControlConfig, seeds: Sequence[int], progress: bool = False,
-              run: Run | None = None, parts: Any = None) -> tuple[Run, list[SeedRun]]:
-    """Run every seed of ``seeds`` (distinct ints in [0, 2**32 - 1]) vmapped; ``(run, one SeedRun per
-    seed)`` where ``run`` is the single-seed :class:`~evojax_ga.runs.loop.Run` (its ``finish`` writes
-    a seed's folder)."""
+              run: Run | None = None, parts: Any = None, mode: str = "vmap") -> tuple[Run, list[SeedRun]]:
+    """Run every seed of ``seeds`` (distinct ints in [0, 2**32 - 1]) in one process with one
+    compilation: ``mode="vmap"`` all seeds at once through the vmapped block runner, ``"loop"`` one
+    seed after another through the single run's compiled program (on a CPU the faster, see
+    ``benchmarks/README.md``; the results are the same bit for bit). ``(run, one SeedRun per seed)``
+    where ``run`` is the single-seed :class:`~evojax_ga.runs.loop.Run` (its ``finish`` writes a
+    seed's folder)."""
     import jax
     import jax.numpy as jnp
 
@@ -59,8 +77,11 @@ def run_seeds(cfg: ControlConfig, seeds: Sequence[int], progress: bool = False,
     from evojax_ga.seeds import make_seeds_runner, seed_keys, seed_slice
 
     keys = seed_keys(seeds)
+    mode = seeds_mode(mode)
     p = build(cfg) if parts is None else parts
-    run = make_run(cfg, p, warm=False) if run is None else run
+    run = make_run(cfg, p, warm=mode == "loop") if run is None else run
+    if mode == "loop":
+        return run, _loop(run, seeds, keys, progress)
     checker = solved_check(p.task, cfg)
     n = len(seeds)
     _, k_evolve, k_check, _ = jax.vmap(run_keys)(keys)
@@ -114,6 +135,19 @@ def run_seeds(cfg: ControlConfig, seeds: Sequence[int], progress: bool = False,
     return run, out
 
 
+def _loop(run: Run, seeds: Sequence[int], keys: Any, progress: bool) -> list[SeedRun]:
+    """Each seed through ``run`` in turn (its compiled programs shared)."""
+    seq = list(zip(seeds, keys))
+    if progress:
+        from tqdm.auto import tqdm
+        seq = tqdm(seq, desc=f"{len(seq)} seeds", unit="seed", dynamic_ncols=True)
+    out = []
+    for s, key in seq:
+        state, history, info = run(key)
+        out.append(SeedRun(int(s), key, state, history, info))
+    return out
+
+
 def _stats(values: Iterable[Any]) -> dict[str, float | None]:
     v = np.asarray([x for x in values if x is not None], np.float64)
     if not v.size:
@@ -123,7 +157,7 @@ def _stats(values: Iterable[Any]) -> dict[str, float | None]:
 
 def start_seeds(cfg: ControlConfig, job: str, seeds: Sequence[int], out: str | Path | None, args: Mapping[str, Any],
                 every: int, record_extra: Mapping[str, Any] | None = None, progress: bool = False,
-                argv: Iterable[str] | None = None) -> Path:
+                argv: Iterable[str] | None = None, mode: str = "auto") -> Path:
     """Run ``seeds`` vmapped and write ``out`` (default ``runs/<job>-<UTC time>``): one run folder per
     seed and the summary across seeds. ``every`` > 0 gives each seed folder its final checkpoint.
     Returns the folder."""
@@ -135,13 +169,14 @@ def start_seeds(cfg: ControlConfig, job: str, seeds: Sequence[int], out: str | P
     from evojax_ga.seeds import seed_keys
 
     seed_keys(seeds)   # bad seeds refused before the folder exists
+    mode = seeds_mode(mode)
     with loop.claim(out, job) as run_dir:
         parts = build(cfg)
-        run = make_run(cfg, parts, warm=False)
+        run = make_run(cfg, parts, warm=mode == "loop")
         record = {**run.record, **(record_extra or {})}
-        rf.write_config(run_dir, job, args, {**record, "seeds": list(seeds)}, argv=argv)
+        rf.write_config(run_dir, job, args, {**record, "seeds": list(seeds), "seeds_mode": mode}, argv=argv)
         t_start = time.perf_counter()
-        run, results = run_seeds(cfg, seeds, progress=progress, run=run, parts=parts)
+        run, results = run_seeds(cfg, seeds, progress=progress, run=run, parts=parts, mode=mode)
         rows: list[dict[str, Any]] = []
         for r in results:
             sub = seed_folder(run_dir, r.seed)
@@ -165,7 +200,7 @@ def start_seeds(cfg: ControlConfig, job: str, seeds: Sequence[int], out: str | P
             "solve_wall_s": _stats(r["solve_wall_s"] for r in solved),
             "final_mean": _stats(r["final_mean"] for r in rows),
             "final_reaches_target": sum(bool(r["final_reaches_target"]) for r in rows),
-            "total_wall_s": time.perf_counter() - t_start, "per_seed": rows,
+            "total_wall_s": time.perf_counter() - t_start, "seeds_mode": mode, "per_seed": rows,
             "device": str(jax.devices()[0]),
         }
         rf.write_json(run_dir / rf.SUMMARY_FILE, summary)
