@@ -175,6 +175,19 @@ def test_early_exit_flags_override_the_job_default(capsys):
     assert exc.value.code == 2 and "--no-early-exit: not allowed with argument --early-exit" in capsys.readouterr().err
 
 
+def _assert_same_run(a, b):
+    """Run folders ``a`` and ``b`` hold the same run: identical best parameters, metrics and summary
+    (less wall-clock timings)."""
+    assert (a / rf.PARAMS_FILE).read_bytes() == (b / rf.PARAMS_FILE).read_bytes()
+
+    def timeless(rows):
+        return [{k: v for k, v in r.items() if "wall_s" not in k and "process_age" not in k} for r in rows]
+
+    assert timeless([rf.read_json(a / rf.SUMMARY_FILE)]) == timeless([rf.read_json(b / rf.SUMMARY_FILE)])
+    lines = [(d / rf.METRICS_FILE).read_text().splitlines() for d in (a, b)]
+    assert timeless([json.loads(x) for x in lines[0]]) == timeless([json.loads(x) for x in lines[1]])
+
+
 def test_config_json_replays_the_run(run_dir, tmp_path, capsys):
     """'evojax-ga run --config RUN_DIR/config.json --out NEW' gives the same run: identical best
     parameters, metrics (less wall-clock) and summary (less timings); the new config.json names its
@@ -182,14 +195,7 @@ def test_config_json_replays_the_run(run_dir, tmp_path, capsys):
     new = tmp_path / "replay"
     assert cli.main(["run", "--config", str(run_dir / rf.CONFIG_FILE), "--out", str(new), "--no-compile-cache"]) == 0
     assert "run folder: " + str(new) in capsys.readouterr().out
-    assert (new / rf.PARAMS_FILE).read_bytes() == (run_dir / rf.PARAMS_FILE).read_bytes()
-
-    def timeless(rows):
-        return [{k: v for k, v in r.items() if "wall_s" not in k and "process_age" not in k} for r in rows]
-
-    assert timeless([rf.read_json(new / rf.SUMMARY_FILE)]) == timeless([rf.read_json(run_dir / rf.SUMMARY_FILE)])
-    lines = [(d / rf.METRICS_FILE).read_text().splitlines() for d in (run_dir, new)]
-    assert timeless([json.loads(x) for x in lines[1]]) == timeless([json.loads(x) for x in lines[0]])
+    _assert_same_run(new, run_dir)
     old_cfg, new_cfg = rf.read_json(run_dir / rf.CONFIG_FILE), rf.read_json(new / rf.CONFIG_FILE)
     assert new_cfg["config"] == old_cfg["config"] and new_cfg["job"] == "cartpole"
     assert new_cfg["args"]["config_file"] == str(run_dir / rf.CONFIG_FILE) and new_cfg["args"]["out"] == str(new)
@@ -205,14 +211,7 @@ def test_seeds_run_writes_one_folder_per_seed_equal_to_its_single_run(run_dir, t
     assert cli.main(["run", "cartpole", *RUN_ARGS, "--target", "1000", "--seeds", "2", "--out", str(out)]) == 0
     assert "0/2 seeds solved" in capsys.readouterr().out
     one = out / "seed-3"
-    assert (one / rf.PARAMS_FILE).read_bytes() == (run_dir / rf.PARAMS_FILE).read_bytes()
-
-    def timeless(rows):
-        return [{k: v for k, v in r.items() if "wall_s" not in k and "process_age" not in k} for r in rows]
-
-    assert timeless([rf.read_json(one / rf.SUMMARY_FILE)]) == timeless([rf.read_json(run_dir / rf.SUMMARY_FILE)])
-    lines = [(d / rf.METRICS_FILE).read_text().splitlines() for d in (run_dir, one)]
-    assert timeless([json.loads(x) for x in lines[1]]) == timeless([json.loads(x) for x in lines[0]])
+    _assert_same_run(one, run_dir)
     assert rf.read_json(one / rf.CONFIG_FILE)["args"]["seed"] == 3
     summary = rf.read_json(out / rf.SUMMARY_FILE)
     assert summary["seeds"] == [3, 4] and summary["solved"] == 0 and len(summary["per_seed"]) == 2
