@@ -38,6 +38,7 @@ JOBS: dict[str, str] = {
     "acrobot": "evojax_ga.jobs.control",
     "mountaincar": "evojax_ga.jobs.control",
     "pendulum": "evojax_ga.jobs.control",
+    "brax": "evojax_ga.jobs.brax",          # needs the brax extra (imported when the job runs)
     "hparam": "evojax_ga.jobs.hparam",
     "digits": "evojax_ga.jobs.classify",
     "mnist": "evojax_ga.jobs.classify",
