@@ -140,7 +140,8 @@ def with_obs_stats(strategy: Strategy, obs_dim: int) -> Strategy:
     init(key, population) -> StatsState (empty statistics of ``obs_dim`` components);
     step(key, state, task): ``ask``, ``task.evaluate_stateful(k_eval, population, state.obs_stats)``,
     ``tell``; the new statistics are kept (the key split and metrics are ``strategy.step``'s).
-    ask / tell act on the GA state inside. ``task`` must have ``evaluate_stateful``.
+    ask / tell act on the GA state inside. ``task`` must have ``evaluate_stateful`` (and, for
+    ``ega.evolve``, ``evaluate`` as every task does).
     """
     stats0 = init_obs_stats(obs_dim)
 
