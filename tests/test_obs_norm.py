@@ -65,3 +65,16 @@ def test_with_obs_stats_carries_and_checkpoints(tmp_path, key):
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(lambda a, b: np.array_equal(a, b), back, state))
     with pytest.raises(TypeError, match="evaluate_stateful"):
         ega.evolve(key, strategy, lambda k, p: -jnp.sum(p["w"] ** 2, axis=1), pop, generations=1, progress=False)
+
+
+def test_best_obs_stats_are_those_the_best_member_was_evaluated_with(key):
+    strategy = obs_norm.with_obs_stats(ega.presets.truncation_ga(sigma=0.1), obs_dim=1)
+    pop = {"w": jnp.zeros((4, 1))}
+    stats = [obs_norm.ObsStats(jnp.float32(n), jnp.full((1,), float(n)), jnp.zeros((1,))) for n in (1, 2, 3)]
+    s = strategy.init(key, pop)
+    s = strategy.tell(s, pop, jnp.asarray([1.0, 2, 3, 4]), stats[0])    # best 4, measured with the empty stats
+    assert float(s.best_obs_stats.count) == 0 and float(s.obs_stats.count) == 1
+    s = strategy.tell(s, pop, jnp.asarray([0.0, 0, 0, 0]), stats[1])    # no improvement (measured with stats[0])
+    assert float(s.best_obs_stats.count) == 0 and float(s.obs_stats.count) == 2
+    s = strategy.tell(s, pop, jnp.asarray([9.0, 0, 0, 0]), stats[2])    # improvement, measured with stats[1]
+    assert float(s.best_obs_stats.count) == 2 and float(s.obs_stats.count) == 3

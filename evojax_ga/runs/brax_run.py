@@ -6,8 +6,9 @@ members, every weight ``+= sigma * N(0, 1)``, ``elite`` kept) wrapped by
 :class:`~evojax_ga.tasks.obs_norm.StatsState` (GA state + running observation statistics), so the
 statistics are checkpointed with the population and ``evojax-ga resume`` continues bit-identically.
 With ``target`` set the run stops once a generation's best training fitness reaches it. At the end
-the best-so-far member plays ``final_episodes`` fresh episodes, normalised with the final statistics
-(saved beside the parameters as ``obs_stats.json``).
+the best-so-far member plays ``final_episodes`` fresh episodes, normalised with the statistics it
+was evaluated with when it became the best (``StatsState.best_obs_stats``, saved beside the
+parameters as ``obs_stats.json``).
 
 ``make_run(BraxConfig(env="inverted_pendulum"))(jax.random.key(0))`` runs one in memory; the CLI
 (``evojax-ga run brax``) runs it over a run folder with :mod:`evojax_ga.runs.loop`.
@@ -193,9 +194,9 @@ def make_run(cfg: BraxConfig, parts: Parts | None = None) -> Run:
     def finish(end: Ending) -> tuple[dict, str]:
         state, history = end.state, end.history
         final = np.asarray(p.task.evaluate_individual(keys(end.key)[2], state.best_params, cfg.final_episodes,
-                                                      obs_stats=state.obs_stats))
+                                                      obs_stats=state.best_obs_stats))
         rf.save_params(end.run_dir, state.best_params, p.model_config)
-        save_obs_stats(end.run_dir, state.obs_stats)
+        save_obs_stats(end.run_dir, state.best_obs_stats)
         plots.plot_fitness(end.run_dir, history, title=f"brax {cfg.env}: pop {cfg.pop_size}", target=cfg.target)
         total = time.perf_counter() - end.t_start
         gens = int(state.generation)

@@ -108,10 +108,14 @@ def normalize(stats: ObsStats, obs: jax.Array, clip: float = DEFAULT_CLIP, eps: 
 @struct.dataclass
 class StatsState:
     """A strategy state with observation statistics beside it: what :func:`with_obs_stats`'s strategy
-    keeps. ``generation``, ``fitness``, ``best_fitness``, ``population`` and ``best_params`` read
+    keeps. ``obs_stats``: the running statistics (the next generation normalises with them);
+    ``best_obs_stats``: those the best-so-far member was evaluated with (the policy ``best_params``
+    expects its observations normalised by them; later statistics drift as the population changes).
+    ``generation``, ``fitness``, ``best_fitness``, ``population`` and ``best_params`` read
     through to the GA state, so the evolution loop, checkpoints and resume treat it like a ``GAState``."""
     ga: Any
     obs_stats: ObsStats
+    best_obs_stats: ObsStats
 
     @property
     def generation(self) -> jax.Array:
@@ -140,21 +144,32 @@ def with_obs_stats(strategy: Strategy, obs_dim: int) -> Strategy:
     init(key, population) -> StatsState (empty statistics of ``obs_dim`` components);
     step(key, state, task): ``ask``, ``task.evaluate_stateful(k_eval, population, state.obs_stats)``,
     ``tell``; the new statistics are kept (the key split and metrics are ``strategy.step``'s).
-    ask / tell act on the GA state inside. ``task`` must have ``evaluate_stateful`` (and, for
+    ask(key, state) -> (population, state); tell(state, population, fitness, obs_stats=None): the
+    fitness was measured with ``state.obs_stats``; ``obs_stats`` (the statistics ``evaluate_stateful``
+    returned) replace them when given. ``task`` must have ``evaluate_stateful`` (and, for
     ``ega.evolve``, ``evaluate`` as every task does).
     """
     stats0 = init_obs_stats(obs_dim)
 
+    def fresh() -> ObsStats:
+        return jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), stats0)
+
     def init(key: PRNGKey, population: Any) -> StatsState:
-        ga = strategy.init(key, population)
-        return StatsState(ga, jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), stats0))
+        return StatsState(strategy.init(key, population), fresh(), fresh())
+
+    def advance(state: StatsState, ga: Any, new_stats: ObsStats) -> StatsState:
+        """The GA moved from ``state.ga`` to ``ga`` on fitness measured with ``state.obs_stats``."""
+        improved = ga.best_fitness > state.ga.best_fitness
+        best = jax.tree_util.tree_map(lambda u, b: jnp.where(improved, u, b), state.obs_stats, state.best_obs_stats)
+        return StatsState(ga, new_stats, best)
 
     def ask(key: PRNGKey, state: StatsState) -> tuple[Any, StatsState]:
         pop, ga = strategy.ask(key, state.ga)
-        return pop, StatsState(ga, state.obs_stats)
+        return pop, StatsState(ga, state.obs_stats, state.best_obs_stats)
 
-    def tell(state: StatsState, population: Any, fitness: jax.Array) -> StatsState:
-        return StatsState(strategy.tell(state.ga, population, fitness), state.obs_stats)
+    def tell(state: StatsState, population: Any, fitness: jax.Array, obs_stats: ObsStats | None = None) -> StatsState:
+        return advance(state, strategy.tell(state.ga, population, fitness),
+                       state.obs_stats if obs_stats is None else obs_stats)
 
     def step(key: PRNGKey, state: StatsState, task: Any) -> tuple[StatsState, dict]:
         fn: Callable = getattr(task, "evaluate_stateful", None)  # type: ignore[assignment]
@@ -171,7 +186,7 @@ def with_obs_stats(strategy: Strategy, obs_dim: int) -> Strategy:
                 return fitness, metrics
 
         ga, metrics = strategy.step(key, state.ga, _Frozen())
-        return StatsState(ga, box[0]), metrics
+        return advance(state, ga, box[0]), metrics
 
     return Strategy(init, ask, tell, step, {**strategy.config, "obs_stats": True})
 
