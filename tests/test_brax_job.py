@@ -33,3 +33,12 @@ def test_bad_option_names_it(capsys, tmp_path):
     assert "argument --pop-size: pop_size must be" in capsys.readouterr().err
     assert cli.main(["run", "brax", "--backend", "spring", "--obs-clip", "0", "--out", str(tmp_path / "r")]) == 2
     assert "argument --obs-clip" in capsys.readouterr().err
+
+
+def test_library_task_without_brax_says_how_to_install(monkeypatch):
+    import evojax_ga as ega
+    from evojax_ga.tasks import brax_task
+    monkeypatch.setitem(sys.modules, "brax", None)
+    brax_task._make_env.cache_clear()
+    with pytest.raises(ImportError, match=r'brax is not installed: pip install -e "\.\[brax\]"'):
+        ega.tasks.brax("ant", lambda p, o: o)
