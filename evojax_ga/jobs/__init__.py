@@ -39,6 +39,7 @@ JOBS: dict[str, str] = {
     "mountaincar": "evojax_ga.jobs.control",
     "pendulum": "evojax_ga.jobs.control",
     "control": "evojax_ga.jobs.control",     # any gymnax environment: --env NAME (the four above are its presets)
+    "brax": "evojax_ga.jobs.brax",          # needs the brax extra (imported when the job runs)
     "hparam": "evojax_ga.jobs.hparam",
     "digits": "evojax_ga.jobs.classify",
     "mnist": "evojax_ga.jobs.classify",

@@ -2,8 +2,14 @@
 
 A bare function ``f(key, population) -> fitness [P]`` is accepted wherever a task is: :func:`as_task`
 lifts it (its metrics are ``{}``).
+
+Brax locomotion (:func:`brax`, optional extra ``pip install -e ".[brax]"``) imports brax only when a
+task is built; its running observation statistics live in :mod:`~evojax_ga.tasks.obs_norm`.
 """
 
+from evojax_ga.tasks import obs_norm
+from evojax_ga.tasks.brax_task import BraxTask
+from evojax_ga.tasks.brax_task import brax_task as brax  # ega.tasks.brax("ant", policy=model) (needs the brax extra)
 from evojax_ga.tasks.classification import (
     FITNESS,
     ClassificationTask,
@@ -22,4 +28,4 @@ __all__ = ["Task", "as_task", "evaluate_task",
            "FunctionTask", "sphere", "rastrigin", "ackley", "FUNCTIONS",
            "ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "learning_curve",
            "GymnaxTask", "gymnax", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
-           "policy_for", "POLICIES"]
+           "policy_for", "POLICIES", "BraxTask", "brax", "obs_norm"]
