@@ -232,14 +232,15 @@ def seeds_of(a: argparse.Namespace) -> range:
 
 
 def check_run_args(ap: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    """``--seeds`` / ``--max-generations`` >= 1 (where present), ``--first-seed`` in [0, 2**31 - 1 - seeds],
-    ``--cap-s`` > 0; a bad one exits (code 2) with one line naming it, before any compute."""
-    for name in ("seeds", "max_generations"):
+    """``--seeds`` / ``--max-generations`` / ``--generations`` >= 1 (where present), ``--first-seed`` in
+    [0, 2**31 - 1 - seeds], ``--cap-s`` > 0 (where present); a bad one exits (code 2) with one line naming it,
+    before any compute."""
+    for name in ("seeds", "max_generations", "generations"):
         if getattr(a, name, 1) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
     if not 0 <= a.first_seed <= 2 ** 31 - 1 - a.seeds:
         ap.error(f"--first-seed must be in [0, 2**31 - 1 - seeds], got {a.first_seed}")
-    if not a.cap_s > 0:
+    if not getattr(a, "cap_s", 1.0) > 0:
         ap.error(f"--cap-s must be > 0, got {a.cap_s}")
 
 

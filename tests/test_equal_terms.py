@@ -100,3 +100,24 @@ def test_job_presets_compares_the_old_preset_with_the_new_on_the_job_itself():
         assert control.config_for(job) in (old, new)       # one of the two is what the job ships today
         differ = {f.name for f in dataclasses.fields(old) if getattr(old, f.name) != getattr(new, f.name)}
         assert differ <= {"preset", "truncation", "tournament"}, differ     # nothing but the preset changes
+
+
+@pytest.mark.parametrize("argv, words", [(["--generations", "0"], "--generations"), (["--pop", "1"], "--pop"),
+                                          (["--envs", "Catch-bsuite:abc"], "--envs: threshold"),
+                                          (["--contenders", "truncation,nope"], "--contenders: unknown contender"),
+                                          (["--hidden", "a"], "--hidden"), (["--max-steps", "0"], "--max-steps")])
+def test_beyond_four_refuses_bad_arguments_before_any_compute(argv, words, capsys):
+    from benchmarks import beyond_four
+    with pytest.raises(SystemExit) as exc:
+        beyond_four.main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_beyond_four_row_reports_the_final_return_of_every_seed_and_solves_apart():
+    from benchmarks import beyond_four
+    runs = [{"final_mean": m, "s": 1.0, "env_steps": 10.0, "solved": s}
+            for m, s in ((1.0, None), (3.0, {"s": 0.5, "generation": 4}), (2.0, None))]
+    row = beyond_four.row_of("MountainCarContinuous-v0", 90.0, "truncation", runs, comp=2.0)
+    assert (row["final_return_median"], row["final_return_min"], row["final_return_max"]) == (2.0, 1.0, 3.0)
+    assert row["solved"] == "1/3" and row["median_generations_to_threshold"] == 4
+    assert "solved" not in beyond_four.row_of("Catch-bsuite", None, "truncation", runs, comp=2.0)
