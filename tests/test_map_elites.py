@@ -127,3 +127,33 @@ def test_bad_input_gives_one_line_errors_naming_the_argument():
         me.grid_cells(jnp.zeros((3,)), (0, 0), (1, 1), 4)
     with pytest.raises(ValueError, match=r"^task: map_elites needs metrics\['descriptors'\]"):
         jax.eval_shape(lambda st: s.step(jax.random.key(0), st, lambda k, p: jnp.zeros(3)), st)
+
+
+def test_cli_job_writes_a_run_folder_and_a_killed_run_resumes_to_the_same_end(tmp_path):
+    import json
+    import shutil
+
+    from evojax_ga import cli
+    from evojax_ga import run_folder as rf
+    full = tmp_path / "full"
+    argv = ["run", "map-elites", "--dim", "4", "--bins", "6", "--batch-size", "16", "--generations", "20",
+            "--block", "5", "--checkpoint-every", "5", "--no-progress", "--out"]
+    assert cli.main(argv + [str(full)]) == 0
+    for name in ("config.json", "metrics.jsonl", "summary.json", "fitness.png", "archive.png"):
+        assert (full / name).exists(), name
+    killed = tmp_path / "killed"
+    shutil.copytree(full, killed)
+    (killed / rf.SUMMARY_FILE).unlink()
+    (killed / rf.CHECKPOINT_DIR / "ckpt_00000020.msgpack").unlink()   # killed after generation 15's checkpoint
+    assert cli.main(["resume", str(killed), "--no-progress"]) == 0
+    a, b = rf.read_metrics(full), rf.read_metrics(killed)
+    for k in ("coverage", "qd_score", "best_so_far", "inserted", "generation"):
+        np.testing.assert_array_equal(a[k], b[k])
+    sa, sb = (json.loads((d / rf.SUMMARY_FILE).read_text()) for d in (full, killed))
+    assert sb["resumed_from_generation"] == 15 and sa["qd_score"] == sb["qd_score"] and sa["coverage"] > 0.3
+    s = me.map_elites((-5.12,) * 2, (5.12,) * 2, 6)
+    tmpl = s.init(jax.random.key(0), jnp.zeros((16, 4)))
+    ends = [checkpoint.load(d / rf.CHECKPOINT_DIR / "ckpt_00000020.msgpack", tmpl)[0] for d in (full, killed)]
+    assert isinstance(ends[0], me.MapElitesState)
+    for x, y in zip(jax.tree_util.tree_leaves(ends[0]), jax.tree_util.tree_leaves(ends[1])):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
