@@ -11,6 +11,7 @@ from evojax_ga import (
     chunking,
     crossover,
     distributed,
+    map_elites,
     metrics,
     mutation,
     nsga2,
@@ -28,6 +29,7 @@ from evojax_ga import (
 from evojax_ga.adaptation import Adaptation
 from evojax_ga.crossover import Crossover
 from evojax_ga.evolve import evolve, evolve_blocks, make_block_runner
+from evojax_ga.map_elites import MapElitesState
 from evojax_ga.mutation import Mutation, chain
 from evojax_ga.population import (
     concatenate,
@@ -50,7 +52,7 @@ __version__ = "0.2.0"
 __all__ = [
     "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "nsga2", "pareto",
     "presets", "prng", "registry", "reproduction", "seed_encoded", "seeds", "selection", "tasks", "types",
-    "seed_encoded_ga",
+    "seed_encoded_ga", "map_elites", "MapElitesState",
     "Fitness", "Population", "Task", "as_task", "evaluate_task",
     "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",
     "chain", "evolve", "evolve_blocks", "evolve_seeds", "make_block_runner", "ga", "generation_metrics",

@@ -4,7 +4,7 @@ A :class:`Crossover` holds traced ``params`` and a pure
 ``apply(key, params, a, b, row_offset=0) -> child`` (:class:`evojax_ga.types.CrossoverFn`); ``a`` and
 ``b`` are populations of the same structure (leaves ``[C, ...]``), row ``i`` of each being the two
 parents of child ``i``. Every gene of the child comes from ``a`` or ``b`` at the same position
-(except :func:`blend`/:func:`arithmetic`, which take float leaves only: an integer or bool leaf is a
+(except :func:`blend`/:func:`arithmetic`/:func:`iso_line`, which take float leaves only: an integer or bool leaf is a
 TypeError naming it).
 
 Randomness is counter-based (:mod:`evojax_ga.prng`): the draw of gene ``g`` of child ``i`` depends on
@@ -15,7 +15,8 @@ is written to memory).
 Sources: uniform mask crossover per weight matrix (the MNIST-CNN GA article, "My experiments in
 replacing deep learning backpropagation (SGD) with a genetic algorithm"); neuron crossover with
 ``max_crossover``/``crossover_prob`` (Gursky's NumPy neuroevolution notebook); k-point and blend
-(BLX-alpha, Eshelman & Schaffer 1993) from the classic GA literature.
+(BLX-alpha, Eshelman & Schaffer 1993) from the classic GA literature; iso+line-DD (Vassiliades &
+Mouret 2018, "Discovering the elite hypervolume by leveraging interspecies correlation").
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from evojax_ga._checks import check_int, check_nonneg, check_prob
 from evojax_ga.population import check_same_structure, first_leaf, validate_population
 from evojax_ga.types import CrossoverFn, Params, Population, PRNGKey
 
-__all__ = ["Crossover", "none", "uniform", "neuron", "layer", "k_point", "blend", "arithmetic", "chain",
-           "default_unit_group"]
+__all__ = ["Crossover", "none", "uniform", "neuron", "layer", "k_point", "blend", "arithmetic", "iso_line",
+           "chain", "default_unit_group"]
 
 
 class Crossover(NamedTuple):
@@ -236,6 +237,32 @@ def arithmetic(weight: float = 0.5) -> Crossover:
         w = params["weight"]
         return jax.tree_util.tree_map(lambda xa, xb: (w * xa + (1.0 - w) * xb).astype(xa.dtype), a, b)
     return Crossover({"weight": jnp.float32(weight)}, apply, f"arithmetic({weight})")
+
+
+def iso_line(sigma_iso: float = 0.01, sigma_line: float = 0.2) -> Crossover:
+    """Iso+line-DD: ``child = a + sigma_iso * N(0, I) + sigma_line * N(0, 1) * (b - a)`` (float genomes).
+
+    Vassiliades & Mouret 2018 (MAP-Elites' directional variation): an isotropic Gaussian step plus a
+    step along the line from ``a`` to the second parent ``b``, whose N(0, 1) factor is one draw per
+    child (shared by all its genes and leaves). A two-parent operator, so a :class:`Crossover`; it is
+    not a copy of genes, so ``a`` crossed with itself moves by the isotropic step.
+    """
+    check_nonneg(sigma_iso, "sigma_iso")
+    check_nonneg(sigma_line, "sigma_line")
+
+    def apply(key, params, a, b, row_offset=0):
+        _require_float(a, "iso_line")
+        k_iso, k_line = jax.random.split(key)
+        rows = jax.tree_util.tree_leaves(a)[0].shape[0]
+        z_line = prng.bits_to_normal(_row_bits(k_line, rows, 1, row_offset)[0])   # [C, 1]
+
+        def leaf(xa, xb, h):
+            z = z_line.reshape((rows,) + (1,) * (xa.ndim - 1))
+            step = params["sigma_iso"] * prng.bits_to_normal(h) + params["sigma_line"] * z * (xb - xa)
+            return (xa + step).astype(xa.dtype)
+        return _map_gene_pairs(k_iso, a, b, row_offset, leaf)
+    return Crossover({"sigma_iso": jnp.float32(sigma_iso), "sigma_line": jnp.float32(sigma_line)}, apply,
+                     f"iso_line(sigma_iso={sigma_iso}, sigma_line={sigma_line})")
 
 
 

@@ -31,6 +31,7 @@ CROSSOVERS: dict[str, Factory] = {
     "k_point": crossover.k_point,
     "blend": crossover.blend,
     "arithmetic": crossover.arithmetic,
+    "iso_line": crossover.iso_line,
     "none": crossover.none,
 }
 

@@ -141,7 +141,8 @@ def test_registry_names_are_stable():
 @pytest.mark.parametrize("name", sorted(registry.CROSSOVERS))
 def test_every_registered_crossover_keeps_structure_and_a_self_cross_is_the_parent(key, name):
     a, b = parents(key, [(4, 3), (3,)], C=20)
-    op = registry.CROSSOVERS[name]()
+    # iso_line adds an isotropic step by design: without it, a self-cross is the parent too
+    op = registry.CROSSOVERS[name](**({"sigma_iso": 0.0} if name == "iso_line" else {}))
     child = op(key, a, b)
     assert jax.tree_util.tree_structure(child) == jax.tree_util.tree_structure(a)
     for k in a:
@@ -188,7 +189,7 @@ def test_property_child_genes_from_parents(rows, cols, p, op):
         assert np.all((c == np.asarray(a[k])) | (c == np.asarray(b[k])))
 
 
-@pytest.mark.parametrize("name", ["blend", "arithmetic"])
+@pytest.mark.parametrize("name", ["blend", "arithmetic", "iso_line"])
 @pytest.mark.parametrize("dtype", [jnp.int32, jnp.bool_])
 def test_real_valued_crossovers_refuse_integer_and_bool_leaves(key, name, dtype):
     a = {"f": jnp.zeros((4, 3)), "g": jnp.zeros((4, 3), dtype)}
@@ -203,3 +204,19 @@ def test_gene_copying_crossovers_keep_integer_and_bool_genes(key, name):
     child = registry.CROSSOVERS[name]()(key, a, b)
     assert child["i"].dtype == jnp.int32 and child["b"].dtype == jnp.bool_
     assert set(np.unique(child["i"])) <= {0, 9}
+
+
+def test_iso_line_is_an_isotropic_step_plus_one_line_step_per_child(key):
+    a, b = parents(key, [(4, 3), (3,)], C=4000)
+    line = xo.iso_line(sigma_iso=0.0, sigma_line=0.5)(key, a, b)
+    # without the isotropic step every gene of a child moves by the same multiple of (b - a)
+    t = {k: (np.asarray(line[k]) - np.asarray(a[k])) / (np.asarray(b[k]) - np.asarray(a[k])) for k in a}
+    t0 = t["l0"].reshape(4000, -1)[:, :1]
+    np.testing.assert_allclose(t["l0"].reshape(4000, -1), np.broadcast_to(t0, (4000, 12)), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(t["l1"], np.broadcast_to(t0, (4000, 3)), rtol=1e-3, atol=1e-4)
+    assert abs(np.std(t0) - 0.5) < 0.03 and abs(np.mean(t0)) < 0.03
+    iso = xo.iso_line(sigma_iso=0.1, sigma_line=0.0)(key, a, b)
+    d = np.asarray(iso["l0"]) - np.asarray(a["l0"])
+    assert abs(np.std(d) - 0.1) < 0.005 and abs(np.corrcoef(d[:, 0, 0], d[:, 1, 1])[0, 1]) < 0.05
+    with pytest.raises(ValueError, match="sigma_line must be a finite number >= 0"):
+        xo.iso_line(sigma_line=-1.0)

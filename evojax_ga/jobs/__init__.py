@@ -43,6 +43,7 @@ JOBS: dict[str, str] = {
     "hparam": "evojax_ga.jobs.hparam",
     "digits": "evojax_ga.jobs.classify",
     "mnist": "evojax_ga.jobs.classify",
+    "map-elites": "evojax_ga.jobs.map_elites",
 }
 
 
