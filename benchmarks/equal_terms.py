@@ -70,16 +70,21 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
         "half_rank": half(select=sel.linear_rank(2.0)),
         "half_r50": half(mutate=mu.gaussian(0.5, cfg.sigma * 2 ** 0.5)),
         "half_e4": half(elite=4),
+        # the two tournament parents averaged, then every weight mutated (intermediate recombination,
+        # the ES's smoothing in GA form)
+        "trunc_arith": ega.ga(select=sel.tournament(2), crossover=xo.arithmetic(0.5),
+                              mutate=mu.gaussian(1.0, cfg.sigma), elite=1, parent_pool=0.5),
     }
 
 
 def shared_config(job: str, pop: int, episodes: int, hidden: tuple[int, ...], activation: str,
-                  normalize_obs: bool, check_episodes: int) -> Any:
-    """The control config every contender shares (this project's single solved check)."""
+                  normalize_obs: bool, check_episodes: int, init_scale: float | None = None) -> Any:
+    """The control config every contender shares (this project's single solved check; ``init_scale``:
+    the shared initial population's, default the job's)."""
     from evojax_ga.runs import control
     return control.config_for(job, preset="simple", pop_size=pop, episodes=episodes, hidden=hidden,
                               activation=activation, normalize_obs=normalize_obs, check_episodes=check_episodes,
-                              confirm_episodes=0, check_z=0.0)
+                              confirm_episodes=0, check_z=0.0, init_scale=init_scale)
 
 
 def solve(c: Contender, check: Callable[..., Any], seed: int, target: float, cap_s: float,
@@ -259,7 +264,8 @@ def configs(ap: argparse.ArgumentParser, a: argparse.Namespace) -> list[Any]:
     for spec in a.envs.split(","):
         job, _, target = spec.partition(":")      # "acrobot:-85": another threshold than the job's
         try:
-            cfg = shared_config(job, a.pop, a.episodes, hidden, a.activation, a.normalize_obs, a.check_episodes)
+            cfg = shared_config(job, a.pop, a.episodes, hidden, a.activation, a.normalize_obs, a.check_episodes,
+                                a.init_scale)
             cfg = dataclasses.replace(cfg, sigma=a.sigma, **({"target": float(target)} if target else {}))
             dataclasses.replace(cfg, preset="deep_ga", truncation=a.truncation)   # --truncation <= --pop
         except ValueError as exc:
@@ -288,6 +294,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "(lower 95%% bound, z = 1.645, on the check and on a second fresh set)")
     ap.add_argument("--truncation", type=int, default=32, help="deep_ga parents: the top T")
     ap.add_argument("--sigma", type=float, default=0.1, help="mutation / perturbation std of every contender")
+    ap.add_argument("--init-scale", type=float, default=None,
+                    help="scale of the shared initial population (LeCun normal x s; default: the job's)")
     ap.add_argument("--es-lr", type=float, default=0.01, help="OpenES Adam learning rate")
     ap.add_argument("--cap-s", type=float, default=20.0)
     ap.add_argument("--max-generations", type=int, default=500)
