@@ -9,8 +9,11 @@ individuals or fronts; the loop over objectives is static and M is small).
   nothing, so NaN rows share one front after every front of NaN-free rows (``±inf`` are ordinary
   values).
 * :func:`nondominated_ranks` peels fronts with a ``lax.while_loop`` over fronts on the domination-count
-  vector: front ``r`` is the rows no unassigned row dominates. The ``[P, P]`` domination matrix is
-  built once (memory ``P^2`` bytes).
+  vector: front ``r`` is the rows no unassigned row dominates. Dense path (``chunk_size=None``): the
+  ``[P, P]`` domination matrix is built once (memory ``P^2`` bytes). Chunked path (``chunk_size=C``,
+  for large ``P``): the counts are summed over column chunks (``lax.map``, ``[P, C]`` at a time), and
+  each front, compacted to its first rows, subtracts its members' domination rows ``C`` at a time
+  (``ceil(|front| / C)`` chunks), so no ``[P, P]`` array exists; same ranks as the dense path.
 * :func:`crowding_distance` per front and objective sorts by ``(rank, value, index)``; a front's two
   extreme rows in an objective get ``+inf``, interior rows add the gap between their neighbours over the
   front's range in that objective (a zero or non-finite range adds 0). Ties are broken by row index.
@@ -27,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["as_objectives", "check_ref", "nan_rows", "domination_matrix", "nondominated_ranks", "crowding_distance",
+__all__ = ["as_objectives", "check_ref", "nan_rows", "domination_matrix", "domination_counts", "nondominated_ranks",
+           "crowding_distance",
            "crowded_order", "hypervolume", "hypervolume_2d", "hypervolume_3d"]
 
 
@@ -58,19 +62,61 @@ def nan_rows(F: jax.Array) -> jax.Array:
     return jnp.any(jnp.isnan(F), axis=1)
 
 
+def _dominates(Fa: jax.Array, bad_a: jax.Array, Fb: jax.Array, bad_b: jax.Array) -> jax.Array:
+    """``[A, B]`` bool: row ``a`` of ``Fa`` dominates row ``b`` of ``Fb`` (NaN rows: dominated by every other row)."""
+    ge = jnp.all(Fa[:, None, :] >= Fb[None, :, :], axis=2)
+    gt = jnp.any(Fa[:, None, :] > Fb[None, :, :], axis=2)
+    dom = ge & gt & ~bad_a[:, None] & ~bad_b[None, :]
+    return dom | (~bad_a[:, None] & bad_b[None, :])
+
+
 def domination_matrix(F: jax.Array) -> jax.Array:
     """``[P, P]`` bool, ``D[i, j]`` = row ``i`` dominates row ``j`` (NaN rows: dominated by every other row)."""
     F = as_objectives(F, "F")
     bad = nan_rows(F)
-    ge = jnp.all(F[:, None, :] >= F[None, :, :], axis=2)
-    gt = jnp.any(F[:, None, :] > F[None, :, :], axis=2)
-    dom = ge & gt & ~bad[:, None] & ~bad[None, :]
-    return dom | (~bad[:, None] & bad[None, :])
+    return _dominates(F, bad, F, bad)
 
 
-def nondominated_ranks(F: jax.Array) -> jax.Array:
-    """``[P]`` int32 front index of every row: 0 = non-dominated, NaN rows after every other front."""
+def _check_chunk(chunk_size: Any) -> int | None:
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an int >= 1 or None (dense), got {chunk_size!r}")
+    return chunk_size
+
+
+def _padded(F: jax.Array, C: int) -> tuple[jax.Array, jax.Array, int]:
+    """``F`` padded with NaN rows to a multiple of ``C`` rows, its NaN-row mask, and the padded length."""
+    P = F.shape[0]
+    n = -(-P // C) * C
+    Fp = jnp.concatenate([F, jnp.full((n - P, F.shape[1]), jnp.nan, F.dtype)]) if n > P else F
+    return Fp, jnp.any(jnp.isnan(Fp), axis=1), n
+
+
+def domination_counts(F: jax.Array, chunk_size: int | None = None) -> jax.Array:
+    """``[P]`` int32: how many rows dominate each row; ``chunk_size`` columns at a time (None: dense)."""
     F = as_objectives(F, "F")
+    C = _check_chunk(chunk_size)
+    if C is None:
+        return jnp.sum(domination_matrix(F), axis=0, dtype=jnp.int32)
+    P = F.shape[0]
+    bad = nan_rows(F)
+    Fp, badp, n = _padded(F, C)
+    cols = (Fp.reshape(n // C, C, -1), badp.reshape(n // C, C))
+    counts = jax.lax.map(lambda c: jnp.sum(_dominates(F, bad, c[0], c[1]), axis=0, dtype=jnp.int32), cols)
+    return counts.reshape(n)[:P]
+
+
+def nondominated_ranks(F: jax.Array, chunk_size: int | None = None) -> jax.Array:
+    """``[P]`` int32 front index of every row: 0 = non-dominated, NaN rows after every other front.
+
+    chunk_size: None builds the ``[P, P]`` domination matrix (``P^2`` bytes); an int ``C`` never holds
+    more than ``[P, C]`` of it (for large ``P``; same result).
+    """
+    F = as_objectives(F, "F")
+    C = _check_chunk(chunk_size)
+    if C is not None:
+        return _ranks_chunked(F, C)
     dom = domination_matrix(F).astype(jnp.int8)  # P^2 bytes; the dot sums the counts in int32
     P = F.shape[0]
 
@@ -86,6 +132,39 @@ def nondominated_ranks(F: jax.Array) -> jax.Array:
         return ranks, count, r + 1
 
     init = (jnp.full((P,), -1, jnp.int32), jnp.sum(dom, axis=0, dtype=jnp.int32), jnp.int32(0))
+    ranks, _, _ = jax.lax.while_loop(cond, body, init)
+    return ranks
+
+
+def _ranks_chunked(F: jax.Array, C: int) -> jax.Array:
+    """The peeling of :func:`nondominated_ranks` without the matrix: each front's members (compacted
+    to the first rows of an index vector) subtract their domination rows ``C`` at a time."""
+    P = F.shape[0]
+    bad = nan_rows(F)
+    Fp, badp, n = _padded(F, C)
+
+    def cond(carry):
+        ranks, _, r = carry
+        return jnp.any(ranks < 0) & (r < P)
+
+    def body(carry):
+        ranks, count, r = carry
+        front = (count == 0) & (ranks < 0)
+        ranks = jnp.where(front, r, ranks)
+        members = jnp.nonzero(front, size=n, fill_value=n)[0].astype(jnp.int32)   # padding rows: index n
+        size = jnp.sum(front, dtype=jnp.int32)
+
+        def sub(k, count):
+            rows = jax.lax.dynamic_slice(members, (k * C,), (C,))
+            ok = rows < n
+            safe = jnp.where(ok, rows, 0)
+            d = _dominates(Fp[safe], badp[safe] | ~ok, F, bad) & ok[:, None]
+            return count - jnp.sum(d, axis=0, dtype=jnp.int32)
+
+        count = jax.lax.fori_loop(0, (size + C - 1) // C, sub, count)
+        return ranks, count, r + 1
+
+    init = (jnp.full((P,), -1, jnp.int32), domination_counts(F, C), jnp.int32(0))
     ranks, _, _ = jax.lax.while_loop(cond, body, init)
     return ranks
 
