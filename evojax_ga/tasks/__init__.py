@@ -22,10 +22,13 @@ from evojax_ga.tasks.functions import FUNCTIONS, FunctionTask, ackley, rastrigin
 from evojax_ga.tasks.gymnax_task import GymnaxTask
 from evojax_ga.tasks.gymnax_task import gymnax_task as gymnax  # ega.tasks.gymnax("CartPole-v1", policy=model)
 from evojax_ga.tasks.policies import POLICIES, policy_for  # policy_for("Breakout-MinAtar"): a CNN, 3 outputs
+from evojax_ga.tasks.zdt import ZDT, zdt1, zdt2, zdt3  # multi-objective: fitness [P, 2]
+from evojax_ga.tasks.dtlz import dtlz2  # multi-objective: fitness [P, M]
 from evojax_ga.types import Task, as_task, evaluate_task
 
 __all__ = ["Task", "as_task", "evaluate_task",
            "FunctionTask", "sphere", "rastrigin", "ackley", "FUNCTIONS",
            "ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "learning_curve",
            "GymnaxTask", "gymnax", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
-           "policy_for", "POLICIES", "BraxTask", "brax", "obs_norm"]
+           "policy_for", "POLICIES", "BraxTask", "brax", "obs_norm",
+           "zdt1", "zdt2", "zdt3", "ZDT", "dtlz2"]
