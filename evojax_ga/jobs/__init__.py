@@ -43,6 +43,7 @@ JOBS: dict[str, str] = {
     "hparam": "evojax_ga.jobs.hparam",
     "digits": "evojax_ga.jobs.classify",
     "mnist": "evojax_ga.jobs.classify",
+    "zdt": "evojax_ga.jobs.multiobjective",  # NSGA-II: --problem zdt1|zdt2|zdt3|dtlz2
 }
 
 
