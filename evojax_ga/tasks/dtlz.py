@@ -35,16 +35,19 @@ class DTLZTask(NamedTuple):
         x = jnp.clip(x, 0.0, 1.0)
         M = self.num_objectives
         g = jnp.sum((x[:, M - 1:] - 0.5) ** 2, axis=1)
-        return -(1.0 + g)[:, None] * _sphere(x[:, :M - 1] * (jnp.pi / 2), M), {}
+        return -(1.0 + g)[:, None] * _sphere(x[:, :M - 1], M), {}
 
     def template(self) -> jax.Array:
         """One individual: a ``[dim]`` float32 vector."""
         return jnp.zeros((self.dim,), jnp.float32)
 
 
-def _sphere(theta: jax.Array, M: int) -> jax.Array:
-    """``[P, M]`` unit vectors of angles ``theta [P, M - 1]``: ``f_m = prod_{i < M-m} cos * sin(theta_{M-m})``."""
-    cos, sin = jnp.cos(theta), jnp.sin(theta)
+def _sphere(u: jax.Array, M: int) -> jax.Array:
+    """``[P, M]`` unit vectors at angles ``theta = u pi / 2`` (``u [P, M - 1]`` in ``[0, 1]``):
+    ``f_m = prod_{i < M-m} cos(theta_i) * sin(theta_{M-m})``. ``cos(theta)`` is computed as
+    ``sin((1 - u) pi / 2)``, exactly 0 at ``u = 1`` (float32 ``cos(pi / 2)`` is ``-4e-8``, which would let
+    a point with a larger ``g`` dominate-resist along that axis)."""
+    cos, sin = jnp.sin((1.0 - u) * (jnp.pi / 2)), jnp.sin(u * (jnp.pi / 2))
     cols = []
     for m in range(M):  # static loop over objectives
         f = jnp.prod(cos[:, :M - 1 - m], axis=1)
@@ -64,4 +67,4 @@ def dtlz2(num_objectives: int = 3, dim: int | None = None) -> DTLZTask:
 def dtlz2_front(angles: jax.Array) -> jax.Array:
     """Points of the true front (minimised ``f``, unit norm) at ``angles [P, M - 1]`` in ``[0, 1]``: ``[P, M]``."""
     angles = jnp.asarray(angles, jnp.float32)
-    return _sphere(angles * (jnp.pi / 2), angles.shape[1] + 1)
+    return _sphere(angles, angles.shape[1] + 1)
