@@ -162,3 +162,14 @@ def test_chunked_ranks_equal_dense_and_brute_force(seed, P, M, C):
 def test_chunk_size_is_checked():
     with pytest.raises(ValueError, match="chunk_size must be an int >= 1 or None"):
         pareto.nondominated_ranks(np.zeros((3, 2)), 0)
+
+
+@pytest.mark.parametrize("chunk", [None, 8])
+def test_stop_after_ranks_the_first_fronts_only(chunk):
+    F = random_fitness(25, 40, 2)
+    true = ref_ranks(F)
+    got = np.asarray(jax.jit(pareto.nondominated_ranks, static_argnums=1)(F, chunk, stop_after=20))
+    r = got.max()   # the rows left after the fronts that reach 20 rows
+    assert np.sum(true < r) >= 20 > np.sum(true < r - 1)
+    np.testing.assert_array_equal(got[true < r], true[true < r])
+    assert np.all(got[true >= r] == r)
