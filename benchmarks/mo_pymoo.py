@@ -69,7 +69,7 @@ def part_sort(repeats: int) -> list[dict]:
         return r, pareto.crowding_distance(F, r)
 
     rows = []
-    for P, variants in ((10_000, (None, 512)), (100_000, (2048,))):
+    for P, variants in ((10_000, (None, 256, 1024)), (100_000, (256, 2048))):
         F64 = np.random.default_rng(0).random((P, 3), dtype=np.float32).astype(np.float64)   # minimised (pymoo)
         F32 = -F64.astype(np.float32)                                                        # maximised (ours)
         fns, compile_s = {}, {}
@@ -132,13 +132,14 @@ def part_hv(seeds: int, pop: int = 100, gens: int = 200) -> list[dict]:
             pm_s = time.perf_counter() - t
             pm_hv = float(pareto.hypervolume(-np.asarray(res.F, np.float32), -ref))
             rows.append({"problem": name, "seed": seed, "pop": pop, "generations": gens, "evaluations": pop * gens,
-                         "ours_hv": ours_hv, "pymoo_hv": pm_hv, "pymoo_hv_pymoo_indicator": float(HV(ref_point=ref)(res.F)),
+                         "ours_hv": ours_hv, "pymoo_hv": pm_hv,
+                         "pymoo_hv_pymoo_indicator": float(HV(ref_point=ref)(res.F)),
                          "ours_s": ours_s, "pymoo_s": pm_s, "pymoo_evals": int(res.algorithm.evaluator.n_eval)})
             print(rows[-1], flush=True)
     return rows
 
 
-def part_gen(P: int = 10_000, gens: int = 5, chunk: int = 2048) -> list[dict]:
+def part_gen(P: int = 10_000, gens: int = 5, chunk: int = 128) -> list[dict]:
     import jax
     import jax.numpy as jnp
     from pymoo.algorithms.moo.nsga2 import NSGA2
@@ -160,7 +161,7 @@ def part_gen(P: int = 10_000, gens: int = 5, chunk: int = 2048) -> list[dict]:
     algo = NSGA2(pop_size=P)
     algo.setup(problem, termination=("n_gen", 10**6), seed=0, verbose=False)
     ours, theirs = [], []
-    for i in range(gens + 2):
+    for _ in range(gens + 2):
         t = time.perf_counter()
         state, m, _ = jax.block_until_ready(compiled(jax.random.key(1), state, *args))
         ours.append(time.perf_counter() - t)

@@ -78,10 +78,10 @@ def survive(population: Population, fitness: jax.Array, size: int, chunk_size: i
     """The best ``size`` rows by crowded order: ``(population, fitness, rank, crowding)``, each ``[size, ...]``.
 
     Ranks are those in the whole input; whole fronts survive before any part of the next, so a
-    survivor's rank is also its rank among the survivors (peeling stops once ``size`` rows are ranked). ``chunk_size``: see
-    :func:`evojax_ga.pareto.nondominated_ranks`.
+    survivor's rank is also its rank among the survivors (peeling stops once ``size`` rows are ranked).
+    ``chunk_size``: see :func:`evojax_ga.pareto.nondominated_ranks`.
     """
-    rank = pareto.nondominated_ranks(fitness, chunk_size, stop_after=size)   # fronts past the survivors: unranked
+    rank = pareto.nondominated_ranks(fitness, chunk_size, stop_after=size)   # fronts past the survivors unranked
     crowd = pareto.crowding_distance(fitness, rank)
     keep = pareto.crowded_order(rank, crowd)[:size]
     return gather(population, keep), fitness[keep], rank[keep], crowd[keep]
