@@ -28,7 +28,7 @@ def test_run_folder_then_resume_equals_uninterrupted(tmp_path, capsys):
     rows = _rows(full)
     assert [r["generation"] for r in rows] == list(range(1, 7))
     hv = [r["hypervolume"] for r in rows]
-    assert all(b >= a for a, b in zip(hv, hv[1:]))
+    assert hv[-1] > hv[0] >= 0.0
     summary, front = rf.read_json(full / rf.SUMMARY_FILE), rf.read_json(full / mo.FRONT_FILE)
     assert summary["hypervolume"] == pytest.approx(hv[-1]) and summary["front_size"] == front["size"] == rows[-1][
         "front_size"]

@@ -127,7 +127,7 @@ def test_evolve_drives_nsga2_and_hypervolume_increases():
     st, hist = ega.evolve(jax.random.key(1), s, task, pop, generations=30, block=8, progress=False)
     hv = hist["hypervolume"]
     assert hist["generation"].tolist() == list(range(1, 31)) and hist.stop_reason == "generations"
-    assert hv[0] < 5.0 and hv[-1] > 7.2 and np.all(np.diff(hv) >= -1e-5)   # elitist: never decreases
+    assert hv[0] < 5.0 and hv[-1] > 7.2   # (not monotone in general: crowding truncates a front larger than P)
     assert float(st.best_fitness) == pytest.approx(hv[-1]) and hist["front_size"][-1] >= 1
     # the hypervolume is the target: the run stops once it is reached, at the same generation for any block
     _, h2 = ega.evolve(jax.random.key(1), s, task, pop, generations=30, block=8, progress=False, target=float(hv[9]))
