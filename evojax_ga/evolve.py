@@ -44,6 +44,8 @@ Pause = float | Callable[[], float | None] | None
 #: and task (another seed, a resumed run) reuses the compiled program, as ``jax.jit`` reuses its own
 _RUNNERS: OrderedDict[tuple[int, int, int], tuple[Any, Any, Callable]] = OrderedDict()
 _RUNNERS_KEPT = 8
+#: progress-bar columns (label, metric) shown when the strategy reports the metric (GA; NSGA-II)
+_BAR_COLUMNS = (("best", "best_so_far"), ("mean", "mean"), ("hv", "hypervolume"), ("front", "front_size"))
 
 
 def make_block_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable:
@@ -237,9 +239,8 @@ def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, 
                                  "(+inf wins every comparison)")
             if bar is not None:
                 bar.update(n)
-                bar.set_postfix(best=f"{float(metrics['best_so_far'][-1]):.4g}",
-                                mean=f"{float(metrics['mean'][-1]):.4g}",
-                                evals_per_s=f"{pop_size * done / max(elapsed, 1e-9):.3g}")
+                shown = {name: f"{float(metrics[k][-1]):.4g}" for name, k in _BAR_COLUMNS if k in metrics}
+                bar.set_postfix(**shown, evals_per_s=f"{pop_size * done / max(elapsed, 1e-9):.3g}")
             yield state, {"generation": gens, **metrics, "wall_s": np.full(n, elapsed)}
             reason = _early_stop(state, target, allow_posinf)   # a pause only ends the block
             if reason is not None:

@@ -11,8 +11,14 @@ NaN ranks after every other row (:mod:`evojax_ga.pareto`). One generation:
    survive, with their front and crowding distance for the next tournament.
 
 Before the first ``tell`` the state's fitness is all NaN (not evaluated), so the first ``ask`` hands
-out the initial population unchanged and the first ``tell`` keeps it whole. ``evolve`` (which stops
-on a scalar best fitness) does not drive this strategy yet: run ``step`` in a ``lax.scan``.
+out the initial population unchanged and the first ``tell`` keeps it whole.
+
+Runs: :func:`evojax_ga.evolve` / :func:`evojax_ga.evolve_blocks` drive it block by block like the GA
+(one jitted ``lax.scan`` per block, metrics to the host between blocks). The state's scalar
+``best_fitness`` is the hypervolume of the first front over ``ref`` (``-inf`` without ``ref``, so a
+``target`` never stops the run); ``evolve(..., target=v)`` stops once the hypervolume reaches ``v``.
+Per-generation metrics: ``front_size``, ``nan_rows`` and, with ``ref``, ``hypervolume``.
+``chunk_size`` ranks fronts without the ``[2P, 2P]`` domination matrix (large ``P``).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from evojax_ga.reproduction import keep_rows
 from evojax_ga.strategy import Strategy
 from evojax_ga.types import Population, PRNGKey, as_task, evaluate_task
 
-__all__ = ["NSGA2State", "nsga2", "crowded_tournament", "survive"]
+__all__ = ["NSGA2State", "nsga2", "crowded_tournament", "survive", "front_hypervolume"]
 
 
 @struct.dataclass
@@ -44,6 +50,9 @@ class NSGA2State:
     fitness: ``[P, M]`` of ``population`` (NaN before the first ``tell``).
     rank / crowding: ``[P]`` front index and crowding distance of every survivor (from survival).
     generation: number of ``tell`` calls so far (int32); params: ``{"crossover", "mutation"}`` (traced).
+    best_fitness: float32 scalar, the exact hypervolume of the first front over ``ref`` after the last
+    ``tell`` (higher is better; ``-inf`` without ``ref`` or before the first ``tell``): what
+    :func:`evojax_ga.evolve` reads for ``target`` and the progress bar.
     """
     population: Population
     fitness: jax.Array
@@ -51,6 +60,7 @@ class NSGA2State:
     crowding: jax.Array
     generation: jax.Array
     params: Any
+    best_fitness: jax.Array
 
 
 def crowded_tournament(key: PRNGKey, rank: jax.Array, crowding: jax.Array, num: int) -> jax.Array:
@@ -63,17 +73,24 @@ def crowded_tournament(key: PRNGKey, rank: jax.Array, crowding: jax.Array, num: 
     return jnp.where(second, c[1], c[0])
 
 
-def survive(population: Population, fitness: jax.Array, size: int) -> tuple[Population, jax.Array, jax.Array,
-                                                                              jax.Array]:
+def survive(population: Population, fitness: jax.Array, size: int, chunk_size: int | None = None
+            ) -> tuple[Population, jax.Array, jax.Array, jax.Array]:
     """The best ``size`` rows by crowded order: ``(population, fitness, rank, crowding)``, each ``[size, ...]``.
 
     Ranks are those in the whole input; whole fronts survive before any part of the next, so a
-    survivor's rank is also its rank among the survivors.
+    survivor's rank is also its rank among the survivors (peeling stops once ``size`` rows are ranked).
+    ``chunk_size``: see :func:`evojax_ga.pareto.nondominated_ranks`.
     """
-    rank = pareto.nondominated_ranks(fitness)
+    rank = pareto.nondominated_ranks(fitness, chunk_size, stop_after=size)   # fronts past the survivors unranked
     crowd = pareto.crowding_distance(fitness, rank)
     keep = pareto.crowded_order(rank, crowd)[:size]
     return gather(population, keep), fitness[keep], rank[keep], crowd[keep]
+
+
+def front_hypervolume(fitness: jax.Array, rank: jax.Array, ref: Any) -> jax.Array:
+    """Exact hypervolume over ``ref [M]`` of the rows of ``fitness [P, M]`` with ``rank == 0`` (M = 2 or 3)."""
+    front = jnp.where((rank == 0)[:, None], fitness, jnp.nan)
+    return pareto.hypervolume(front, ref)
 
 
 def _check_state(state: Any, fn: str) -> int:
@@ -83,15 +100,17 @@ def _check_state(state: Any, fn: str) -> int:
 
 
 def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu.Mutation | None = None,
-          ref: Any = None) -> Strategy:
+          ref: Any = None, chunk_size: int | None = None) -> Strategy:
     """NSGA-II over fitness ``[P, num_objectives]`` (maximised).
 
     crossover: default uniform 0.5; mutate: default gaussian rate 0.1, sigma 0.02 (a mutation with
     per-individual params, e.g. ``self_adaptive``, is refused: survival would have to carry them);
     ref: a reference point ``[num_objectives]`` (2 or 3 objectives): ``step`` then reports the
-    survivors' exact ``hypervolume``.
+    survivors' exact ``hypervolume`` (also ``state.best_fitness``); chunk_size: rank fronts ``chunk_size``
+    rows at a time instead of building the ``[2P, 2P]`` domination matrix (None: dense).
     """
     M = check_int(num_objectives, "num_objectives", minimum=1)
+    chunk_size = pareto._check_chunk(chunk_size)
     crossover = xo.uniform(0.5) if crossover is None else crossover
     mutate = mu.gaussian(0.1, 0.02) if mutate is None else mutate
     for name, obj, typ in (("crossover", crossover, xo.Crossover), ("mutate", mutate, mu.Mutation)):
@@ -106,7 +125,7 @@ def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu
             raise ValueError(f"ref: hypervolume is exact for 2 or 3 objectives, got num_objectives={M}")
         ref = pareto.check_ref(ref, M)
     config = dict(algorithm="nsga2", num_objectives=M, crossover=crossover.name, mutate=mutate.name,
-                  ref=None if ref is None else [float(v) for v in ref])
+                  ref=None if ref is None else [float(v) for v in ref], chunk_size=chunk_size)
 
     def init(key: PRNGKey, population: Population) -> NSGA2State:
         P = validate_population(population)
@@ -116,7 +135,7 @@ def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu
         params = jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), params)
         return NSGA2State(population=population, fitness=jnp.full((P, M), jnp.nan, jnp.float32),
                           rank=jnp.zeros((P,), jnp.int32), crowding=jnp.zeros((P,), jnp.float32),
-                          generation=jnp.int32(0), params=params)
+                          generation=jnp.int32(0), params=params, best_fitness=jnp.float32(-jnp.inf))
 
     def ask(key: PRNGKey, state: NSGA2State) -> tuple[Population, NSGA2State]:
         """``P`` children of crowded-tournament parents (the initial population before the first tell)."""
@@ -140,9 +159,10 @@ def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu
             raise ValueError(f"fitness must have shape [{P}, {M}] (num_objectives={M}), got {tuple(F.shape)}")
         both = concatenate([population, state.population])
         Fc = jnp.concatenate([F.astype(jnp.float32), state.fitness])
-        pop, fit, rank, crowd = survive(both, Fc, P)
+        pop, fit, rank, crowd = survive(both, Fc, P, chunk_size)
+        hv = jnp.float32(-jnp.inf) if ref is None else front_hypervolume(fit, rank, ref)
         return dataclasses.replace(state, population=pop, fitness=fit, rank=rank, crowding=crowd,
-                                   generation=state.generation + 1)
+                                   generation=state.generation + 1, best_fitness=hv)
 
     def step(key: PRNGKey, state: NSGA2State, task: Any) -> tuple[NSGA2State, dict]:
         """ask -> evaluate -> tell; metrics: front_size, nan_rows (of the children), hypervolume (with ref)."""
@@ -153,7 +173,7 @@ def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu
         state = tell(state, pop, fitness)
         metrics = {"front_size": jnp.sum(state.rank == 0, dtype=jnp.int32), "nan_rows": nan_children}
         if ref is not None:
-            metrics["hypervolume"] = pareto.hypervolume(state.fitness, ref)
+            metrics["hypervolume"] = state.best_fitness
         metrics.update(extra)
         return state, metrics
 

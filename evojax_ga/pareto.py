@@ -9,8 +9,13 @@ individuals or fronts; the loop over objectives is static and M is small).
   nothing, so NaN rows share one front after every front of NaN-free rows (``±inf`` are ordinary
   values).
 * :func:`nondominated_ranks` peels fronts with a ``lax.while_loop`` over fronts on the domination-count
-  vector: front ``r`` is the rows no unassigned row dominates. The ``[P, P]`` domination matrix is
-  built once (memory ``P^2`` bytes).
+  vector: front ``r`` is the rows no unassigned row dominates; its members, compacted to the first
+  entries of an index vector, subtract their domination rows from the counts a chunk of rows at a time
+  (``ceil(|front| / C)`` chunks, so the work follows the rows ranked, not fronts x ``P^2``). Dense path
+  (``chunk_size=None``): the ``[P, P]`` domination matrix is built once (memory ``P^2`` bytes) and its
+  rows are gathered. Chunked path (``chunk_size=C``, for large ``P``): the counts are summed over column
+  chunks (``lax.map``, ``[P, C]`` at a time) and the members' rows recomputed, so no ``[P, P]`` array
+  exists; same ranks. ``stop_after`` ends the peeling once enough rows are ranked (NSGA-II survival).
 * :func:`crowding_distance` per front and objective sorts by ``(rank, value, index)``; a front's two
   extreme rows in an objective get ``+inf``, interior rows add the gap between their neighbours over the
   front's range in that objective (a zero or non-finite range adds 0). Ties are broken by row index.
@@ -27,7 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["as_objectives", "check_ref", "nan_rows", "domination_matrix", "nondominated_ranks", "crowding_distance",
+__all__ = ["as_objectives", "check_ref", "nan_rows", "domination_matrix", "domination_counts", "nondominated_ranks",
+           "crowding_distance",
            "crowded_order", "hypervolume", "hypervolume_2d", "hypervolume_3d"]
 
 
@@ -58,36 +64,107 @@ def nan_rows(F: jax.Array) -> jax.Array:
     return jnp.any(jnp.isnan(F), axis=1)
 
 
+def _dominates(Fa: jax.Array, bad_a: jax.Array, Fb: jax.Array, bad_b: jax.Array) -> jax.Array:
+    """``[A, B]`` bool: row ``a`` of ``Fa`` dominates row ``b`` of ``Fb`` (NaN rows: dominated by every other row)."""
+    ge = jnp.all(Fa[:, None, :] >= Fb[None, :, :], axis=2)
+    gt = jnp.any(Fa[:, None, :] > Fb[None, :, :], axis=2)
+    dom = ge & gt & ~bad_a[:, None] & ~bad_b[None, :]
+    return dom | (~bad_a[:, None] & bad_b[None, :])
+
+
 def domination_matrix(F: jax.Array) -> jax.Array:
     """``[P, P]`` bool, ``D[i, j]`` = row ``i`` dominates row ``j`` (NaN rows: dominated by every other row)."""
     F = as_objectives(F, "F")
     bad = nan_rows(F)
-    ge = jnp.all(F[:, None, :] >= F[None, :, :], axis=2)
-    gt = jnp.any(F[:, None, :] > F[None, :, :], axis=2)
-    dom = ge & gt & ~bad[:, None] & ~bad[None, :]
-    return dom | (~bad[:, None] & bad[None, :])
+    return _dominates(F, bad, F, bad)
 
 
-def nondominated_ranks(F: jax.Array) -> jax.Array:
-    """``[P]`` int32 front index of every row: 0 = non-dominated, NaN rows after every other front."""
-    F = as_objectives(F, "F")
-    dom = domination_matrix(F).astype(jnp.int8)  # P^2 bytes; the dot sums the counts in int32
+def _check_chunk(chunk_size: Any) -> int | None:
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an int >= 1 or None (dense), got {chunk_size!r}")
+    return chunk_size
+
+
+def _padded(F: jax.Array, C: int) -> tuple[jax.Array, jax.Array, int]:
+    """``F`` padded with NaN rows to a multiple of ``C`` rows, its NaN-row mask, and the padded length."""
     P = F.shape[0]
+    n = -(-P // C) * C
+    Fp = jnp.concatenate([F, jnp.full((n - P, F.shape[1]), jnp.nan, F.dtype)]) if n > P else F
+    return Fp, jnp.any(jnp.isnan(Fp), axis=1), n
+
+
+def domination_counts(F: jax.Array, chunk_size: int | None = None) -> jax.Array:
+    """``[P]`` int32: how many rows dominate each row; ``chunk_size`` columns at a time (None: dense)."""
+    F = as_objectives(F, "F")
+    C = _check_chunk(chunk_size)
+    if C is None:
+        return jnp.sum(domination_matrix(F), axis=0, dtype=jnp.int32)
+    P = F.shape[0]
+    bad = nan_rows(F)
+    Fp, badp, n = _padded(F, C)
+    cols = (Fp.reshape(n // C, C, -1), badp.reshape(n // C, C))
+    counts = jax.lax.map(lambda c: jnp.sum(_dominates(F, bad, c[0], c[1]), axis=0, dtype=jnp.int32), cols)
+    return counts.reshape(n)[:P]
+
+
+def nondominated_ranks(F: jax.Array, chunk_size: int | None = None, stop_after: Any = None) -> jax.Array:
+    """``[P]`` int32 front index of every row: 0 = non-dominated, NaN rows after every other front.
+
+    chunk_size: None builds the ``[P, P]`` domination matrix (``P^2`` bytes); an int ``C`` never holds
+    more than ``[P, C]`` of it (for large ``P``; same result).
+    stop_after: None ranks every row; a number ``k`` stops peeling once at least ``k`` rows have a
+    front (the rows left get the next front index: a lower bound on their own). NSGA-II survival
+    (Deb et al. 2002) fills the next population front by front and needs no more.
+    """
+    F = as_objectives(F, "F")
+    C = _check_chunk(chunk_size)
+    P = F.shape[0]
+    k = P if stop_after is None else stop_after
+    if C is not None:
+        bad = nan_rows(F)
+        return _peel(domination_counts(F, C), C, k,
+                     lambda rows, ok: _dominates(F[rows], bad[rows] | ~ok, F, bad) & ok[:, None])
+    dom = domination_matrix(F)  # P^2 bytes
+    return _peel(jnp.sum(dom, axis=0, dtype=jnp.int32), min(P, _DENSE_ROWS), k,
+                 lambda rows, ok: dom[rows] & ok[:, None])
+
+
+#: front members whose matrix rows the dense path subtracts at a time
+_DENSE_ROWS = 256
+
+
+def _peel(count: jax.Array, C: int, k: Any, dominated_by: Any) -> jax.Array:
+    """Front peeling on the domination counts ``count [P]``: each front's members, compacted to the
+    first entries of an index vector, subtract ``dominated_by(rows [C], ok [C]) -> [C, P]`` (their
+    domination rows; ``ok`` marks real members) ``C`` rows at a time: ``ceil(|front| / C)`` chunks."""
+    P = count.shape[0]
+    n = -(-P // C) * C
 
     def cond(carry):
         ranks, _, r = carry
-        return jnp.any(ranks < 0) & (r < P)  # at most P fronts (the bound only guards against a bug)
+        left = jnp.sum(ranks < 0, dtype=jnp.int32)
+        return (left > 0) & (P - left < k) & (r < P)   # at most P fronts (the bound only guards against a bug)
 
     def body(carry):
         ranks, count, r = carry
         front = (count == 0) & (ranks < 0)
         ranks = jnp.where(front, r, ranks)
-        count = count - jax.lax.dot(front.astype(jnp.int8), dom, preferred_element_type=jnp.int32)
+        members = jnp.nonzero(front, size=n, fill_value=n)[0].astype(jnp.int32)   # padding: index n
+        size = jnp.sum(front, dtype=jnp.int32)
+
+        def sub(j, count):
+            rows = jax.lax.dynamic_slice(members, (j * C,), (C,))
+            ok = rows < P
+            d = dominated_by(jnp.where(ok, rows, 0), ok)
+            return count - jnp.sum(d, axis=0, dtype=jnp.int32)
+
+        count = jax.lax.fori_loop(0, (size + C - 1) // C, sub, count)
         return ranks, count, r + 1
 
-    init = (jnp.full((P,), -1, jnp.int32), jnp.sum(dom, axis=0, dtype=jnp.int32), jnp.int32(0))
-    ranks, _, _ = jax.lax.while_loop(cond, body, init)
-    return ranks
+    ranks, _, r = jax.lax.while_loop(cond, body, (jnp.full((P,), -1, jnp.int32), count, jnp.int32(0)))
+    return jnp.where(ranks < 0, r, ranks)
 
 
 def _check_ranks(ranks: Any, P: int) -> jax.Array:

@@ -16,7 +16,7 @@ import numpy as np
 
 from evojax_ga.run_folder import METRICS_FILE, PLOT_FILE, read_metrics
 
-__all__ = ["plot_fitness", "plot_runs", "plot_curves", "RUNS_PLOT_FILE"]
+__all__ = ["plot_fitness", "plot_runs", "plot_curves", "plot_front", "RUNS_PLOT_FILE"]
 
 #: the file :func:`plot_runs` writes when ``out`` is an existing folder
 RUNS_PLOT_FILE = "runs-plot.png"
@@ -142,3 +142,25 @@ def plot_curves(curves: Mapping[str, Mapping[str, np.ndarray]], path: str | os.P
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return str(path)
+
+
+def plot_front(path: str | os.PathLike, objectives: Any, title: str = "") -> Path:
+    """Write a scatter of a front ``objectives [n, M]`` (minimised values) to ``path``: one panel for
+    2 objectives, the pairwise projections for more."""
+    from matplotlib.figure import Figure
+
+    f = np.asarray(objectives, dtype=float)
+    M = f.shape[1]
+    pairs = [(0, 1)] if M == 2 else [(i, j) for i in range(M) for j in range(i + 1, M)]
+    fig = Figure(figsize=(4.2 * len(pairs), 4.0), dpi=100)
+    axes = np.atleast_1d(fig.subplots(1, len(pairs)))
+    for ax, (i, j) in zip(axes, pairs):
+        ax.scatter(f[:, i], f[:, j], s=8)
+        ax.set_xlabel(f"f{i + 1}")
+        ax.set_ylabel(f"f{j + 1}")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize="medium")
+    fig.tight_layout()
+    fig.savefig(path)
+    return Path(path)

@@ -101,3 +101,34 @@ def test_bad_input(key):
         s.tell(st, jnp.zeros((4, 2)), jnp.zeros((4, 2)))
     with pytest.raises(TypeError, match="ask: state must be the NSGA2State"):
         s.ask(key, {"population": 1})
+
+
+def test_dtlz2_true_front_points():
+    from evojax_ga.tasks.dtlz import dtlz2, dtlz2_front
+    task = dtlz2(3)
+    assert task.dim == 12
+    ang = jnp.array([[0.0, 0.0], [1.0, 0.3], [0.5, 0.5], [0.2, 1.0]])
+    x = jnp.concatenate([ang, jnp.full((4, 10), 0.5)], axis=1)  # distance genes at 0.5: g = 0
+    f = -np.asarray(task.evaluate(None, x)[0])
+    np.testing.assert_allclose(f, np.asarray(dtlz2_front(ang)), atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-6)   # on the unit sphere
+    assert np.all(f >= -1e-7)                                                # in the positive orthant
+    c, s = np.cos(np.pi / 4), np.sin(np.pi / 4)
+    np.testing.assert_allclose(f[:3], [[1, 0, 0], [0, 0, 1], [c * c, c * s, s]], atol=1e-6)
+    off = np.asarray(task.evaluate(None, x.at[:, 2:].set(1.0))[0])           # g = 10 * 0.25
+    np.testing.assert_allclose(np.linalg.norm(off, axis=1), 3.5, atol=1e-5)
+
+
+def test_evolve_drives_nsga2_and_hypervolume_increases():
+    import evojax_ga as ega
+    task = zdt1(10)
+    s = n2.nsga2(2, mutate=mu.gaussian(0.2, 0.1), ref=[-1.1, -7.0])
+    pop = jax.random.uniform(jax.random.key(0), (32, 10))
+    st, hist = ega.evolve(jax.random.key(1), s, task, pop, generations=30, block=8, progress=False)
+    hv = hist["hypervolume"]
+    assert hist["generation"].tolist() == list(range(1, 31)) and hist.stop_reason == "generations"
+    assert hv[0] < 5.0 and hv[-1] > 7.2   # (not monotone in general: crowding truncates a front larger than P)
+    assert float(st.best_fitness) == pytest.approx(hv[-1]) and hist["front_size"][-1] >= 1
+    # the hypervolume is the target: the run stops once it is reached, at the same generation for any block
+    _, h2 = ega.evolve(jax.random.key(1), s, task, pop, generations=30, block=8, progress=False, target=float(hv[9]))
+    assert h2.stop_reason == "target" and h2.generations_run <= 10

@@ -145,3 +145,31 @@ def test_vmapped_and_integer_fitness():
     F = np.array([[[1, 2], [0, 0], [2, 1]], [[0, 0], [1, 1], [1, 1]]], np.int32)
     got = np.asarray(jax.jit(jax.vmap(pareto.nondominated_ranks))(F))
     np.testing.assert_array_equal(got, [ref_ranks(F[0].astype(float)), ref_ranks(F[1].astype(float))])
+
+
+@pytest.mark.parametrize("seed,P,M,C", [(21, 37, 2, 4), (22, 50, 3, 7)])
+def test_chunked_ranks_equal_dense_and_brute_force(seed, P, M, C):
+    F = random_fitness(seed, P, M)
+    if P > 3:
+        F[:3] = F[3]  # equal rows
+    dense = np.asarray(jax.jit(pareto.nondominated_ranks)(F))
+    chunked = np.asarray(jax.jit(pareto.nondominated_ranks, static_argnums=1)(F, C))
+    np.testing.assert_array_equal(chunked, dense)
+    np.testing.assert_array_equal(chunked, ref_ranks(F))
+    np.testing.assert_array_equal(np.asarray(pareto.domination_counts(F, C)), np.asarray(pareto.domination_counts(F)))
+
+
+def test_chunk_size_is_checked():
+    with pytest.raises(ValueError, match="chunk_size must be an int >= 1 or None"):
+        pareto.nondominated_ranks(np.zeros((3, 2)), 0)
+
+
+@pytest.mark.parametrize("chunk", [None, 8])
+def test_stop_after_ranks_the_first_fronts_only(chunk):
+    F = random_fitness(25, 40, 2)
+    true = ref_ranks(F)
+    got = np.asarray(jax.jit(pareto.nondominated_ranks, static_argnums=1)(F, chunk, stop_after=20))
+    r = got.max()   # the rows left after the fronts that reach 20 rows
+    assert np.sum(true < r) >= 20 > np.sum(true < r - 1)
+    np.testing.assert_array_equal(got[true < r], true[true < r])
+    assert np.all(got[true >= r] == r)

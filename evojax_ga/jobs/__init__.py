@@ -44,6 +44,7 @@ JOBS: dict[str, str] = {
     "digits": "evojax_ga.jobs.classify",
     "mnist": "evojax_ga.jobs.classify",
     "map-elites": "evojax_ga.jobs.map_elites",
+    "zdt": "evojax_ga.jobs.multiobjective",  # NSGA-II: --problem zdt1|zdt2|zdt3|dtlz2
 }
 
 

@@ -17,12 +17,14 @@ from evojax_ga.tasks.classification import (
     fitness_from_scores,
     learning_curve,
 )
+from evojax_ga.tasks.dtlz import dtlz2  # multi-objective: fitness [P, M]
 from evojax_ga.tasks.environments import ENV_ALIASES, SOLVED_THRESHOLDS, known_envs, make_env
 from evojax_ga.tasks.functions import FUNCTIONS, FunctionTask, ackley, rastrigin, sphere
 from evojax_ga.tasks.gymnax_task import GymnaxTask
 from evojax_ga.tasks.gymnax_task import gymnax_task as gymnax  # ega.tasks.gymnax("CartPole-v1", policy=model)
 from evojax_ga.tasks.policies import POLICIES, policy_for  # policy_for("Breakout-MinAtar"): a CNN, 3 outputs
 from evojax_ga.tasks.qd_functions import QDFunctionTask, rastrigin_qd, sphere_qd
+from evojax_ga.tasks.zdt import ZDT, zdt1, zdt2, zdt3  # multi-objective: fitness [P, 2]
 from evojax_ga.types import Task, as_task, evaluate_task
 
 __all__ = ["Task", "as_task", "evaluate_task",
@@ -30,4 +32,5 @@ __all__ = ["Task", "as_task", "evaluate_task",
            "ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "learning_curve",
            "GymnaxTask", "gymnax", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
            "policy_for", "POLICIES", "BraxTask", "brax", "obs_norm",
-           "QDFunctionTask", "rastrigin_qd", "sphere_qd"]
+           "QDFunctionTask", "rastrigin_qd", "sphere_qd",
+           "zdt1", "zdt2", "zdt3", "ZDT", "dtlz2"]
