@@ -1,0 +1,91 @@
+"""QD control task: descriptors against a hand-stepped episode, bounds, fitness as gymnax_task, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import evojax_ga as ega
+from evojax_ga.tasks.gymnax_qd import gymnax_qd
+
+STEPS = 20
+
+
+def hand_episode(model, params_one, key, index, env_name="MountainCar-v0"):
+    """One episode of member ``index`` stepped by hand (documented key scheme; ``env.step_env`` with the key
+    ``env.step`` would pass it, since ``env.step`` replaces the final observation by a reset's):
+    return, final obs, max |obs|."""
+    env, params = ega.tasks.make_env(env_name)[:2]
+    params = params.replace(max_steps_in_episode=STEPS)
+    k_reset, k_steps = jax.random.split(jax.random.fold_in(key, index))
+    obs, state = env.reset(k_reset, params)
+    act = jax.jit(lambda o: jnp.argmax(model.apply(params_one, o.astype(jnp.float32))))
+    step = jax.jit(env.step_env)
+    total, max_abs = 0.0, np.abs(np.asarray(obs))
+    for t in range(STEPS):
+        k_t = jax.random.split(jax.random.fold_in(k_steps, t))[0]
+        obs, state, reward, terminated, _ = step(k_t, state, act(obs), params)
+        total += float(reward)
+        max_abs = np.maximum(max_abs, np.abs(np.asarray(obs)))
+        if bool(terminated) or bool(env.is_truncated(state, params)):
+            break
+    return total, np.asarray(obs), max_abs
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = ega.tasks.policy_for("MountainCar-v0", hidden=(4,))
+    rng = np.random.default_rng(0)
+    shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((2,)))
+    pop = jax.tree_util.tree_map(lambda s: jnp.asarray(3.0 * rng.standard_normal((8,) + s.shape), jnp.float32),
+                                 shapes)
+    return model, pop
+
+
+@pytest.mark.parametrize("descriptor", ["final_obs", "final_max_abs"])
+def test_descriptors_equal_a_hand_stepped_episode_and_lie_within_bounds(setup, descriptor):
+    model, pop = setup
+    task = gymnax_qd("MountainCar-v0", model, descriptor=descriptor, episodes=1, max_steps=STEPS, chunk_size=3,
+                     fast_policy=False)
+    assert task.lower == pytest.approx((-1.2, -0.07 if descriptor == "final_obs" else 0.0))
+    assert task.upper == pytest.approx((0.6, 0.07)) and task.min_fitness == -STEPS
+    key = jax.random.key(5)
+    fit, m = jax.jit(task.evaluate)(key, pop)
+    d = np.asarray(m["descriptors"])
+    assert d.shape == (8, 2)
+    assert np.all(d >= np.asarray(task.lower, np.float32)) and np.all(d <= np.asarray(task.upper, np.float32))
+    i = 5
+    one = jax.tree_util.tree_map(lambda x: x[i], pop)
+    total, final, max_abs = hand_episode(model, one, key, i)
+    want = [final[0], final[1] if descriptor == "final_obs" else max_abs[1]]
+    np.testing.assert_allclose(d[i], want, rtol=1e-6, atol=1e-9)
+    assert float(fit[i]) == total
+
+
+def test_fitness_and_metrics_are_those_of_gymnax_task_and_descriptors_average_episodes(setup):
+    model, pop = setup
+    kw = dict(episodes=3, max_steps=STEPS, chunk_size=5)
+    qd = gymnax_qd("MountainCar-v0", model, **kw)
+    key = jax.random.key(2)
+    fit, m = jax.jit(qd.evaluate)(key, pop)
+    ref_fit, ref_m = jax.jit(ega.tasks.gymnax("MountainCar-v0", model, **kw).evaluate)(key, pop)
+    np.testing.assert_array_equal(np.asarray(fit), np.asarray(ref_fit))
+    for k in ("episode_length", "env_steps", "sim_steps"):
+        assert float(m[k]) == float(ref_m[k]), k
+    whole = jax.jit(gymnax_qd("MountainCar-v0", model, episodes=3, max_steps=STEPS, chunk_size=None).evaluate)
+    np.testing.assert_array_equal(np.asarray(whole(key, pop)[1]["descriptors"]), np.asarray(m["descriptors"]))
+
+
+def test_bad_input_gives_one_line_errors_naming_the_argument(setup):
+    model, _ = setup
+    with pytest.raises(ValueError, match=r"^descriptor must be one of \['final_obs', 'final_max_abs'\], got 'xy'$"):
+        gymnax_qd("MountainCar-v0", model, descriptor="xy")
+    cart = ega.tasks.policy_for("CartPole-v1", hidden=(4,))
+    with pytest.raises(ValueError, match=r"^components: observation component 1 of CartPole-v1 has no finite bounds"):
+        gymnax_qd("CartPole-v1", cart, components=(0, 1))
+    with pytest.raises(ValueError, match=r"^components must index the 2 observation components"):
+        gymnax_qd("MountainCar-v0", model, components=(0, 2))
+    with pytest.raises(ValueError, match=r"^components must be two observation indices"):
+        gymnax_qd("MountainCar-v0", model, components=(0,))
+    t = gymnax_qd("CartPole-v1", cart, components=(0, 2))   # position and angle are bounded
+    assert t.lower == pytest.approx((-4.8, -0.41887903)) and t.min_fitness == 0.0
