@@ -89,3 +89,36 @@ def test_bad_input_gives_one_line_errors_naming_the_argument(setup):
         gymnax_qd("MountainCar-v0", model, components=(0,))
     t = gymnax_qd("CartPole-v1", cart, components=(0, 2))   # position and angle are bounded
     assert t.lower == pytest.approx((-4.8, -0.41887903)) and t.min_fitness == 0.0
+
+
+def test_cli_control_job_writes_a_run_folder_and_a_killed_run_resumes_to_the_same_end(tmp_path, capsys):
+    import json
+    import shutil
+
+    from evojax_ga import cli
+    from evojax_ga import run_folder as rf
+    full = tmp_path / "full"
+    argv = ["run", "map-elites", "--task", "control", "--env", "MountainCar-v0", "--max-steps", str(STEPS),
+            "--bins", "4", "--batch-size", "8", "--generations", "4", "--block", "2", "--checkpoint-every", "2",
+            "--no-progress", "--out"]
+    assert cli.main(argv + [str(full)]) == 0
+    for name in ("config.json", "metrics.jsonl", "summary.json", "fitness.png", "archive.png"):
+        assert (full / name).exists(), name
+    config = json.loads((full / "config.json").read_text())["config"]
+    assert config["map_elites"]["task"] == "control" and config["task"]["lower"] == pytest.approx([-1.2, -0.07])
+    killed = tmp_path / "killed"
+    shutil.copytree(full, killed)
+    (killed / rf.SUMMARY_FILE).unlink()
+    (killed / rf.CHECKPOINT_DIR / "ckpt_00000004.msgpack").unlink()   # killed after generation 2's checkpoint
+    assert cli.main(["resume", str(killed), "--no-progress"]) == 0
+    a, b = rf.read_metrics(full), rf.read_metrics(killed)
+    for k in ("coverage", "qd_score", "best_so_far", "inserted", "generation"):
+        np.testing.assert_array_equal(a[k], b[k])
+    sa, sb = (json.loads((d / rf.SUMMARY_FILE).read_text()) for d in (full, killed))
+    assert sb["resumed_from_generation"] == 2 and sa["qd_score"] == sb["qd_score"] and sa["coverage"] > 0
+    assert sa["env"] == "MountainCar-v0" and sa["evaluations"] == 32
+    capsys.readouterr()
+    assert cli.main(argv[:5] + ["CartPole-v1", "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "components: observation component 1 of CartPole-v1 has no finite bounds" in err[0]
+    assert not (tmp_path / "bad").exists()
