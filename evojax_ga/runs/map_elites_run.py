@@ -4,9 +4,10 @@ gymnax control task with behaviour descriptors (``task="control"``, :mod:`evojax
 The strategy is :func:`evojax_ga.map_elites.map_elites` on a ``bins x bins`` grid over the first two
 genes (a test function) or the two behaviour descriptors (control: an MLP policy sized by
 :func:`evojax_ga.tasks.policy_for`, the initial batch its ``init``), the QD-score offset the task's
-lowest fitness (0 for an environment whose reward has no known lower bound). ``make_run(MapElitesConfig())(jax.random.key(0))``
-runs one in memory; ``evojax-ga run map-elites`` runs it over a run folder with :mod:`evojax_ga.runs.loop`
-(metrics with ``coverage`` / ``qd_score``, the archive in every checkpoint, ``archive.png``, resume).
+lowest fitness (0 for an environment whose reward has no known lower bound).
+``make_run(MapElitesConfig())(jax.random.key(0))`` runs one in memory; ``evojax-ga run map-elites`` runs it
+over a run folder with :mod:`evojax_ga.runs.loop` (metrics with ``coverage`` / ``qd_score``, the archive in
+every checkpoint, ``archive.png``, resume).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any, Iterator, Mapping, NamedTuple
 from evojax_ga._checks import INT32_MAX
 from evojax_ga.runs.loop import Ending, Run
 
-__all__ = ["MapElitesConfig", "FUNCTIONS", "TASKS", "Parts", "label", "build", "make_run", "config_from_record", "plot_archive",
+__all__ = ["MapElitesConfig", "FUNCTIONS", "TASKS", "Parts", "label", "build", "make_run", "config_from_record",
+           "plot_archive",
            "ARCHIVE_PLOT_FILE"]
 
 #: the archive heat map of a run folder

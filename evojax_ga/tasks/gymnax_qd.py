@@ -133,8 +133,9 @@ def gymnax_qd(env_name: str, policy: Any, descriptor: str = "final_obs", compone
     obs_shape, spec = env_shapes(env, params, name)
     sample_input = jnp.zeros((max(1, math.prod(obs_shape)),), jnp.float32)
     affine = obs_affine(env, params, sample_input.shape[0]) if normalize_obs else None
-    rollout = make_rollout(env, params, pol, spec, max_steps, bool(early_exit), int(sample_input.shape[0]),
-                           affine, forward if fast_policy else None, track_obs=True)
+    rollout: Callable[..., Any] = make_rollout(env, params, pol, spec, max_steps, bool(early_exit),
+                                               int(sample_input.shape[0]), affine, forward if fast_policy else None,
+                                               track_obs=True)
     i, j = comps
     common = bool(common_episodes)
 
