@@ -12,9 +12,9 @@ STEPS = 20
 
 
 def hand_episode(model, params_one, key, index, env_name="MountainCar-v0"):
-    """One episode of member ``index`` stepped by hand (documented key scheme; ``env.step_env`` with the key
-    ``env.step`` would pass it, since ``env.step`` replaces the final observation by a reset's):
-    return, final obs, max |obs|."""
+    """Global episode ``index`` (member * episodes + e) stepped by hand (documented key scheme;
+    ``env.step_env`` with the key that ``env.step`` would pass it, since ``env.step`` replaces the final
+    observation by a reset's): return, final obs, max |obs|."""
     env, params = ega.tasks.make_env(env_name)[:2]
     params = params.replace(max_steps_in_episode=STEPS)
     k_reset, k_steps = jax.random.split(jax.random.fold_in(key, index))
@@ -42,38 +42,40 @@ def setup():
     return model, pop
 
 
-@pytest.mark.parametrize("descriptor", ["final_obs", "final_max_abs"])
-def test_descriptors_equal_a_hand_stepped_episode_and_lie_within_bounds(setup, descriptor):
+def test_final_max_abs_descriptors_equal_a_hand_stepped_episode_and_lie_within_bounds(setup):
     model, pop = setup
-    task = gymnax_qd("MountainCar-v0", model, descriptor=descriptor, episodes=1, max_steps=STEPS, chunk_size=3,
-                     fast_policy=False)
-    assert task.lower == pytest.approx((-1.2, -0.07 if descriptor == "final_obs" else 0.0))
-    assert task.upper == pytest.approx((0.6, 0.07)) and task.min_fitness == -STEPS
+    task = gymnax_qd("MountainCar-v0", model, descriptor="final_max_abs", episodes=1, max_steps=STEPS,
+                     chunk_size=3, fast_policy=False)
+    assert task.lower == pytest.approx((-1.2, 0.0)) and task.upper == pytest.approx((0.6, 0.07))
+    assert task.min_fitness == -STEPS
     key = jax.random.key(5)
     fit, m = jax.jit(task.evaluate)(key, pop)
     d = np.asarray(m["descriptors"])
     assert d.shape == (8, 2)
     assert np.all(d >= np.asarray(task.lower, np.float32)) and np.all(d <= np.asarray(task.upper, np.float32))
     i = 5
-    one = jax.tree_util.tree_map(lambda x: x[i], pop)
-    total, final, max_abs = hand_episode(model, one, key, i)
-    want = [final[0], final[1] if descriptor == "final_obs" else max_abs[1]]
-    np.testing.assert_allclose(d[i], want, rtol=1e-6, atol=1e-9)
+    total, final, max_abs = hand_episode(model, jax.tree_util.tree_map(lambda x: x[i], pop), key, i)
+    np.testing.assert_allclose(d[i], [final[0], max_abs[1]], rtol=1e-6, atol=1e-9)
     assert float(fit[i]) == total
 
 
-def test_fitness_and_metrics_are_those_of_gymnax_task_and_descriptors_average_episodes(setup):
+def test_final_obs_is_the_mean_over_episodes_and_fitness_is_that_of_gymnax_task(setup):
     model, pop = setup
-    kw = dict(episodes=3, max_steps=STEPS, chunk_size=5)
-    qd = gymnax_qd("MountainCar-v0", model, **kw)
+    E, i = 3, 6
+    kw = dict(episodes=E, max_steps=STEPS, chunk_size=5, fast_policy=False)
+    task = gymnax_qd("MountainCar-v0", model, **kw)
+    assert task.lower == pytest.approx((-1.2, -0.07)) and task.upper == pytest.approx((0.6, 0.07))
     key = jax.random.key(2)
-    fit, m = jax.jit(qd.evaluate)(key, pop)
+    fit, m = jax.jit(task.evaluate)(key, pop)
     ref_fit, ref_m = jax.jit(ega.tasks.gymnax("MountainCar-v0", model, **kw).evaluate)(key, pop)
     np.testing.assert_array_equal(np.asarray(fit), np.asarray(ref_fit))
     for k in ("episode_length", "env_steps", "sim_steps"):
         assert float(m[k]) == float(ref_m[k]), k
-    whole = jax.jit(gymnax_qd("MountainCar-v0", model, episodes=3, max_steps=STEPS, chunk_size=None).evaluate)
-    np.testing.assert_array_equal(np.asarray(whole(key, pop)[1]["descriptors"]), np.asarray(m["descriptors"]))
+    d = np.asarray(m["descriptors"])
+    assert np.all(d >= np.asarray(task.lower, np.float32)) and np.all(d <= np.asarray(task.upper, np.float32))
+    one = jax.tree_util.tree_map(lambda x: x[i], pop)
+    finals = [hand_episode(model, one, key, i * E + e)[1] for e in range(E)]
+    np.testing.assert_allclose(d[i], np.mean(finals, axis=0), rtol=1e-5, atol=1e-8)
 
 
 def test_bad_input_gives_one_line_errors_naming_the_argument(setup):
