@@ -102,7 +102,9 @@ def build(cfg: MapElitesConfig) -> Parts:
     model = None
     if cfg.task == "control":
         from evojax_ga.tasks import policy_for
+        from evojax_ga.tasks.environments import resolve_env
         from evojax_ga.tasks.gymnax_qd import gymnax_qd
+        resolve_env(cfg.env, "env")   # an unknown name: an error naming the option
         model = policy_for(cfg.env)
         task: Any = gymnax_qd(cfg.env, model, descriptor=cfg.descriptor, episodes=cfg.episodes,
                               max_steps=cfg.max_steps)
