@@ -1,4 +1,5 @@
-"""MAP-Elites job: fill a grid archive on a test function with descriptors (Rastrigin by default).
+"""MAP-Elites job: fill a grid archive on a test function with descriptors (Rastrigin by default) or, with
+``--task control --env MountainCar-v0``, on a gymnax control task with behaviour descriptors.
 
 ``evojax-ga run map-elites``: the options map onto :class:`evojax_ga.runs.map_elites_run.MapElitesConfig`;
 the run is driven over a run folder by :mod:`evojax_ga.runs.loop` (progress, metrics with coverage and
@@ -16,19 +17,30 @@ from evojax_ga.jobs import checkpointing
 
 __all__ = ["add_arguments", "main", "resume_run", "describe"]
 
-_FIELDS = ("function", "dim", "bins", "batch_size", "generations", "sigma_iso", "sigma_line", "block")
+_FIELDS = ("function", "dim", "bins", "batch_size", "generations", "sigma_iso", "sigma_line", "block",
+           "task", "env", "descriptor", "episodes", "max_steps")
 
 
 def describe(job: str) -> str:
-    return "MAP-Elites on a test function: a grid archive over the first two genes (coverage, QD-score)"
+    return ("MAP-Elites on a test function (a grid over the first two genes) or a control task (a grid over "
+            "behaviour descriptors): coverage, QD-score")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the MAP-Elites job."""
-    from evojax_ga.runs.map_elites_run import FUNCTIONS, MapElitesConfig
+    from evojax_ga.runs.map_elites_run import FUNCTIONS, TASKS, MapElitesConfig
+    from evojax_ga.tasks.gymnax_qd import DESCRIPTORS
 
     d = MapElitesConfig()
     g = parser.add_argument_group("map-elites")
+    g.add_argument("--task", choices=TASKS, default=None,
+                   help=f"a test function or a gymnax control task with behaviour descriptors (default {d.task})")
+    g.add_argument("--env", default=None, help=f"control: gymnax environment (default {d.env})")
+    g.add_argument("--descriptor", choices=DESCRIPTORS, default=None,
+                   help=f"control: final observation components 0, 1, or final component 0 and max |component 1| "
+                        f"(default {d.descriptor})")
+    g.add_argument("--episodes", type=int, default=None, help=f"control: episodes per member (default {d.episodes})")
+    g.add_argument("--max-steps", type=int, default=None, help="control: steps per episode (default: the env's)")
     g.add_argument("--function", choices=FUNCTIONS, default=None, help=f"test function (default {d.function})")
     g.add_argument("--dim", type=int, default=None, help=f"genes per individual (default {d.dim})")
     g.add_argument("--bins", type=int, default=None, help=f"bins per descriptor: a bins x bins grid (default {d.bins})")
@@ -56,6 +68,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         values: dict[str, Any] = {n: getattr(args, n) for n in _FIELDS if getattr(args, n, None) is not None}
         cfg = map_elites_run.MapElitesConfig(**values)
+        map_elites_run.build(cfg)   # an unknown env or unbounded descriptors fail here, before the run folder
         every = loop.checkpoint_interval(getattr(args, "checkpoint_every", None), cfg.block)
     except (TypeError, ValueError) as exc:
         return _fail(job, exc)

@@ -20,6 +20,7 @@ from evojax_ga.tasks.classification import (
 from evojax_ga.tasks.dtlz import dtlz2  # multi-objective: fitness [P, M]
 from evojax_ga.tasks.environments import ENV_ALIASES, SOLVED_THRESHOLDS, known_envs, make_env
 from evojax_ga.tasks.functions import FUNCTIONS, FunctionTask, ackley, rastrigin, sphere
+from evojax_ga.tasks.gymnax_qd import GymnaxQDTask, gymnax_qd  # control with behaviour descriptors (MAP-Elites)
 from evojax_ga.tasks.gymnax_task import GymnaxTask
 from evojax_ga.tasks.gymnax_task import gymnax_task as gymnax  # ega.tasks.gymnax("CartPole-v1", policy=model)
 from evojax_ga.tasks.policies import POLICIES, policy_for  # policy_for("Breakout-MinAtar"): a CNN, 3 outputs
@@ -32,5 +33,5 @@ __all__ = ["Task", "as_task", "evaluate_task",
            "ClassificationTask", "classification", "FITNESS", "fitness_from_scores", "learning_curve",
            "GymnaxTask", "gymnax", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
            "policy_for", "POLICIES", "BraxTask", "brax", "obs_norm",
-           "QDFunctionTask", "rastrigin_qd", "sphere_qd",
+           "QDFunctionTask", "rastrigin_qd", "sphere_qd", "GymnaxQDTask", "gymnax_qd",
            "zdt1", "zdt2", "zdt3", "ZDT", "dtlz2"]

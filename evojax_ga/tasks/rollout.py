@@ -17,6 +17,11 @@ every individual then meets the same start states); ``k_reset, k_steps = split(k
 ``env.reset(k_reset)`` and step ``t`` is the transition that ``env.step(fold_in(k_steps, t), ...)``
 makes, without its auto-reset (finished episodes keep being simulated but their rewards are masked,
 which is what the auto-reset would cost anyway).
+
+``make_rollout(..., track_obs=True)`` (for behaviour descriptors, :mod:`evojax_ga.tasks.gymnax_qd`)
+also returns ``(final_obs [B, E, obs_dim], max_abs_obs [B, E, obs_dim])``: the raw (flattened,
+unnormalised) observation at each episode's end, and the largest ``|component|`` over the episode's
+observations (reset included). The default (``False``) program is unchanged.
 """
 
 from __future__ import annotations
@@ -54,12 +59,13 @@ def _check_policy_output(policy_one: Callable, params: Population, obs_shape: tu
 
 def make_rollout(env: Any, env_params: Any, policy: Policy, spec: ActionSpec, max_steps: int,
                  early_exit: bool, obs_dim: int, obs_affine: tuple[Any, Any] | None = None,
-                 policy_forward: PolicyForward | None = None) -> Rollout:
+                 policy_forward: PolicyForward | None = None, track_obs: bool = False) -> Rollout:
     """``rollout(key, index [B] int32, params [B, ...], episodes, common) -> (returns [B, E],
     lengths [B, E], simulated steps)``; ``index`` holds the global indices of the ``B`` individuals.
 
     obs_affine: ``(scale, shift)`` applied to every flattened observation (normalisation) or None.
     policy_forward: a population forward used instead of the vmapped ``policy`` (same function).
+    track_obs: also return ``(final_obs, max_abs_obs)``, each ``[B, E, obs_dim]`` (module docstring).
     """
 
     def policy_one(params, obs_e):                     # obs_e [E, obs_dim] -> out [E, n_out]
@@ -92,7 +98,10 @@ def make_rollout(env: Any, env_params: Any, policy: Policy, spec: ActionSpec, ma
                 o = o * jnp.asarray(obs_affine[0]) + jnp.asarray(obs_affine[1])
             return o
 
-        def body(t, obs, state, ret, length, alive):
+        def raw(o):                                     # [B * E, obs_dim] float32, unnormalised
+            return o.reshape(B * E, -1).astype(jnp.float32)
+
+        def body(t, obs, state, ret, length, alive, *seen):
             out = policy_all(params, flat_obs(obs))                     # [B, E, n_out]
             action = scale_actions(out, spec)
             action = action.reshape((B * E,) + action.shape[2:])
@@ -100,11 +109,15 @@ def make_rollout(env: Any, env_params: Any, policy: Policy, spec: ActionSpec, ma
             obs, state, reward, done = step_flat(k_t, state, action)
             ret = ret + jnp.where(alive, reward, 0.0)
             length = length + alive.astype(jnp.int32)
-            return obs, state, ret, length, jnp.logical_and(alive, jnp.logical_not(done))
+            if seen:                                    # track_obs: freeze at the episode's end
+                o, a = raw(obs), alive[:, None]
+                seen = (jnp.where(a, o, seen[0]), jnp.where(a, jnp.maximum(seen[1], jnp.abs(o)), seen[1]))
+            return (obs, state, ret, length, jnp.logical_and(alive, jnp.logical_not(done))) + tuple(seen)
 
         ret0 = jnp.zeros((B * E,), jnp.float32)
         len0 = jnp.zeros((B * E,), jnp.int32)
         alive0 = jnp.ones((B * E,), bool)
+        seen0 = (raw(obs), jnp.abs(raw(obs))) if track_obs else ()
         if early_exit:
             def cond(c):
                 return jnp.logical_and(c[0] < max_steps, jnp.any(c[5]))
@@ -113,15 +126,19 @@ def make_rollout(env: Any, env_params: Any, policy: Policy, spec: ActionSpec, ma
                 t = c[0]
                 return (t + 1,) + body(t, *c[1:])
 
-            t, _, _, ret, length, _ = jax.lax.while_loop(cond, wbody, (jnp.int32(0), obs, state, ret0, len0, alive0))
+            t, _, _, ret, length, _, *seen = jax.lax.while_loop(
+                cond, wbody, (jnp.int32(0), obs, state, ret0, len0, alive0) + seen0)
         else:
             def sbody(c, t):
                 return body(t, *c), None
 
-            (_, _, ret, length, _), _ = jax.lax.scan(sbody, (obs, state, ret0, len0, alive0),
-                                                     jnp.arange(max_steps, dtype=jnp.int32))
+            (_, _, ret, length, _, *seen), _ = jax.lax.scan(sbody, (obs, state, ret0, len0, alive0) + seen0,
+                                                            jnp.arange(max_steps, dtype=jnp.int32))
             t = jnp.int32(max_steps)
         sim_steps = t.astype(jnp.float32) * (B * E)
+        if track_obs:
+            final, max_abs = (x.reshape(B, E, -1) for x in seen)
+            return ret.reshape(B, E), length.reshape(B, E), sim_steps, (final, max_abs)
         return ret.reshape(B, E), length.reshape(B, E), sim_steps
 
     return rollout
