@@ -37,10 +37,10 @@ import jax
 import jax.numpy as jnp
 
 from evojax_ga._checks import check_int
-from evojax_ga.chunking import by_backend, map_chunks
+from evojax_ga.chunking import map_chunks
 from evojax_ga.population import validate_population
 from evojax_ga.tasks import obs_norm
-from evojax_ga.tasks.gymnax_task import AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR, _policy_and_forward
+from evojax_ga.tasks.gymnax_task import _policy_and_forward, rollout_options
 from evojax_ga.tasks.obs_norm import ObsStats
 from evojax_ga.tasks.rollout import Policy, PolicyForward
 from evojax_ga.types import Fitness, Metrics, Population, PRNGKey
@@ -142,17 +142,7 @@ def brax_task(env_name: str, policy: Policy | nn.Module, episodes: int = 1, max_
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     if isinstance(obs_clip, bool) or not isinstance(obs_clip, (int, float)) or not (0 < obs_clip < math.inf):
         raise ValueError(f"obs_clip must be a finite number > 0, got {obs_clip!r}")
-    if fast_policy == "auto":
-        fast_policy = by_backend(True, False)
-    if not isinstance(fast_policy, bool):
-        raise ValueError(f"fast_policy must be True, False or 'auto', got {fast_policy!r}")
-    chunk: int | None = None
-    if isinstance(chunk_size, str):
-        if chunk_size != "auto":
-            raise ValueError(f"chunk_size must be an int >= 1, None or 'auto', got {chunk_size!r}")
-        chunk = by_backend(AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR)
-    elif chunk_size is not None:
-        chunk = check_int(chunk_size, "chunk_size", minimum=1)
+    chunk, fast_policy = rollout_options(chunk_size, fast_policy)
     policy, forward = _policy_and_forward(policy, policy_forward)
     if not isinstance(env_name, str):
         raise TypeError(f"env_name must be a str, got {type(env_name).__name__}")

@@ -32,10 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga._checks import check_int
-from evojax_ga.chunking import by_backend, map_chunks, plan
+from evojax_ga.chunking import map_chunks, plan
 from evojax_ga.population import validate_population
 from evojax_ga.tasks.environments import env_shapes, make_env, obs_affine
-from evojax_ga.tasks.gymnax_task import AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR, _policy_and_forward
+from evojax_ga.tasks.gymnax_task import _policy_and_forward, rollout_options
 from evojax_ga.tasks.rollout import PolicyForward, make_rollout
 from evojax_ga.types import Fitness, Metrics, Population, PRNGKey
 
@@ -111,17 +111,7 @@ def gymnax_qd(env_name: str, policy: Any, descriptor: str = "final_obs", compone
         raise ValueError(f"descriptor must be one of {list(DESCRIPTORS)}, got {descriptor!r}")
     comps = _check_components(components)
     episodes = check_int(episodes, "episodes", minimum=1)
-    if fast_policy == "auto":
-        fast_policy = by_backend(True, False)
-    if not isinstance(fast_policy, bool):
-        raise ValueError(f"fast_policy must be True, False or 'auto', got {fast_policy!r}")
-    chunk: int | None = None
-    if isinstance(chunk_size, str):
-        if chunk_size != "auto":
-            raise ValueError(f"chunk_size must be an int >= 1, None or 'auto', got {chunk_size!r}")
-        chunk = by_backend(AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR)
-    elif chunk_size is not None:
-        chunk = check_int(chunk_size, "chunk_size", minimum=1)
+    chunk, fast_policy = rollout_options(chunk_size, fast_policy)
     pol, forward = _policy_and_forward(policy, policy_forward)
     env, params, name = make_env(env_name, env_kwargs)
     if max_steps is None:

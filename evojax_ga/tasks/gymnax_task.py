@@ -75,6 +75,21 @@ class GymnaxTask(NamedTuple):
     env_params: Any
 
 
+def rollout_options(chunk_size: int | str | None, fast_policy: bool | str) -> tuple[int | None, bool]:
+    """``(chunk, fast_policy)`` of a rollout task's ``chunk_size`` (an int >= 1, None = the whole
+    population, ``"auto"`` = :data:`AUTO_CHUNK` on a CPU, :data:`AUTO_CHUNK_ACCELERATOR` on a GPU/TPU)
+    and ``fast_policy`` (True, False, ``"auto"`` = on a CPU only); ValueError naming a bad one."""
+    if fast_policy == "auto":
+        fast_policy = by_backend(True, False)
+    if not isinstance(fast_policy, bool):
+        raise ValueError(f"fast_policy must be True, False or 'auto', got {fast_policy!r}")
+    if isinstance(chunk_size, str):
+        if chunk_size != "auto":
+            raise ValueError(f"chunk_size must be an int >= 1, None or 'auto', got {chunk_size!r}")
+        return int(by_backend(AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR)), fast_policy
+    return (None if chunk_size is None else check_int(chunk_size, "chunk_size", minimum=1)), fast_policy
+
+
 def _policy_and_forward(policy: Any, policy_forward: PolicyForward | None) -> tuple[Policy, PolicyForward | None]:
     """``(per-observation policy, population forward or None)`` from a function or a Flax model."""
     if isinstance(policy, nn.Module):
@@ -128,17 +143,7 @@ def gymnax_task(env_name: str, policy: Policy | nn.Module, episodes: int = 1, ma
         a CPU only (on a GPU the vmapped ``Dense`` was faster).
     """
     episodes = check_int(episodes, "episodes", minimum=1)
-    if fast_policy == "auto":
-        fast_policy = by_backend(True, False)
-    if not isinstance(fast_policy, bool):
-        raise ValueError(f"fast_policy must be True, False or 'auto', got {fast_policy!r}")
-    chunk: int | None = None
-    if isinstance(chunk_size, str):
-        if chunk_size != "auto":
-            raise ValueError(f"chunk_size must be an int >= 1, None or 'auto', got {chunk_size!r}")
-        chunk = by_backend(AUTO_CHUNK, AUTO_CHUNK_ACCELERATOR)
-    elif chunk_size is not None:
-        chunk = check_int(chunk_size, "chunk_size", minimum=1)
+    chunk, fast_policy = rollout_options(chunk_size, fast_policy)
     policy, forward = _policy_and_forward(policy, policy_forward)
     env, default_params, name = make_env(env_name, env_kwargs)
     params = default_params if env_params is None else env_params
