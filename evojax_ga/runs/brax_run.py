@@ -175,12 +175,9 @@ def make_run(cfg: BraxConfig, parts: Parts | None = None) -> Run:
         return p.strategy.init(k_init, p.init_population(k_init))
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
-        start_gen = int(state.generation)
-        if start_gen > cfg.generations:
-            raise ValueError(f"the state to continue from is at generation {start_gen}, past generations="
-                             f"{cfg.generations}")
+        left = loop.remaining_generations(state, cfg.generations)
         t0 = time.perf_counter()
-        evolution = ega.evolve_blocks(keys(key)[1], p.strategy, p.task, state, cfg.generations - start_gen,
+        evolution = ega.evolve_blocks(keys(key)[1], p.strategy, p.task, state, left,
                                       block=cfg.block, target=cfg.target, progress=progress)
         with closing(evolution):
             for state, block_history in evolution:

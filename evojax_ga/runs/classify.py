@@ -224,12 +224,9 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
         k_evolve = jax.random.split(jax.random.split(key)[0])[1]
-        start_gen = int(state.generation)
-        if start_gen > cfg.generations:
-            raise ValueError(f"the state to continue from is at generation {start_gen}, past "
-                             f"generations={cfg.generations}")
+        left = loop.remaining_generations(state, cfg.generations)
         t0 = time.perf_counter()
-        evolution = ega.evolve_blocks(k_evolve, p.strategy, p.task, state, cfg.generations - start_gen,
+        evolution = ega.evolve_blocks(k_evolve, p.strategy, p.task, state, left,
                                       block=cfg.block, progress=progress)
         with closing(evolution):
             for state, block_history in evolution:

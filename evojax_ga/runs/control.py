@@ -211,10 +211,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None, warm: bool = True) 
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
         _, k_evolve, k_check, _ = keys(key)
-        start_gen = int(state.generation)
-        if start_gen > cfg.generations:
-            raise ValueError(f"the state to continue from is at generation {start_gen}, past generations="
-                             f"{cfg.generations}")
+        left = loop.remaining_generations(state, cfg.generations)
         for k, v in zip(COUNTERS, COUNTER_STARTS):
             info.setdefault(k, v)   # (a checkpoint written before a counter existed lacks it)
         t0 = time.perf_counter()
@@ -223,7 +220,7 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None, warm: bool = True) 
         runner_ready()
         # a block pauses right after a generation whose best reaches the target on its training
         # episodes, so that the candidate is checked at once instead of at the end of the block
-        evolution = ega.evolve_blocks(k_evolve, p.strategy, p.task, state, cfg.generations - start_gen,
+        evolution = ega.evolve_blocks(k_evolve, p.strategy, p.task, state, left,
                                       block=cfg.block, progress=progress, pause=cfg.target)   # None: never
         with closing(evolution):
             for state, block_history in evolution:

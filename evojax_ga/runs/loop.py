@@ -33,8 +33,8 @@ from evojax_ga._checks import check_seed
 from evojax_ga.types import PRNGKey
 
 __all__ = ["Run", "Ending", "job_config", "config_from_record", "start", "claim", "write_config", "resume", "execute",
-           "recorder", "restore", "checkpoint_interval", "RunFolderError", "DEFAULT_CHECKPOINT_BLOCKS",
-           "CHECKPOINTS_KEPT"]
+           "recorder", "restore", "checkpoint_interval", "remaining_generations", "RunFolderError",
+           "DEFAULT_CHECKPOINT_BLOCKS", "CHECKPOINTS_KEPT"]
 
 #: default checkpoint interval, in blocks of generations
 DEFAULT_CHECKPOINT_BLOCKS = 5
@@ -111,6 +111,15 @@ def config_from_record(cls: Callable[..., Any], record: Mapping[str, Any], legac
     values = {legacy.get(k, k): v for k, v in record.items()}
     values["hidden"] = tuple(values["hidden"])
     return cls(**values)
+
+
+def remaining_generations(state: Any, generations: int) -> int:
+    """Generations left from ``state`` (its ``generation``) to ``generations``; ValueError when the state
+    to continue from is already past them."""
+    start = int(state.generation)
+    if start > generations:
+        raise ValueError(f"the state to continue from is at generation {start}, past generations={generations}")
+    return generations - start
 
 
 def checkpoint_interval(value: Any, block: int) -> int:
