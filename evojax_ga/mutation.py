@@ -38,7 +38,7 @@ from evojax_ga._checks import check_nonneg, check_prob, check_probs
 from evojax_ga.population import first_leaf, validate_population
 from evojax_ga.types import MutateFn, Params, Population, PRNGKey
 
-__all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "mixed", "categorical", "chain",
+__all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "prune", "mixed", "categorical", "chain",
            "by_dtype", "self_adaptive", "scale_mixture", "set_param", "get_param", "count_nonfinite_params"]
 
 #: ``(key, params, parent_index [P] int32, is_child [P] bool) -> params`` of the next population
@@ -173,6 +173,24 @@ def reset(rate: float = 0.1, swap_max: float = 2.0) -> Mutation:
         return _map_genes(key, pop, row_offset, leaf)
     return Mutation({"rate": jnp.float32(rate), "swap_max": jnp.float32(swap_max)}, apply,
                     f"reset(rate={rate}, swap_max={swap_max})")
+
+
+def prune(rate: float = 0.01) -> Mutation:
+    """``w = 0`` (exactly) for each gene with probability ``rate``; float leaves only.
+
+    Makes sparse networks reachable: Gaussian steps never land on exactly 0. Chain it with a Gaussian
+    (``chain(prune(0.01), gaussian(0.1, 0.05))`` perturbs some zeros again) and pass the chain's
+    ``gaussian`` a rate below 1, or nothing stays pruned.
+    """
+    check_prob(rate, "rate")
+
+    def apply(key, params, pop, row_offset=0):
+        _require_float(pop, "prune")
+
+        def leaf(x, h0, h1):
+            return jnp.where(prng.bernoulli_from_bits(h0, _per_row(params["rate"], x)), jnp.zeros((), x.dtype), x)
+        return _map_genes(key, pop, row_offset, leaf)
+    return Mutation({"rate": jnp.float32(rate)}, apply, f"prune(rate={rate})")
 
 
 def mixed(rate: float = 0.1, type_probs: Sequence[float] = (0.8, 0.1, 0.1), shift_max: float = 2.0,
