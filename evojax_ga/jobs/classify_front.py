@@ -20,8 +20,8 @@ from evojax_ga.jobs import checkpointing
 __all__ = ["add_arguments", "main", "resume_run", "describe"]
 
 #: option dest -> FrontConfig field
-_FIELDS = ("hidden", "pop_size", "generations", "batch_size", "crossover", "mutation_rate", "sigma", "prune_rate",
-           "init", "init_scale", "chunk_size", "block")
+_FIELDS = ("hidden", "pop_size", "generations", "batch_size", "fitness", "crossover", "mutation_rate", "sigma",
+           "prune_rate", "init", "init_scale", "chunk_size", "block")
 
 
 def describe(job: str) -> str:
@@ -30,7 +30,7 @@ def describe(job: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the accuracy-size job."""
-    from evojax_ga.runs.classify_front import INITS, FrontConfig
+    from evojax_ga.runs.classify_front import FITNESSES, INITS, FrontConfig
 
     d = FrontConfig()
     m = parser.add_argument_group("model and data")
@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"MLP hidden widths (default {','.join(map(str, d.hidden))})")
     m.add_argument("--batch-size", type=int, default=None,
                    help="training samples per generation, one shared minibatch (default: all)")
+    m.add_argument("--fitness", default=None, help=f"objective 0: one of {', '.join(FITNESSES)} (default "
+                   f"{d.fitness}; front.json reports accuracies either way)")
     e = parser.add_argument_group("evolution")
     e.add_argument("--pop-size", type=int, default=None, metavar="P", help=f"population size (default {d.pop_size})")
     e.add_argument("--generations", type=int, default=None, metavar="G",

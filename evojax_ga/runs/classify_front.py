@@ -4,9 +4,11 @@ The task is :func:`evojax_ga.tasks.sparse_classification` on an MLP; the strateg
 :func:`evojax_ga.nsga2.nsga2` with ``crossover`` and the mutation ``chain(prune(prune_rate),
 gaussian(mutation_rate, sigma))`` (pruning sets genes to exactly 0, so sparse networks are
 reachable; the Gaussian can revive them). The hypervolume per generation is over the reference
-point ``(0, -num_params)``. The run loop is the multi-objective one
-(:func:`evojax_ga.runs.multiobjective.nsga2_run`); at the end the first front's members are scored on
-the whole training set and the held-out test split and written to ``front.json`` / ``front.png``.
+point ``(0, -num_params)``. ``fitness="neg_cross_entropy"`` makes objective 0 minus the training
+cross-entropy instead (a smoother signal; reference ``-ln(10)``); ``front.json`` reports accuracies
+either way. The run loop is the multi-objective one (:func:`evojax_ga.runs.multiobjective.nsga2_run`);
+at the end the first front's members are scored on the whole training set and the held-out test
+split and written to ``front.json`` / ``front.png``.
 
 ``make_run(FrontConfig())(jax.random.key(0))`` runs in memory; the CLI (``evojax-ga run digits-front``)
 over a run folder (checkpoints, ``evojax-ga resume``).
@@ -31,6 +33,7 @@ __all__ = ["FrontConfig", "build", "make_run", "config_from_record", "front_poin
 
 DATASETS = ("digits",)
 INITS = ("model", "normal", "uniform")
+FITNESSES = ("accuracy", "neg_cross_entropy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +44,7 @@ class FrontConfig:
     pop_size: int = 200
     generations: int = 1000
     batch_size: int | None = None       # training samples per generation (None: all)
+    fitness: str = "accuracy"           # objective 0: accuracy | neg_cross_entropy (front.json: accuracies)
     crossover: str = "uniform"          # a registered crossover, with its defaults
     mutation_rate: float = 0.1          # fraction of genes given a Gaussian step
     sigma: float = 0.05
@@ -51,7 +55,8 @@ class FrontConfig:
     block: int = 10
 
     def __post_init__(self) -> None:
-        for name, allowed in (("dataset", DATASETS), ("crossover", tuple(registry.CROSSOVERS)), ("init", INITS)):
+        for name, allowed in (("dataset", DATASETS), ("crossover", tuple(registry.CROSSOVERS)), ("init", INITS),
+                              ("fitness", FITNESSES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         for name, lo in (("pop_size", 2), ("generations", 1), ("block", 1)):
@@ -106,7 +111,8 @@ def build(cfg: FrontConfig) -> tuple[Parts, dict, str]:
         raise ValueError(f"batch_size must be at most the {ds.x_train.shape[0]} training samples or None, "
                          f"got {cfg.batch_size}")
     mc = model_config(cfg, ds.num_classes, ds.input_shape)
-    task = sparse_classification(model_from_config(mc), ds, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size)
+    task = sparse_classification(model_from_config(mc), ds, batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
+                                 fitness=cfg.fitness)
     mutate = mu.chain(mu.prune(cfg.prune_rate), mu.gaussian(cfg.mutation_rate, cfg.sigma))
     strategy = nsga2(2, crossover=registry.get("crossover", cfg.crossover)(), mutate=mutate, ref=task.ref)
 

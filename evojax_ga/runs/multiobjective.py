@@ -25,8 +25,8 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple
 from evojax_ga._checks import INT32_MAX
 from evojax_ga.runs.loop import Ending, Finish, Run
 
-__all__ = ["MOConfig", "PROBLEMS", "Problem", "Parts", "build", "make_run", "nsga2_run", "config_from_record", "write_front",
-           "FRONT_FILE", "FRONT_PLOT_FILE", "MAX_SAVED_DIM"]
+__all__ = ["MOConfig", "PROBLEMS", "Problem", "Parts", "build", "make_run", "nsga2_run", "config_from_record",
+           "write_front", "FRONT_FILE", "FRONT_PLOT_FILE", "MAX_SAVED_DIM"]
 
 FRONT_FILE = "front.json"
 FRONT_PLOT_FILE = "front.png"

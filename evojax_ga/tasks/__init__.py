@@ -23,8 +23,8 @@ from evojax_ga.tasks.functions import FUNCTIONS, FunctionTask, ackley, rastrigin
 from evojax_ga.tasks.gymnax_task import GymnaxTask
 from evojax_ga.tasks.gymnax_task import gymnax_task as gymnax  # ega.tasks.gymnax("CartPole-v1", policy=model)
 from evojax_ga.tasks.policies import POLICIES, policy_for  # policy_for("Breakout-MinAtar"): a CNN, 3 outputs
-from evojax_ga.tasks.sparse_classification import SparseClassificationTask, sparse_classification  # [P, 2]
 from evojax_ga.tasks.qd_functions import QDFunctionTask, rastrigin_qd, sphere_qd
+from evojax_ga.tasks.sparse_classification import SparseClassificationTask, sparse_classification  # [P, 2]
 from evojax_ga.tasks.zdt import ZDT, zdt1, zdt2, zdt3  # multi-objective: fitness [P, 2]
 from evojax_ga.types import Task, as_task, evaluate_task
 
