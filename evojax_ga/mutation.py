@@ -38,8 +38,8 @@ from evojax_ga._checks import check_nonneg, check_prob, check_probs
 from evojax_ga.population import first_leaf, validate_population
 from evojax_ga.types import MutateFn, Params, Population, PRNGKey
 
-__all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "prune", "mixed", "categorical", "chain",
-           "by_dtype", "self_adaptive", "scale_mixture", "set_param", "get_param", "count_nonfinite_params"]
+__all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "prune", "keep_zeros", "mixed", "categorical",
+           "chain", "by_dtype", "self_adaptive", "scale_mixture", "set_param", "get_param", "count_nonfinite_params"]
 
 #: ``(key, params, parent_index [P] int32, is_child [P] bool) -> params`` of the next population
 InheritFn = Callable[[PRNGKey, Params, jax.Array, jax.Array], Params]
@@ -191,6 +191,18 @@ def prune(rate: float = 0.01) -> Mutation:
             return jnp.where(prng.bernoulli_from_bits(h0, _per_row(params["rate"], x)), jnp.zeros((), x.dtype), x)
         return _map_genes(key, pop, row_offset, leaf)
     return Mutation({"rate": jnp.float32(rate)}, apply, f"prune(rate={rate})")
+
+
+def keep_zeros(base: Mutation) -> Mutation:
+    """``base``, except that genes exactly 0 stay 0: pruned weights are not revived by mutation (crossover
+    can still bring a non-zero gene back); ``chain(prune(r), keep_zeros(gaussian(...)))``."""
+    if not isinstance(base, Mutation):
+        raise TypeError(f"base must be a Mutation, got {type(base).__name__}")
+
+    def apply(key, params, pop, row_offset=0):
+        out = base.apply(key, params, pop, row_offset)
+        return jax.tree_util.tree_map(lambda x, y: jnp.where(x == 0, x, y), pop, out)
+    return Mutation(base.params, apply, f"keep_zeros({base.name})", base.inherit)
 
 
 def mixed(rate: float = 0.1, type_probs: Sequence[float] = (0.8, 0.1, 0.1), shift_max: float = 2.0,

@@ -38,6 +38,10 @@ def test_objectives_on_a_hand_made_population(key):
     np.testing.assert_array_equal(nonzero_count(pop), [2, 0, 3, 2])   # NaN counts as non-zero
     assert task.num_params == 6 and task.ref == (0.0, -6.0)
     assert float(metrics["accuracy_max"]) == 1.0 and float(metrics["nonzero_min"]) == 0.0
+    ce = task._replace(fitness="neg_cross_entropy")
+    F2, _ = ce.evaluate(key, pop)
+    np.testing.assert_allclose(np.asarray(F2[1, 0]), -np.log(2), rtol=1e-6)   # all-zero logits: -ln C
+    assert ce.ref == pytest.approx((-np.log(2), -6.0))
 
 
 def test_prune_zeroes_the_expected_fraction_and_nothing_else(key):
@@ -50,6 +54,10 @@ def test_prune_zeroes_the_expected_fraction_and_nothing_else(key):
         o, x = np.asarray(out[k]), np.asarray(pop[k])
         np.testing.assert_array_equal(o[o != 0], x[o != 0])          # the rest untouched, bit for bit
     assert all(np.all(np.asarray(v) == 0) for v in mu.prune(1.0)(key, pop).values())
+    moved = mu.keep_zeros(mu.gaussian(1.0, 0.1))(key, out)                  # pruned genes stay exactly 0
+    for k in pop:
+        o, m = np.asarray(out[k]), np.asarray(moved[k])
+        assert np.all(m[o == 0] == 0) and np.all(m[o != 0] != o[o != 0])
     with pytest.raises(ValueError, match="rate"):
         mu.prune(1.5)
     with pytest.raises(TypeError, match="mutation.prune cannot mutate"):
@@ -98,6 +106,7 @@ def test_run_folder_front_and_resume_equals_uninterrupted(tmp_path, capsys):
     (["--hidden", "4,x"], "argument --hidden: hidden must be comma-separated positive ints"),
     (["--hidden", "0"], "argument --hidden: hidden must be a non-empty sequence of positive ints"),
     (["--pop-size", "1"], "argument --pop-size: pop_size must be an int in [2"),
+    (["--fitness", "neg_ce"], "argument --fitness: fitness must be one of ['accuracy', 'neg_cross_entropy']"),
     (["--crossover", "nope"], "argument --crossover: crossover must be one of"),
     (["--batch-size", "5000"], "argument --batch-size: batch_size must be at most the 1347 training samples"),
 ])

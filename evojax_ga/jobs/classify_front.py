@@ -21,7 +21,7 @@ __all__ = ["add_arguments", "main", "resume_run", "describe"]
 
 #: option dest -> FrontConfig field
 _FIELDS = ("hidden", "pop_size", "generations", "batch_size", "fitness", "crossover", "mutation_rate", "sigma",
-           "prune_rate", "init", "init_scale", "chunk_size", "block")
+           "prune_rate", "revive", "init", "init_scale", "chunk_size", "block")
 
 
 def describe(job: str) -> str:
@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--sigma", type=float, default=None, help=f"Gaussian mutation step (default {d.sigma:g})")
     e.add_argument("--prune-rate", type=float, default=None,
                    help=f"fraction of genes set to exactly 0 per child (default {d.prune_rate:g})")
+    e.add_argument("--revive", action="store_true", default=None,
+                   help="let the Gaussian step move pruned (exactly 0) genes too (default: they stay 0)")
     e.add_argument("--init", default=None, help=f"one of {', '.join(INITS)} (default {d.init})")
     e.add_argument("--init-scale", type=float, default=None, help=f"scale of normal/uniform init (default "
                    f"{d.init_scale:g})")
