@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     for d in map(Path, a.front):
         front = rf.read_json(d / "front.json")
         fit = rf.read_json(d / rf.CONFIG_FILE)["config"]["classify_front"].get("fitness", "accuracy")
-        pts = front["points"]
-        print(f"front ({fit}, {d.name}): {len(pts)} points\n\n| non-zero parameters | train accuracy | test accuracy "
-              f"| test accuracy vs GA | parameters saved vs GA |\n|---:|---:|---:|---:|---:|")
+        pts = list({(p["nonzero"], p["train_accuracy"], p["test_accuracy"]): p for p in front["points"]}.values())
+        print(f"front ({fit}, {d.name}): {len(pts)} distinct points\n\n| non-zero parameters | train accuracy "
+              f"| test accuracy | test accuracy vs GA | parameters saved vs GA |\n|---:|---:|---:|---:|---:|")
         for i in sorted(set(np.linspace(0, len(pts) - 1, min(a.rows, len(pts))).round().astype(int))):
             p = pts[i]
             print(f"| {p['nonzero']} | {p['train_accuracy']:.4f} | {p['test_accuracy']:.4f} | "

@@ -82,11 +82,13 @@ def test_run_folder_front_and_resume_equals_uninterrupted(tmp_path, capsys):
     assert [r["generation"] for r in rows] == list(range(1, 7)) and all(r["hypervolume"] >= 0 for r in rows)
     front, summary = rf.read_json(full / cf.FRONT_FILE), rf.read_json(full / rf.SUMMARY_FILE)
     pts = front["points"]
-    assert front["num_params"] == 64 * 4 + 4 + 4 * 10 + 10 and len(pts) == front["size"] == rows[-1]["front_size"]
+    assert front["num_params"] == 64 * 4 + 4 + 4 * 10 + 10 and len(pts) == front["size"]
+    assert sum(p["copies"] for p in pts) == front["members"] == rows[-1]["front_size"]
     F = np.array([p["fitness"] for p in pts])
     assert np.all(np.isfinite(F)) and np.all(F[:, 1] == -np.array([p["nonzero"] for p in pts]))
     dominated = (F[:, None] >= F[None]).all(-1) & (F[:, None] > F[None]).any(-1)
     assert not dominated.any()                                             # mutually non-dominated
+    assert len({tuple(p["fitness"]) + (p["test_accuracy"],) for p in pts}) == len(pts)   # distinct
     assert all(0 <= p["test_accuracy"] <= 1 and 0 <= p["train_accuracy"] <= 1 for p in pts)
     assert summary["hypervolume"] == pytest.approx(rows[-1]["hypervolume"])
 

@@ -46,11 +46,11 @@ class FrontConfig:
     pop_size: int = 200
     generations: int = 1500
     batch_size: int | None = None       # training samples per generation (None: all)
-    fitness: str = "accuracy"           # objective 0: accuracy | neg_cross_entropy (front.json: accuracies)
+    fitness: str = "neg_cross_entropy"  # objective 0: accuracy | neg_cross_entropy (front.json: accuracies)
     crossover: str = "uniform"          # a registered crossover, with its defaults
     mutation_rate: float = 0.1          # fraction of genes given a Gaussian step
     sigma: float = 0.05
-    prune_rate: float = 0.01            # fraction of genes set to exactly 0
+    prune_rate: float = 0.002           # fraction of genes set to exactly 0
     revive: bool = False                # let the Gaussian step move genes that are exactly 0 (else they stay 0)
     init: str = "model"                 # model (Flax initialisers) | normal | uniform
     init_scale: float = 0.1
@@ -132,8 +132,9 @@ def build(cfg: FrontConfig) -> tuple[Parts, dict, str]:
 
 
 def front_points(task: Any, state: Any) -> list[dict]:
-    """The first front of ``state`` as ``[{"train_accuracy", "test_accuracy", "nonzero", "fitness"}]``,
-    sorted by ``nonzero`` (then training accuracy, descending); accuracies on the whole splits."""
+    """The distinct points of the first front of ``state`` as ``[{"train_accuracy", "test_accuracy",
+    "nonzero", "fitness", "copies"}]`` (``copies``: front members with that point), sorted by
+    ``nonzero`` (then training accuracy, descending); accuracies on the whole splits."""
     import jax
     import numpy as np
 
@@ -146,9 +147,13 @@ def front_points(task: Any, state: Any) -> list[dict]:
     test = np.asarray(score(members, task.base.x_test, task.base.y_test))
     fit = np.asarray(state.fitness)[front]
     nonzero = -fit[:, 1]
-    order = np.lexsort((-train, nonzero))
-    return [{"train_accuracy": float(train[i]), "test_accuracy": float(test[i]), "nonzero": int(nonzero[i]),
-             "fitness": [float(v) for v in fit[i]]} for i in order]
+    points: dict[tuple, dict] = {}
+    for i in np.lexsort((-test, -train, nonzero)):
+        p = {"train_accuracy": float(train[i]), "test_accuracy": float(test[i]), "nonzero": int(nonzero[i]),
+             "fitness": [float(v) for v in fit[i]], "copies": 0}
+        q = points.setdefault((p["train_accuracy"], p["test_accuracy"], p["nonzero"], *p["fitness"]), p)
+        q["copies"] += 1
+    return list(points.values())
 
 
 def write_front(run_dir: str | Path, points: list[dict], num_params: int, title: str) -> dict:
@@ -157,8 +162,8 @@ def write_front(run_dir: str | Path, points: list[dict], num_params: int, title:
     from matplotlib.figure import Figure
 
     from evojax_ga import run_folder as rf
-    data = {"num_params": num_params, "size": len(points), "objectives": ["train_accuracy", "-nonzero"],
-            "points": points}
+    data = {"num_params": num_params, "size": len(points), "members": sum(p["copies"] for p in points),
+            "objectives": ["fitness[0] (train accuracy or -cross-entropy)", "-nonzero"], "points": points}
     rf.write_json(Path(run_dir) / FRONT_FILE, data)
     fig = Figure(figsize=(5.5, 4.0), dpi=100)
     ax = fig.subplots()
@@ -185,13 +190,14 @@ def make_run(cfg: FrontConfig) -> Run:
         gens = int(state.generation)
         points = front_points(task, state)
         write_front(end.run_dir, points, task.num_params,
-                    f"{cfg.dataset}: first front ({len(points)} of {cfg.pop_size}), generation {gens}")
+                    f"{cfg.dataset}: first front ({len(points)} distinct points), generation {gens}")
         hv = float(state.best_fitness)
         best = max(points, key=lambda q: (q["test_accuracy"], -q["nonzero"]))
         total = time.perf_counter() - end.t_start
         summary = {
             "dataset": cfg.dataset, "pop_size": cfg.pop_size, "generations": gens, "num_params": task.num_params,
-            "ref": list(task.ref), "hypervolume": hv, "front_size": len(points),
+            "ref": list(task.ref), "hypervolume": hv,
+            "front_size": sum(p["copies"] for p in points), "front_points": len(points),
             "best_test_accuracy": best["test_accuracy"], "best_test_nonzero": best["nonzero"],
             "train_wall_s": end.info.get("wall_s", 0.0), "total_wall_s": total,
             "resumed_from_generation": end.resumed_from, "stop_reason": "generations",
