@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--front", nargs="+", required=True, help="digits-front run folders")
     ap.add_argument("--single", required=True, help="a digits run folder (the single-objective GA)")
+    ap.add_argument("--single-label", default="single-objective GA", help="its label in the figure")
     ap.add_argument("--out", default="benchmarks/digits_front/front_vs_ga.png")
     ap.add_argument("--rows", type=int, default=8, help="front points per table (evenly spaced)")
     a = ap.parse_args(argv)
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     for d in map(Path, a.front):
         front = rf.read_json(d / "front.json")
         fit = rf.read_json(d / rf.CONFIG_FILE)["config"]["classify_front"].get("fitness", "accuracy")
+        summary = rf.read_json(d / rf.SUMMARY_FILE)
         pts = list({(p["nonzero"], p["train_accuracy"], p["test_accuracy"]): p for p in front["points"]}.values())
         print(f"front ({fit}, {d.name}): {len(pts)} distinct points\n\n| non-zero parameters | train accuracy "
               f"| test accuracy | test accuracy vs GA | parameters saved vs GA |\n|---:|---:|---:|---:|---:|")
@@ -56,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{p['test_accuracy'] - acc:+.4f} | {nz - p['nonzero']} ({(nz - p['nonzero']) / nz:.0%}) |")
         print()
         ax.plot([p["nonzero"] for p in pts], [p["test_accuracy"] for p in pts], "o-", ms=3,
-                label=f"NSGA-II front, objective 0 = {fit} (test)")
-    ax.plot([nz], [acc], "r*", ms=12, label="single-objective GA (test)")
-    ax.set_xlabel(f"non-zero parameters (of {n})")
+                label=f"NSGA-II front ({fit}), {summary['generations']} gens x {summary['pop_size']} (test)")
+    ax.plot([nz], [acc], "r*", ms=12, label=f"{a.single_label} (test)")
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlabel(f"non-zero parameters (of {n}; log scale above 10)")
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
