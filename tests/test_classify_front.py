@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import serialization
 
 from evojax_ga import cli
 from evojax_ga import mutation as mu
@@ -64,7 +65,7 @@ def test_prune_zeroes_the_expected_fraction_and_nothing_else(key):
         mu.prune(0.1)(key, {"w": jnp.ones((4, 3), jnp.int32)})
 
 
-ARGS = ["run", "digits-front", "--pop-size", "16", "--generations", "6", "--hidden", "4", "--batch-size", "256",
+ARGS = ["run", "digits-front", "--pop-size", "16", "--generations", "4", "--hidden", "4", "--batch-size", "256",
         "--block", "2", "--checkpoint-every", "2", "--no-progress", "--no-compile-cache", "--seed", "3"]
 
 
@@ -79,7 +80,7 @@ def test_run_folder_front_and_resume_equals_uninterrupted(tmp_path, capsys):
     for name in (rf.CONFIG_FILE, rf.METRICS_FILE, rf.SUMMARY_FILE, cf.FRONT_FILE, cf.FRONT_PLOT_FILE):
         assert (full / name).is_file(), name
     rows = _rows(full)
-    assert [r["generation"] for r in rows] == list(range(1, 7)) and all(r["hypervolume"] >= 0 for r in rows)
+    assert [r["generation"] for r in rows] == list(range(1, 5)) and all(r["hypervolume"] >= 0 for r in rows)
     front, summary = rf.read_json(full / cf.FRONT_FILE), rf.read_json(full / rf.SUMMARY_FILE)
     pts = front["points"]
     assert front["num_params"] == 64 * 4 + 4 + 4 * 10 + 10 and len(pts) == front["size"]
@@ -91,16 +92,24 @@ def test_run_folder_front_and_resume_equals_uninterrupted(tmp_path, capsys):
     assert len({tuple(p["fitness"]) + (p["test_accuracy"],) for p in pts}) == len(pts)   # distinct
     assert all(0 <= p["test_accuracy"] <= 1 and 0 <= p["train_accuracy"] <= 1 for p in pts)
     assert summary["hypervolume"] == pytest.approx(rows[-1]["hypervolume"])
+    saved = serialization.msgpack_restore((full / cf.FRONT_PARAMS_FILE).read_bytes())
+    kernels = [np.asarray(v["kernel"]) for v in saved["params"].values()]
+    biases = [np.asarray(v["bias"]) for v in saved["params"].values()]
+    nz = sum((k.reshape(len(pts), -1) != 0).sum(1) for k in kernels + biases)
+    np.testing.assert_array_equal(nz, [p["nonzero"] for p in pts])           # row i is point i
+    assert rf.read_json(full / rf.MODEL_FILE)["features"] == [4]
 
     cut = tmp_path / "cut"
     shutil.copytree(full, cut)
-    for name in (rf.SUMMARY_FILE, cf.FRONT_FILE, cf.FRONT_PLOT_FILE, "checkpoints/ckpt_00000006.msgpack"):
+    for name in (rf.SUMMARY_FILE, cf.FRONT_FILE, cf.FRONT_PLOT_FILE, cf.FRONT_PARAMS_FILE, rf.MODEL_FILE,
+                 "checkpoints/ckpt_00000004.msgpack"):
         (cut / name).unlink()
     capsys.readouterr()
     assert cli.main(["resume", str(cut), "--no-progress", "--no-compile-cache"]) == 0
-    assert "from generation 4 of 6" in capsys.readouterr().out
+    assert "from generation 2 of 4" in capsys.readouterr().out
     assert _rows(cut) == rows
-    assert (cut / cf.FRONT_FILE).read_bytes() == (full / cf.FRONT_FILE).read_bytes()
+    for name in (cf.FRONT_FILE, cf.FRONT_PARAMS_FILE):
+        assert (cut / name).read_bytes() == (full / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("extra,words", [

@@ -10,7 +10,7 @@ dense size). The hypervolume per generation is over the reference point ``(0, -n
 smoother signal; reference ``-ln(10)``); ``front.json`` reports accuracies either way. The run loop
 is the multi-objective one (:func:`evojax_ga.runs.multiobjective.nsga2_run`); at the end the first
 front's members are scored on the whole training set and the held-out test split and written to
-``front.json`` / ``front.png``.
+``front.json`` / ``front.png``, their parameters to ``front_params.msgpack`` (with ``model.json``).
 
 ``make_run(FrontConfig())(jax.random.key(0))`` runs in memory; the CLI (``evojax-ga run digits-front``)
 over a run folder (checkpoints, ``evojax-ga resume``).
@@ -31,7 +31,10 @@ from evojax_ga.runs.loop import Ending, Run
 from evojax_ga.runs.multiobjective import FRONT_FILE, FRONT_PLOT_FILE, Parts, nsga2_run
 
 __all__ = ["FrontConfig", "build", "make_run", "config_from_record", "front_points", "write_front", "FRONT_FILE",
-           "FRONT_PLOT_FILE"]
+           "FRONT_PLOT_FILE", "FRONT_PARAMS_FILE"]
+
+#: the front's members, one per point of front.json (flax msgpack, leaves [points, ...])
+FRONT_PARAMS_FILE = "front_params.msgpack"
 
 DATASETS = ("digits",)
 INITS = ("model", "normal", "uniform")
@@ -131,10 +134,11 @@ def build(cfg: FrontConfig) -> tuple[Parts, dict, str]:
     return Parts(task, strategy, init_population), mc, ds.summary()
 
 
-def front_points(task: Any, state: Any) -> list[dict]:
+def front_points(task: Any, state: Any) -> tuple[list[dict], Any]:
     """The distinct points of the first front of ``state`` as ``[{"train_accuracy", "test_accuracy",
     "nonzero", "fitness", "copies"}]`` (``copies``: front members with that point), sorted by
-    ``nonzero`` (then training accuracy, descending); accuracies on the whole splits."""
+    ``nonzero`` (then training accuracy, descending), accuracies on the whole splits; and one member
+    per point (a population, leaves ``[len(points), ...]``, in the same order)."""
     import jax
     import numpy as np
 
@@ -148,20 +152,34 @@ def front_points(task: Any, state: Any) -> list[dict]:
     fit = np.asarray(state.fitness)[front]
     nonzero = -fit[:, 1]
     points: dict[tuple, dict] = {}
+    rows: list[int] = []
     for i in np.lexsort((-test, -train, nonzero)):
         p = {"train_accuracy": float(train[i]), "test_accuracy": float(test[i]), "nonzero": int(nonzero[i]),
              "fitness": [float(v) for v in fit[i]], "copies": 0}
-        q = points.setdefault((p["train_accuracy"], p["test_accuracy"], p["nonzero"], *p["fitness"]), p)
-        q["copies"] += 1
-    return list(points.values())
+        k = (float(train[i]), float(test[i]), int(nonzero[i]), *(float(v) for v in fit[i]))
+        if k not in points:
+            points[k] = p
+            rows.append(int(i))
+        points[k]["copies"] += 1
+    return list(points.values()), gather(members, jax.numpy.asarray(rows, jax.numpy.int32))
 
 
-def write_front(run_dir: str | Path, points: list[dict], num_params: int, title: str) -> dict:
-    """Write ``front.json`` (``points`` and the parameter count) and ``front.png`` (accuracy against
-    non-zero parameters, training and test); returns what was written."""
+def write_front(run_dir: str | Path, points: list[dict], num_params: int, title: str, members: Any = None,
+                model_config: Mapping[str, Any] | None = None) -> dict:
+    """Write ``front.json`` (``points`` and the parameter count), ``front.png`` (accuracy against
+    non-zero parameters, training and test) and, given ``members`` (leaves ``[len(points), ...]``),
+    ``front_params.msgpack`` (row ``i`` is point ``i``) and ``model.json``; returns what was written."""
+    import jax
+    import numpy as np
+    from flax import serialization
     from matplotlib.figure import Figure
 
     from evojax_ga import run_folder as rf
+    from evojax_ga.atomic_file import write_atomic
+    if members is not None:
+        host = serialization.to_state_dict(jax.tree_util.tree_map(np.asarray, members))
+        write_atomic(Path(run_dir) / FRONT_PARAMS_FILE, serialization.msgpack_serialize(host))
+        rf.write_json(Path(run_dir) / rf.MODEL_FILE, dict(model_config or {}))
     data = {"num_params": num_params, "size": len(points), "members": sum(p["copies"] for p in points),
             "objectives": ["fitness[0] (train accuracy or -cross-entropy)", "-nonzero"], "points": points}
     rf.write_json(Path(run_dir) / FRONT_FILE, data)
@@ -188,9 +206,9 @@ def make_run(cfg: FrontConfig) -> Run:
     def finish(end: Ending) -> tuple[dict, str]:
         state = end.state
         gens = int(state.generation)
-        points = front_points(task, state)
+        points, members = front_points(task, state)
         write_front(end.run_dir, points, task.num_params,
-                    f"{cfg.dataset}: first front ({len(points)} distinct points), generation {gens}")
+                    f"{cfg.dataset}: first front ({len(points)} distinct points), generation {gens}", members, mc)
         hv = float(state.best_fitness)
         best = max(points, key=lambda q: (q["test_accuracy"], -q["nonzero"]))
         total = time.perf_counter() - end.t_start
