@@ -38,8 +38,8 @@ from evojax_ga._checks import check_nonneg, check_prob, check_probs
 from evojax_ga.population import first_leaf, validate_population
 from evojax_ga.types import MutateFn, Params, Population, PRNGKey
 
-__all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "mixed", "categorical", "chain",
-           "by_dtype", "self_adaptive", "scale_mixture", "set_param", "get_param", "count_nonfinite_params"]
+__all__ = ["Mutation", "InheritFn", "gaussian", "shift", "sign", "reset", "prune", "keep_zeros", "mixed", "categorical",
+           "chain", "by_dtype", "self_adaptive", "scale_mixture", "set_param", "get_param", "count_nonfinite_params"]
 
 #: ``(key, params, parent_index [P] int32, is_child [P] bool) -> params`` of the next population
 InheritFn = Callable[[PRNGKey, Params, jax.Array, jax.Array], Params]
@@ -173,6 +173,36 @@ def reset(rate: float = 0.1, swap_max: float = 2.0) -> Mutation:
         return _map_genes(key, pop, row_offset, leaf)
     return Mutation({"rate": jnp.float32(rate), "swap_max": jnp.float32(swap_max)}, apply,
                     f"reset(rate={rate}, swap_max={swap_max})")
+
+
+def prune(rate: float = 0.01) -> Mutation:
+    """``w = 0`` (exactly) for each gene with probability ``rate``; float leaves only.
+
+    Makes sparse networks reachable: Gaussian steps never land on exactly 0. Chain it with a Gaussian
+    (``chain(prune(0.01), gaussian(0.1, 0.05))`` perturbs some zeros again) and pass the chain's
+    ``gaussian`` a rate below 1, or nothing stays pruned.
+    """
+    check_prob(rate, "rate")
+
+    def apply(key, params, pop, row_offset=0):
+        _require_float(pop, "prune")
+
+        def leaf(x, h0, h1):
+            return jnp.where(prng.bernoulli_from_bits(h0, _per_row(params["rate"], x)), jnp.zeros((), x.dtype), x)
+        return _map_genes(key, pop, row_offset, leaf)
+    return Mutation({"rate": jnp.float32(rate)}, apply, f"prune(rate={rate})")
+
+
+def keep_zeros(base: Mutation) -> Mutation:
+    """``base``, except that genes exactly 0 stay 0: pruned weights are not revived by mutation (crossover
+    can still bring a non-zero gene back); ``chain(prune(r), keep_zeros(gaussian(...)))``."""
+    if not isinstance(base, Mutation):
+        raise TypeError(f"base must be a Mutation, got {type(base).__name__}")
+
+    def apply(key, params, pop, row_offset=0):
+        out = base.apply(key, params, pop, row_offset)
+        return jax.tree_util.tree_map(lambda x, y: jnp.where(x == 0, x, y), pop, out)
+    return Mutation(base.params, apply, f"keep_zeros({base.name})", base.inherit)
 
 
 def mixed(rate: float = 0.1, type_probs: Sequence[float] = (0.8, 0.1, 0.1), shift_max: float = 2.0,

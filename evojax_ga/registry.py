@@ -40,6 +40,7 @@ MUTATIONS: dict[str, Factory] = {
     "shift": mutation.shift,
     "sign": mutation.sign,
     "reset": mutation.reset,
+    "prune": mutation.prune,
     "mixed": mutation.mixed,
     "categorical": mutation.categorical,
 }

@@ -141,7 +141,7 @@ def test_gaussian_rate_and_scale(key, pop):
     d = (np.asarray(out["w"]) - np.asarray(pop["w"]))[c] / 0.5
     assert abs(d.std() - 1.0) < 0.1 and abs(d.mean()) < 0.1
     full = mu.gaussian(1.0, 0.01)(key, pop)
-    assert changed(full["w"], pop["w"]).all()
+    assert changed(full["w"], pop["w"]).mean() > 0.999   # rate 1; a step below half an ulp of w ~ 3 rounds away
 
 
 def test_shift_sign_reset_ranges(key, pop):

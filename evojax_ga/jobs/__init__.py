@@ -45,6 +45,7 @@ JOBS: dict[str, str] = {
     "mnist": "evojax_ga.jobs.classify",
     "map-elites": "evojax_ga.jobs.map_elites",
     "zdt": "evojax_ga.jobs.multiobjective",  # NSGA-II: --problem zdt1|zdt2|zdt3|dtlz2
+    "digits-front": "evojax_ga.jobs.classify_front",  # NSGA-II: accuracy against non-zero weights
 }
 
 

@@ -12,6 +12,8 @@ when it is created, before any compute), a builder and ``make_run(config)``:
 * :mod:`~evojax_ga.runs.hparam` — MLP hyper-parameters by GA, grid or random search (``HparamConfig``);
 * :mod:`~evojax_ga.runs.multiobjective` — NSGA-II on ZDT1-3 / DTLZ2, hypervolume per generation,
   the first front written at the end (``MOConfig``);
+* :mod:`~evojax_ga.runs.classify_front` — NSGA-II on digits, accuracy against non-zero parameters,
+  the front scored on the test split (``FrontConfig``; the run loop of ``multiobjective``);
 
 and :mod:`~evojax_ga.runs.loop`, the one run / resume skeleton over a run folder (metrics per block,
 checkpoint cadence, final outputs, resume from the newest verified checkpoint). The command line

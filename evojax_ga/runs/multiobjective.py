@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from evojax_ga._checks import INT32_MAX
-from evojax_ga.runs.loop import Ending, Run
+from evojax_ga.runs.loop import Ending, Finish, Run
 
-__all__ = ["MOConfig", "PROBLEMS", "Problem", "Parts", "build", "make_run", "config_from_record", "write_front",
-           "FRONT_FILE", "FRONT_PLOT_FILE", "MAX_SAVED_DIM"]
+__all__ = ["MOConfig", "PROBLEMS", "Problem", "Parts", "build", "make_run", "nsga2_run", "config_from_record",
+           "write_front", "FRONT_FILE", "FRONT_PLOT_FILE", "MAX_SAVED_DIM"]
 
 FRONT_FILE = "front.json"
 FRONT_PLOT_FILE = "front.png"
@@ -175,15 +175,18 @@ def write_front(run_dir: str | Path, state: Any, cfg: MOConfig) -> dict:
     return data
 
 
-def make_run(cfg: MOConfig, parts: Parts | None = None) -> Run:
-    """The run of ``cfg``. Keys: the run key splits into ``(k_init, k_evolve)``. ``info`` after the
-    run: ``wall_s``, ``generations``, ``stop_reason``."""
+def nsga2_run(cfg: Any, record: Mapping[str, Any], parts: Parts, finish: Finish,
+              model_config: Mapping[str, Any] | None = None) -> Run:
+    """The run of an NSGA-II family's ``cfg`` (a frozen config with ``generations`` and ``block``) over
+    ``parts``, ending with ``finish``; shared by this module and :mod:`evojax_ga.runs.classify_front`.
+    Keys: the run key splits into ``(k_init, k_evolve)``. ``info`` after the run: ``wall_s``,
+    ``generations``, ``stop_reason``."""
     import jax
     import numpy as np
 
     import evojax_ga as ega
 
-    p = build(cfg) if parts is None else parts
+    p = parts
 
     def init(key: Any) -> Any:
         k_init = jax.random.split(key)[0]
@@ -206,6 +209,13 @@ def make_run(cfg: MOConfig, parts: Parts | None = None) -> Run:
     def checkpoint_info(key: Any, info: Mapping[str, Any]) -> dict:
         return {"run_key": np.asarray(jax.random.key_data(key)).tolist()}
 
+    return Run(cfg, record, dict(model_config or {}), cfg.block, init, blocks, checkpoint_info, finish)
+
+
+def make_run(cfg: MOConfig, parts: Parts | None = None) -> Run:
+    """The run of ``cfg`` (:func:`nsga2_run`; ``parts``: default ``build(cfg)``)."""
+    p = build(cfg) if parts is None else parts
+
     def finish(end: Ending) -> tuple[dict, str]:
         state = end.state
         front = write_front(end.run_dir, state, cfg)
@@ -224,4 +234,4 @@ def make_run(cfg: MOConfig, parts: Parts | None = None) -> Run:
 
     record = {"multiobjective": dataclasses.asdict(cfg), "dim": cfg.genes, "ref": list(cfg.reference),
               "strategy": p.strategy.config}
-    return Run(cfg, record, {}, cfg.block, init, blocks, checkpoint_info, finish)
+    return nsga2_run(cfg, record, p, finish)

@@ -25,6 +25,7 @@ from evojax_ga.tasks.gymnax_task import GymnaxTask
 from evojax_ga.tasks.gymnax_task import gymnax_task as gymnax  # ega.tasks.gymnax("CartPole-v1", policy=model)
 from evojax_ga.tasks.policies import POLICIES, policy_for  # policy_for("Breakout-MinAtar"): a CNN, 3 outputs
 from evojax_ga.tasks.qd_functions import QDFunctionTask, rastrigin_qd, sphere_qd
+from evojax_ga.tasks.sparse_classification import SparseClassificationTask, sparse_classification  # [P, 2]
 from evojax_ga.tasks.zdt import ZDT, zdt1, zdt2, zdt3  # multi-objective: fitness [P, 2]
 from evojax_ga.types import Task, as_task, evaluate_task
 
@@ -34,4 +35,5 @@ __all__ = ["Task", "as_task", "evaluate_task",
            "GymnaxTask", "gymnax", "make_env", "known_envs", "ENV_ALIASES", "SOLVED_THRESHOLDS",
            "policy_for", "POLICIES", "BraxTask", "brax", "obs_norm",
            "QDFunctionTask", "rastrigin_qd", "sphere_qd", "GymnaxQDTask", "gymnax_qd",
-           "zdt1", "zdt2", "zdt3", "ZDT", "dtlz2"]
+           "zdt1", "zdt2", "zdt3", "ZDT", "dtlz2",
+           "SparseClassificationTask", "sparse_classification"]
