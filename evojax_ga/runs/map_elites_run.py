@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
 from evojax_ga._checks import INT32_MAX
-from evojax_ga.runs.loop import Ending, Run
+from evojax_ga.runs.loop import Ending, Run, remaining_generations
 
 __all__ = ["MapElitesConfig", "FUNCTIONS", "TASKS", "Parts", "label", "build", "make_run", "config_from_record",
            "plot_archive",
@@ -158,9 +158,10 @@ def make_run(cfg: MapElitesConfig) -> Run:
         return p.strategy.init(k_init, pop)
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
+        left = remaining_generations(state, cfg.generations)
         t0 = time.perf_counter()
         evolution = ega.evolve_blocks(jax.random.split(key)[1], p.strategy, p.task, state,
-                                      cfg.generations - int(state.generation), block=cfg.block, progress=progress)
+                                      left, block=cfg.block, progress=progress)
         with closing(evolution):
             for state, block_history in evolution:
                 yield state, block_history

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from evojax_ga._checks import INT32_MAX
-from evojax_ga.runs.loop import Ending, Finish, Run
+from evojax_ga.runs.loop import Ending, Finish, Run, remaining_generations
 
 __all__ = ["MOConfig", "PROBLEMS", "Problem", "Parts", "build", "make_run", "nsga2_run", "config_from_record",
            "write_front", "FRONT_FILE", "FRONT_PLOT_FILE", "MAX_SAVED_DIM"]
@@ -193,13 +193,10 @@ def nsga2_run(cfg: Any, record: Mapping[str, Any], parts: Parts, finish: Finish,
         return p.strategy.init(k_init, p.init_population(k_init))
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
-        start_gen = int(state.generation)
-        if start_gen > cfg.generations:
-            raise ValueError(f"the state to continue from is at generation {start_gen}, past generations="
-                             f"{cfg.generations}")
+        left = remaining_generations(state, cfg.generations)
         t0 = time.perf_counter()
         evolution = ega.evolve_blocks(jax.random.split(key)[1], p.strategy, p.task, state,
-                                      cfg.generations - start_gen, block=cfg.block, progress=progress)
+                                      left, block=cfg.block, progress=progress)
         with closing(evolution):
             for state, block_history in evolution:
                 yield state, block_history
