@@ -10,7 +10,6 @@ work without it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +76,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checkpointing.add_arguments(parser)
 
 
-def _fail(job: str, exc: BaseException) -> int:
-    from evojax_ga.jobs import option_error
-    print(f"evojax-ga run {job}: error: {option_error(exc, (*_FIELDS, 'checkpoint_every'))}", file=sys.stderr)
-    return 2
-
-
 def _config(args: argparse.Namespace) -> Any:
     from evojax_ga.runs.brax_run import BraxConfig
     values: dict[str, Any] = {n: getattr(args, n) for n in _FIELDS if getattr(args, n, None) is not None}
@@ -93,38 +86,23 @@ def _config(args: argparse.Namespace) -> Any:
 
 def main(args: argparse.Namespace) -> int:
     """Run the Brax job from parsed arguments; write the run folder; print the final evaluation."""
-    from evojax_ga.runs import brax_run, loop
+    from evojax_ga.jobs import run_job
+    from evojax_ga.runs import brax_run
     from evojax_ga.tasks.brax_task import import_brax
 
-    job = args.job
-    try:
-        cfg = _config(args)
-        every = loop.checkpoint_interval(getattr(args, "checkpoint_every", None), cfg.block)
-        import_brax()
-    except (TypeError, ValueError, ImportError) as exc:
-        return _fail(job, exc)
-    recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
-    with loop.claim(args.out, job) as run_dir:
-        try:
-            run = brax_run.make_run(cfg)
-        except (TypeError, ValueError) as exc:
-            return _fail(job, exc)
-        loop.write_config(run_dir, job, recorded, {**run.record, "compile_cache": getattr(args, "compile_cache", None)},
-                          argv=getattr(args, "argv", None))
-        loop.execute(run, run_dir, job, args.seed, every, progress=args.progress)
-    return 0
+    return run_job.start(args, _FIELDS, _config, brax_run.make_run, check=lambda cfg: import_brax(),
+                         errors=(TypeError, ValueError, ImportError))
 
 
 def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
     """``evojax-ga resume RUN_DIR``: rebuild the run from ``config.json`` and continue it from its newest
     checkpoint (observation statistics included)."""
-    from evojax_ga.runs import brax_run, loop
+    from evojax_ga.jobs import run_job
+    from evojax_ga.runs import brax_run
     from evojax_ga.tasks.brax_task import import_brax
 
     import_brax()
-    loop.resume(run_dir, lambda c: brax_run.make_run(brax_run.config_from_record(c["config"]["brax"])),
-                progress=getattr(args, "progress", True), say=lambda msg: print(msg, flush=True))
-    return 0
+    return run_job.resume(run_dir, args, "brax", brax_run.config_from_record, brax_run.make_run)
 
 
 def evaluate_run(run_dir: Path, args: argparse.Namespace) -> int:

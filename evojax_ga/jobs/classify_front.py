@@ -11,7 +11,6 @@ parameters, ``front.png``).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checkpointing.add_arguments(parser)
 
 
-def _fail(job: str, exc: BaseException) -> int:
-    from evojax_ga.jobs import option_error
-    print(f"evojax-ga run {job}: error: {option_error(exc, (*_FIELDS, 'checkpoint_every'))}", file=sys.stderr)
-    return 2
-
-
 def _hidden(text: Any) -> Any:
     if not isinstance(text, str):
         return text
@@ -77,8 +70,9 @@ def _hidden(text: Any) -> Any:
 
 
 def _config(args: argparse.Namespace) -> Any:
+    from evojax_ga.jobs.run_job import config_values
     from evojax_ga.runs.classify_front import FrontConfig
-    values: dict[str, Any] = {n: getattr(args, n) for n in _FIELDS if getattr(args, n, None) is not None}
+    values = config_values(args, _FIELDS)
     if "hidden" in values:
         values["hidden"] = _hidden(values["hidden"])
     return FrontConfig(**values)
@@ -86,32 +80,15 @@ def _config(args: argparse.Namespace) -> Any:
 
 def main(args: argparse.Namespace) -> int:
     """Run the job from parsed arguments; write the run folder; print the front's best test accuracy."""
+    from evojax_ga.jobs import run_job
     from evojax_ga.runs import classify_front as cf
-    from evojax_ga.runs import loop
 
-    job = args.job
-    try:
-        cfg = _config(args)
-        every = loop.checkpoint_interval(getattr(args, "checkpoint_every", None), cfg.block)
-    except (TypeError, ValueError) as exc:
-        return _fail(job, exc)
-    recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
-    with loop.claim(args.out, job) as run_dir:
-        try:
-            run = cf.make_run(cfg)
-        except (TypeError, ValueError) as exc:
-            return _fail(job, exc)
-        loop.write_config(run_dir, job, recorded, {**run.record, "compile_cache": getattr(args, "compile_cache", None)},
-                          argv=getattr(args, "argv", None))
-        loop.execute(run, run_dir, job, args.seed, every, progress=args.progress)
-    return 0
+    return run_job.start(args, _FIELDS, _config, cf.make_run)
 
 
 def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
     """``evojax-ga resume RUN_DIR``: rebuild the run from ``config.json`` and continue from its newest checkpoint."""
+    from evojax_ga.jobs import run_job
     from evojax_ga.runs import classify_front as cf
-    from evojax_ga.runs import loop
 
-    loop.resume(run_dir, lambda c: cf.make_run(cf.config_from_record(c["config"]["classify_front"])),
-                progress=getattr(args, "progress", True), say=lambda msg: print(msg, flush=True))
-    return 0
+    return run_job.resume(run_dir, args, "classify_front", cf.config_from_record, cf.make_run)

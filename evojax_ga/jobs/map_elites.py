@@ -9,7 +9,6 @@ QD-score, checkpoints holding the archive, ``archive.png``, ``evojax-ga resume``
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,38 +53,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checkpointing.add_arguments(parser)
 
 
-def _fail(job: str, exc: BaseException) -> int:
-    from evojax_ga.jobs import option_error
-    print(f"evojax-ga run {job}: error: {option_error(exc, (*_FIELDS, 'checkpoint_every'))}", file=sys.stderr)
-    return 2
+def _config(args: argparse.Namespace) -> Any:
+    from evojax_ga.jobs.run_job import config_values
+    from evojax_ga.runs.map_elites_run import MapElitesConfig
+    return MapElitesConfig(**config_values(args, _FIELDS))
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the MAP-Elites job from parsed arguments; write the run folder."""
-    from evojax_ga.runs import loop, map_elites_run
+    from evojax_ga.jobs import run_job
+    from evojax_ga.runs import map_elites_run
 
-    job = args.job
-    try:
-        values: dict[str, Any] = {n: getattr(args, n) for n in _FIELDS if getattr(args, n, None) is not None}
-        cfg = map_elites_run.MapElitesConfig(**values)
-        map_elites_run.build(cfg)   # an unknown env or unbounded descriptors fail here, before the run folder
-        every = loop.checkpoint_interval(getattr(args, "checkpoint_every", None), cfg.block)
-    except (TypeError, ValueError) as exc:
-        return _fail(job, exc)
-    recorded = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "argv"}
-    with loop.claim(args.out, job) as run_dir:
-        run = map_elites_run.make_run(cfg)
-        loop.write_config(run_dir, job, recorded, run.record, argv=getattr(args, "argv", None))
-        loop.execute(run, run_dir, job, args.seed, every, progress=args.progress)
-    return 0
+    # building the task first: an unknown env or unbounded descriptors fail before the run folder exists
+    return run_job.start(args, _FIELDS, _config, map_elites_run.make_run, check=map_elites_run.build)
 
 
 def resume_run(run_dir: Path, args: argparse.Namespace) -> int:
     """``evojax-ga resume RUN_DIR``: rebuild the run from ``config.json``, continue from its newest checkpoint."""
-    from evojax_ga.runs import loop, map_elites_run
+    from evojax_ga.jobs import run_job
+    from evojax_ga.runs import map_elites_run
 
-    def make(c: Any) -> Any:
-        return map_elites_run.make_run(map_elites_run.config_from_record(c["config"]["map_elites"]))
-
-    loop.resume(run_dir, make, progress=getattr(args, "progress", True), say=lambda msg: print(msg, flush=True))
-    return 0
+    return run_job.resume(run_dir, args, "map_elites", map_elites_run.config_from_record, map_elites_run.make_run)
