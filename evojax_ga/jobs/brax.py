@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evojax_ga.jobs import checkpointing
-from evojax_ga.jobs.control import _chunk, _hidden, _truncation
+from evojax_ga.jobs.options import chunk_size, count_or_fraction, hidden_widths
 
 __all__ = ["add_arguments", "main", "resume_run", "evaluate_run", "describe"]
 
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"number of generations (default {d.generations})")
     g.add_argument("--sigma", type=float, default=None,
                    help=f"Gaussian mutation step, every weight (default {d.sigma:g})")
-    g.add_argument("--truncation", type=_truncation, default=None, metavar="T",
+    g.add_argument("--truncation", type=count_or_fraction, default=None, metavar="T",
                    help=f"parents come from the top T members, or the top fraction T (default {d.truncation})")
     g.add_argument("--tournament", type=int, default=None, metavar="K",
                    help=f"parents are the best of K drawn from the top T (default {d.tournament})")
@@ -64,13 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="feed raw observations to the policy")
     t.add_argument("--obs-clip", type=float, default=None,
                    help=f"clip of normalised observations (default {d.obs_clip:g})")
-    t.add_argument("--chunk-size", type=_chunk, default=None, metavar="{N,auto,all}",
+    t.add_argument("--chunk-size", type=chunk_size, default=None, metavar="{N,auto,all}",
                    help="evaluate N members at a time (bounds memory; results do not change); 'auto' = 256 "
                         "on a CPU, 2^20 on a GPU, 'all' = the whole population at once (default: auto)")
     t.add_argument("--final-episodes", type=int, default=None,
                    help=f"fresh episodes of the final evaluation of the best member (default {d.final_episodes})")
     m = parser.add_argument_group("policy")
-    m.add_argument("--hidden", type=_hidden, default=None, metavar="H1,H2",
+    m.add_argument("--hidden", type=hidden_widths, default=None, metavar="H1,H2",
                    help=f"hidden layer widths of the MLP (default {','.join(map(str, d.hidden))})")
     m.add_argument("--activation", default=None, help=f"hidden activation (default {d.activation})")
     checkpointing.add_arguments(parser)

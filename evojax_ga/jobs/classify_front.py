@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evojax_ga.jobs import checkpointing
+from evojax_ga.jobs.options import hidden_widths
 
 __all__ = ["add_arguments", "main", "resume_run", "describe"]
 
@@ -60,21 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checkpointing.add_arguments(parser)
 
 
-def _hidden(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"hidden must be comma-separated positive ints, got {text!r}") from None
-
-
 def _config(args: argparse.Namespace) -> Any:
     from evojax_ga.jobs.run_job import config_values
     from evojax_ga.runs.classify_front import FrontConfig
     values = config_values(args, _FIELDS)
-    if "hidden" in values:
-        values["hidden"] = _hidden(values["hidden"])
+    if isinstance(values.get("hidden"), str):   # parsed here, not by argparse: a bad value stays a one-line error
+        try:
+            values["hidden"] = hidden_widths(values["hidden"])
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(str(exc)) from None
     return FrontConfig(**values)
 
 

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from evojax_ga.jobs import checkpointing
+from evojax_ga.jobs.options import chunk_size, count_or_fraction, hidden_widths
 
 __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 
@@ -46,28 +47,6 @@ def describe(job: str) -> str:
     return f"evolve an MLP policy on gymnax {env} until its mean return over 100 fresh episodes >= {target:g}"
 
 
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(t) for t in text.replace(" ", "").split(",") if t)
-    except ValueError:
-        vals = ()
-    if not vals or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated positive ints like 16,16; got {text!r}")
-    return vals
-
-
-def _truncation(text: str) -> int | float:
-    """``--truncation``: an int (members) or a fraction such as 0.5 (ranges are checked by the config)."""
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an int (members) or a fraction in (0, 1], got {text!r}") \
-                from None
-
-
 def _target(text: str) -> float | str:
     """``--target``: a number, or ``none`` (no target: the run plays all its generations)."""
     if text.strip().lower() == "none":
@@ -77,17 +56,6 @@ def _target(text: str) -> float | str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number or 'none', got {text!r}") from None
 
-
-def _chunk(text: str) -> int | str:
-    if text in ("auto", "all"):
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--chunk-size must be a positive int, 'auto' or 'all'; got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mutation-rate", type=float, default=None,
                    help=f"probability that a gene mutates (simple preset; default {d.mutation_rate:g})")
     g.add_argument("--rate", dest="mutation_rate", type=float, default=None, help=argparse.SUPPRESS)  # old name
-    g.add_argument("--truncation", type=_truncation, default=None, metavar="T",
+    g.add_argument("--truncation", type=count_or_fraction, default=None, metavar="T",
                    help=f"deep_ga parents come from the top T members, or from the top fraction T of the "
                         f"population when T is a number in (0, 1) such as 0.5 (default {d.truncation})")
     g.add_argument("--tournament", type=int, default=None, metavar="K",
@@ -154,7 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"episodes per member per generation; fitness is their mean return (default {d.episodes})")
     t.add_argument("--max-steps", type=int, default=None,
                    help="steps per episode (default: the environment's limit)")
-    t.add_argument("--chunk-size", type=_chunk, default=None, metavar="{N,auto,all}",
+    t.add_argument("--chunk-size", type=chunk_size, default=None, metavar="{N,auto,all}",
                    help="evaluate N members at a time (bounds memory; results do not change); 'auto' = 256 "
                         "on a CPU, 2^20 on a GPU, 'all' = the whole population in one vmap (default: auto)")
     ee = t.add_mutually_exclusive_group()
@@ -184,7 +152,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"image observations (3-D, e.g. MinAtar's 10x10xC), else an MLP on the flattened "
                         f"observation; 'mlp' or 'cnn' forces one (a CNN needs 2-D or 3-D observations); the "
                         f"output layer is sized from the action space (default {d.policy})")
-    m.add_argument("--hidden", type=_hidden, default=None, metavar="H1,H2",
+    m.add_argument("--hidden", type=hidden_widths, default=None, metavar="H1,H2",
                    help=f"hidden (dense) layer widths of the policy (default {','.join(map(str, d.hidden))})")
     m.add_argument("--activation", default=None, help=f"hidden activation (default {d.activation})")
     m.add_argument("--init-scale", type=float, default=None,
