@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 __all__ = ["check_int", "check_prob", "check_nonneg", "check_positive", "check_range", "check_probs", "check_seed",
-           "SEED_MAX", "INT32_MAX"]
+           "check_config_ints", "SEED_MAX", "INT32_MAX"]
 
 #: the largest seed: ``jax.random.key(seed)`` keeps only the low 32 bits (larger seeds would alias smaller ones)
 SEED_MAX = 2**32 - 1
@@ -37,6 +37,15 @@ def check_int(value: Any, name: str, minimum: int | None = None, maximum: int | 
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
+
+
+def check_config_ints(config: Any, minimums: Mapping[str, int]) -> None:
+    """ValueError unless every field ``name`` of ``config`` is an int in ``[minimums[name], 2**31 - 1]``
+    (the config dataclasses' counts: populations, generations, episodes, ...)."""
+    for name, lo in minimums.items():
+        v = getattr(config, name)
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= INT32_MAX:
+            raise ValueError(f"{name} must be an int in [{lo}, 2**31 - 1], got {v!r}")
 
 
 def check_seed(value: Any, name: str = "seed") -> int:

@@ -24,7 +24,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
-from evojax_ga._checks import INT32_MAX
+from evojax_ga._checks import check_config_ints
 from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
 
@@ -58,11 +58,8 @@ class BraxConfig:
     final_episodes: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("pop_size", "generations", "episodes", "max_steps", "block", "final_episodes", "tournament"):
-            v = getattr(self, name)
-            lo = 2 if name == "pop_size" else 1
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= INT32_MAX:
-                raise ValueError(f"{name} must be an int in [{lo}, 2**31 - 1], got {v!r}")
+        check_config_ints(self, {"pop_size": 2, **dict.fromkeys(
+            ("generations", "episodes", "max_steps", "block", "final_episodes", "tournament"), 1)})
         if not isinstance(self.elite, int) or isinstance(self.elite, bool) or not 0 <= self.elite < self.pop_size:
             raise ValueError(f"elite must be in [0, pop_size - 1] = [0, {self.pop_size - 1}], got {self.elite!r}")
         t = self.truncation

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from evojax_ga import registry
-from evojax_ga._checks import INT32_MAX
+from evojax_ga._checks import check_config_ints
 from evojax_ga.runs.loop import Ending, Run
 from evojax_ga.runs.multiobjective import FRONT_FILE, FRONT_PLOT_FILE, Parts, nsga2_run
 
@@ -65,10 +65,7 @@ class FrontConfig:
                               ("fitness", FITNESSES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
-        for name, lo in (("pop_size", 2), ("generations", 1), ("block", 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= INT32_MAX:
-                raise ValueError(f"{name} must be an int in [{lo}, 2**31 - 1], got {v!r}")
+        check_config_ints(self, {"pop_size": 2, "generations": 1, "block": 1})
         for name in ("batch_size", "chunk_size"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):

@@ -25,7 +25,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from evojax_ga._checks import INT32_MAX, check_seed
+from evojax_ga._checks import INT32_MAX, check_config_ints, check_seed
 from evojax_ga._startup import warm_up
 from evojax_ga.runs import loop
 from evojax_ga.runs.control_jobs import JOB_DEFAULTS, job_defaults
@@ -75,13 +75,10 @@ class ControlConfig:
         t = self.truncation
         if isinstance(t, float) and not (0.0 < t <= 1.0):
             raise ValueError(f"truncation as a fraction of pop_size must be in (0, 1], got {t!r}")
-        for name in ("pop_size", "generations", "episodes", "block", "check_episodes", "final_episodes",
-                     "tournament", *(() if isinstance(t, float) else ("truncation",))):
-            v = getattr(self, name)
-            # generations >= 1: a run of no generation would save an individual never evaluated as "best"
-            lo = 2 if name == "pop_size" else 1
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= INT32_MAX:
-                raise ValueError(f"{name} must be an int in [{lo}, 2**31 - 1], got {v!r}")
+        # generations >= 1: a run of no generation would save an individual never evaluated as "best"
+        check_config_ints(self, {"pop_size": 2, **dict.fromkeys(
+            ("generations", "episodes", "block", "check_episodes", "final_episodes", "tournament",
+             *(() if isinstance(t, float) else ("truncation",))), 1)})
         if not isinstance(self.elite, int) or isinstance(self.elite, bool) or not 0 <= self.elite < self.pop_size:
             raise ValueError(f"elite must be in [0, pop_size - 1] = [0, {self.pop_size - 1}], got {self.elite!r}")
         if self.preset in ("deep_ga", "truncation") and isinstance(t, int) and t > self.pop_size:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 
-from evojax_ga._checks import INT32_MAX, check_seed
+from evojax_ga._checks import INT32_MAX, check_config_ints, check_seed
 
 __all__ = ["HparamConfig", "HparamRun", "SPACES", "DATASETS", "METHODS", "make_space", "make_run", "execute",
            "evaluate_saved"]
@@ -56,10 +56,7 @@ class HparamConfig:
         for name, allowed in (("dataset", DATASETS), ("method", METHODS), ("space", SPACES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
-        for name in ("pop_size", "generations", "epochs", "batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= INT32_MAX:
-                raise ValueError(f"{name} must be an int in [1, 2**31 - 1], got {v!r}")
+        check_config_ints(self, dict.fromkeys(("pop_size", "generations", "epochs", "batch_size"), 1))
         for name in ("chunk_size", "budget", "train_subset"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= INT32_MAX):

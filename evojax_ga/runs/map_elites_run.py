@@ -20,7 +20,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
-from evojax_ga._checks import INT32_MAX
+from evojax_ga._checks import INT32_MAX, check_config_ints
 from evojax_ga.runs.loop import Ending, Run, remaining_generations
 
 __all__ = ["MapElitesConfig", "FUNCTIONS", "TASKS", "Parts", "label", "build", "make_run", "config_from_record",
@@ -65,10 +65,7 @@ class MapElitesConfig:
             raise ValueError(f"max_steps must be None or an int in [1, 2**31 - 1], got {self.max_steps!r}")
         if not isinstance(self.episodes, int) or isinstance(self.episodes, bool) or not 1 <= self.episodes <= 2**16:
             raise ValueError(f"episodes must be an int in [1, 65536], got {self.episodes!r}")
-        for name, lo in (("dim", 2), ("bins", 1), ("batch_size", 1), ("generations", 1), ("block", 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= INT32_MAX:
-                raise ValueError(f"{name} must be an int in [{lo}, 2**31 - 1], got {v!r}")
+        check_config_ints(self, {"dim": 2, "bins": 1, "batch_size": 1, "generations": 1, "block": 1})
         for name in ("sigma_iso", "sigma_line"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):

@@ -22,7 +22,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
-from evojax_ga._checks import INT32_MAX
+from evojax_ga._checks import check_config_ints
 from evojax_ga.runs.loop import Ending, Finish, Run, remaining_generations
 
 __all__ = ["MOConfig", "PROBLEMS", "Problem", "Parts", "build", "make_run", "nsga2_run", "config_from_record",
@@ -73,11 +73,7 @@ class MOConfig:
         if self.problem not in PROBLEMS:
             raise ValueError(f"problem must be one of {sorted(PROBLEMS)}, got {self.problem!r}")
         prob = PROBLEMS[self.problem]
-        for name in ("pop_size", "generations", "block"):
-            v = getattr(self, name)
-            lo = 2 if name == "pop_size" else 1
-            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= INT32_MAX:
-                raise ValueError(f"{name} must be an int in [{lo}, 2**31 - 1], got {v!r}")
+        check_config_ints(self, {"pop_size": 2, "generations": 1, "block": 1})
         lo_dim = max(2, prob.num_objectives)
         if self.dim is not None and (not isinstance(self.dim, int) or isinstance(self.dim, bool)
                                      or not lo_dim <= self.dim <= 1_000_000):
