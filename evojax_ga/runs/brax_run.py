@@ -20,7 +20,6 @@ import dataclasses
 import functools
 import math
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
@@ -156,7 +155,6 @@ def make_run(cfg: BraxConfig, parts: Parts | None = None) -> Run:
     import jax
     import numpy as np
 
-    import evojax_ga as ega
     from evojax_ga import plots
     from evojax_ga import run_folder as rf
 
@@ -172,15 +170,8 @@ def make_run(cfg: BraxConfig, parts: Parts | None = None) -> Run:
         return p.strategy.init(k_init, p.init_population(k_init))
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
-        left = loop.remaining_generations(state, cfg.generations)
-        t0 = time.perf_counter()
-        evolution = ega.evolve_blocks(keys(key)[1], p.strategy, p.task, state, left,
-                                      block=cfg.block, target=cfg.target, progress=progress)
-        with closing(evolution):
-            for state, block_history in evolution:
-                yield state, block_history
-        info.update(wall_s=time.perf_counter() - t0, generations=int(state.generation),
-                    stop_reason=evolution.stop_reason)
+        return loop.plain_blocks(keys(key)[1], p.strategy, p.task, state, cfg.generations, cfg.block, info, progress,
+                                 target=cfg.target)
 
     def checkpoint_info(key: Any, info: Mapping[str, Any]) -> dict:
         return {"run_key": np.asarray(jax.random.key_data(jax.random.split(key)[0])).tolist()}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
@@ -33,7 +33,7 @@ from evojax_ga._checks import check_seed
 from evojax_ga.types import PRNGKey
 
 __all__ = ["Run", "Ending", "job_config", "config_from_record", "start", "claim", "write_config", "resume", "execute",
-           "recorder", "restore", "checkpoint_interval", "remaining_generations", "RunFolderError",
+           "recorder", "restore", "checkpoint_interval", "remaining_generations", "plain_blocks", "RunFolderError",
            "DEFAULT_CHECKPOINT_BLOCKS", "CHECKPOINTS_KEPT"]
 
 #: default checkpoint interval, in blocks of generations
@@ -120,6 +120,21 @@ def remaining_generations(state: Any, generations: int) -> int:
     if start > generations:
         raise ValueError(f"the state to continue from is at generation {start}, past generations={generations}")
     return generations - start
+
+
+def plain_blocks(key: PRNGKey, strategy: Any, task: Any, state: Any, generations: int, block: int, info: dict,
+                 progress: bool, target: float | None = None) -> Iterator[tuple[Any, dict]]:
+    """``Run.blocks`` of a family with no work between blocks: :func:`evojax_ga.evolve.evolve_blocks`
+    from ``state`` (keyed by ``key``) up to ``generations``; then ``info`` gets ``wall_s``,
+    ``generations`` and ``stop_reason``."""
+    import evojax_ga as ega
+    left = remaining_generations(state, generations)
+    t0 = time.perf_counter()
+    evolution = ega.evolve_blocks(key, strategy, task, state, left, block=block, target=target, progress=progress)
+    with closing(evolution):
+        for state, block_history in evolution:
+            yield state, block_history
+    info.update(wall_s=time.perf_counter() - t0, generations=int(state.generation), stop_reason=evolution.stop_reason)
 
 
 def checkpoint_interval(value: Any, block: int) -> int:

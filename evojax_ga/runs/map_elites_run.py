@@ -15,13 +15,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
 from evojax_ga._checks import INT32_MAX, check_config_ints
-from evojax_ga.runs.loop import Ending, Run, remaining_generations
+from evojax_ga.runs.loop import Ending, Run, plain_blocks
 
 __all__ = ["MapElitesConfig", "FUNCTIONS", "TASKS", "Parts", "label", "build", "make_run", "config_from_record",
            "plot_archive",
@@ -155,14 +153,8 @@ def make_run(cfg: MapElitesConfig) -> Run:
         return p.strategy.init(k_init, pop)
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
-        left = remaining_generations(state, cfg.generations)
-        t0 = time.perf_counter()
-        evolution = ega.evolve_blocks(jax.random.split(key)[1], p.strategy, p.task, state,
-                                      left, block=cfg.block, progress=progress)
-        with closing(evolution):
-            for state, block_history in evolution:
-                yield state, block_history
-        info.update(wall_s=time.perf_counter() - t0, generations=int(state.generation))
+        return plain_blocks(jax.random.split(key)[1], p.strategy, p.task, state, cfg.generations, cfg.block, info,
+                            progress)
 
     def checkpoint_info(key: Any, info: Mapping[str, Any]) -> dict:
         return {"run_key": np.asarray(jax.random.key_data(key)).tolist()}

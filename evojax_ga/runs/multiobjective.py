@@ -18,12 +18,11 @@ import dataclasses
 import functools
 import math
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from evojax_ga._checks import check_config_ints
-from evojax_ga.runs.loop import Ending, Finish, Run, remaining_generations
+from evojax_ga.runs.loop import Ending, Finish, Run, plain_blocks
 
 __all__ = ["MOConfig", "PROBLEMS", "Problem", "Parts", "build", "make_run", "nsga2_run", "config_from_record",
            "write_front", "FRONT_FILE", "FRONT_PLOT_FILE", "MAX_SAVED_DIM"]
@@ -180,7 +179,6 @@ def nsga2_run(cfg: Any, record: Mapping[str, Any], parts: Parts, finish: Finish,
     import jax
     import numpy as np
 
-    import evojax_ga as ega
 
     p = parts
 
@@ -189,15 +187,8 @@ def nsga2_run(cfg: Any, record: Mapping[str, Any], parts: Parts, finish: Finish,
         return p.strategy.init(k_init, p.init_population(k_init))
 
     def blocks(key: Any, state: Any, info: dict, progress: bool) -> Iterator[tuple[Any, dict]]:
-        left = remaining_generations(state, cfg.generations)
-        t0 = time.perf_counter()
-        evolution = ega.evolve_blocks(jax.random.split(key)[1], p.strategy, p.task, state,
-                                      left, block=cfg.block, progress=progress)
-        with closing(evolution):
-            for state, block_history in evolution:
-                yield state, block_history
-        info.update(wall_s=time.perf_counter() - t0, generations=int(state.generation),
-                    stop_reason=evolution.stop_reason)
+        return plain_blocks(jax.random.split(key)[1], p.strategy, p.task, state, cfg.generations, cfg.block, info,
+                            progress)
 
     def checkpoint_info(key: Any, info: Mapping[str, Any]) -> dict:
         return {"run_key": np.asarray(jax.random.key_data(key)).tolist()}
