@@ -26,7 +26,7 @@ from evojax_ga._checks import check_int, check_seed
 from evojax_ga.evolve import History, make_block_runner
 from evojax_ga.strategy import Strategy
 
-__all__ = ["seed_keys", "make_seeds_runner", "evolve_seeds", "seed_slice"]
+__all__ = ["seed_keys", "make_seeds_runner", "evolve_seeds", "seed_slice", "seed_block_histories"]
 
 _RUNNERS: OrderedDict[tuple[int, int, int], tuple[Any, Any, Callable]] = OrderedDict()
 _RUNNERS_KEPT = 4
@@ -52,6 +52,25 @@ def seed_slice(tree: Any, i: int) -> Any:
     """Seed ``i`` of a pytree whose leaves have the seeds as their leading axis (one compiled program
     for every ``i``)."""
     return _take(tree, jnp.int32(i))
+
+
+def seed_block_histories(metrics: Any, active: np.ndarray, generations: np.ndarray,
+                         elapsed: float) -> dict[int, dict[str, np.ndarray]]:
+    """The block history of every seed that ran in a block of the seeds runner: ``{seed index:
+    {"generation", metrics..., "wall_s"}}`` from ``metrics [N, block]``, ``active [N, block]`` and the
+    seeds' generation counters after the block. ValueError when an active generation returned +inf
+    fitness (as :func:`evojax_ga.evolve.evolve` refuses it)."""
+    metrics = {k: np.asarray(v) for k, v in metrics.items()}
+    if int(np.sum(np.where(active, metrics.get("posinf", 0), 0))) > 0:
+        raise ValueError("the task returned +inf fitness (+inf wins every comparison); a run of several seeds "
+                         "does not allow it")
+    out = {}
+    for j in np.flatnonzero(active.any(axis=1)):
+        i, rows = int(j), active[j]
+        m = int(rows.sum())
+        out[i] = {"generation": np.arange(generations[i] - m + 1, generations[i] + 1),
+                  **{k: v[i][rows] for k, v in metrics.items()}, "wall_s": np.full(m, elapsed)}
+    return out
 
 
 def make_seeds_runner(strategy: Strategy, evaluate: Any, block: int) -> Callable:
@@ -104,23 +123,13 @@ def evolve_seeds(seeds: Sequence[int], strategy: Strategy, evaluate: Any,
         bar = tqdm(total=generations * n, desc=f"evolve {n} seeds", unit="gen", dynamic_ncols=True)
     t0 = time.perf_counter()
     try:
-        while True:
+        # a seed goes on while it is below its generations and its best below the target (the block
+        # runner's own rule), so no block runs once every seed has stopped
+        while ((np.asarray(states.generation) < generations) & ~(np.asarray(states.best_fitness) >= float(tgt))).any():
             states, metrics, active = run(k_runs, states, limits, tgt, jnp.float32(np.inf))
             act = np.asarray(active)
-            if not act.any():
-                break
-            elapsed = time.perf_counter() - t0
-            metrics = {k: np.asarray(v) for k, v in metrics.items()}
-            if int(np.sum(np.where(act, metrics.get("posinf", 0), 0))) > 0:   # as evolve() refuses it
-                raise ValueError("the task returned +inf fitness (+inf wins every comparison); evolve_seeds "
-                                 "does not allow it")
-            gens = np.asarray(states.generation)
-            for j in np.flatnonzero(act.any(axis=1)):
-                i = int(j)
-                rows = act[i]
-                m = int(rows.sum())
-                block_hist = {"generation": np.arange(gens[i] - m + 1, gens[i] + 1),
-                              **{k: v[i][rows] for k, v in metrics.items()}, "wall_s": np.full(m, elapsed)}
+            for i, block_hist in seed_block_histories(metrics, act, np.asarray(states.generation),
+                                                      time.perf_counter() - t0).items():
                 for k, v in block_hist.items():
                     parts[i].setdefault(k, []).append(v)
             if bar is not None:

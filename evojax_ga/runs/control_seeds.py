@@ -74,7 +74,7 @@ def run_seeds(cfg: ControlConfig, seeds: Sequence[int], progress: bool = False,
     import jax.numpy as jnp
 
     from evojax_ga import run_folder as rf
-    from evojax_ga.seeds import make_seeds_runner, seed_keys, seed_slice
+    from evojax_ga.seeds import make_seeds_runner, seed_block_histories, seed_keys, seed_slice
 
     keys = seed_keys(seeds)
     mode = seeds_mode(mode)
@@ -102,16 +102,10 @@ def run_seeds(cfg: ControlConfig, seeds: Sequence[int], progress: bool = False,
         while (np.asarray(states.generation) < limits).any():
             states, metrics, active = runner(k_runs, states, jnp.asarray(limits), jnp.float32(np.inf), pause)
             act = np.asarray(active)
-            elapsed = time.perf_counter() - t0
-            metrics = {k: np.asarray(v) for k, v in metrics.items()}
             gens = np.asarray(states.generation)
             fit = np.asarray(states.fitness)
             best = np.max(np.where(np.isfinite(fit), fit, -np.inf), axis=1)   # as best_member ranks
-            for j in np.flatnonzero(act.any(axis=1)):
-                i = int(j)
-                m = int(act[i].sum())
-                block_hist = {"generation": np.arange(gens[i] - m + 1, gens[i] + 1),
-                              **{k: v[i][act[i]] for k, v in metrics.items()}, "wall_s": np.full(m, elapsed)}
+            for i, block_hist in seed_block_histories(metrics, act, gens, time.perf_counter() - t0).items():
                 for k, v in block_hist.items():
                     parts_h[i].setdefault(k, []).append(v)
                 if (cfg.target is not None and best[i] >= cfg.target
