@@ -104,7 +104,8 @@ def test_split_without_moving_average_leaves_no_inherited_state_and_runs_in_evol
     state, hist = ega.evolve(jax.random.key(1), strategy, fitness, pop, generations=60, block=20, progress=False)
     assert state.inherited is None
     assert hist["best_so_far"][-1] > hist["best_so_far"][0] + 1.0
-    ema_state, ema_hist = ega.evolve(jax.random.key(1), _strategy(), fitness, pop, generations=60, block=20, progress=False)
+    ema_state, ema_hist = ega.evolve(jax.random.key(1), _strategy(), fitness, pop, generations=60, block=20,
+                                     progress=False)
     assert ema_state.inherited.shape == (P,)
     assert ema_hist["best_so_far"][-1] > ema_hist["best_so_far"][0] + 1.0
 

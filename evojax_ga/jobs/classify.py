@@ -25,7 +25,8 @@ __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 #: option dest -> ClassifyConfig field
 _FIELDS = ("dataset", "data", "model", "hidden", "pop_size", "generations", "time_limit", "fitness", "batch_size",
            "sigma", "mutation_rate", "crossover", "elite", "parent_pool", "block", "chunk_size", "test_samples",
-           "baseline", "sgd_lr", "sgd_batch_size", "sgd_epochs")
+           "baseline", "sgd_lr", "sgd_batch_size", "sgd_epochs", "preset", "downsample", "crossover_children",
+           "fitness_ema", "sigma_tau")
 
 
 def describe(job: str) -> str:
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         JOB_DATASETS,
         JOB_DEFAULTS,
         MODELS,
+        PRESETS,
         ClassifyConfig,
     )
 
@@ -62,7 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", choices=MODELS, default=None, help=f"network (default {d.model})")
     g.add_argument("--hidden", type=hidden_widths, default=None, metavar="H1,H2",
                    help=f"MLP hidden widths (default {','.join(map(str, d.hidden))})")
+    g.add_argument("--downsample", type=int, default=None, metavar="K",
+                   help=f"mean-pool the images over KxK blocks first (2: MNIST at 14x14; default {d.downsample})")
     e = parser.add_argument_group("evolution")
+    e.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="named GA settings under the options given: limited_evaluation = Prellberg & Kramer 2018 "
+                        "(14x14 inputs, MLP 256-128-64, population 2000, minibatch 1024, elite 5%%, crossover-only "
+                        "75%%, mutation-only 20%%, sigma 0.001, inherited loss moving average; default truncation)")
     e.add_argument("--pop-size", type=int, default=None, metavar="P", help=f"population size (default {d.pop_size})")
     e.add_argument("--generations", type=int, default=None, metavar="G",
                    help=f"maximum number of generations (default {d.generations})")
@@ -81,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--elite", type=float, default=None, help=f"fraction kept unchanged (default {d.elite:g})")
     e.add_argument("--parent-pool", type=float, default=None,
                    help=f"parents come from this top fraction (default {d.parent_pool:g})")
+    e.add_argument("--crossover-children", type=float, default=None, metavar="F",
+                   help="fraction of the population made by crossover alone, the other children by mutation "
+                        "alone (default: every child crossed over, then mutated)")
+    e.add_argument("--fitness-ema", type=float, default=None, metavar="A",
+                   help="rank by A * fitness + (1 - A) * the fitness inherited from the parents (default: raw)")
+    e.add_argument("--sigma-tau", type=float, default=None, metavar="TAU",
+                   help=f"> 0: self-adaptive sigma per member, log-normal with this tau (default {d.sigma_tau:g})")
     e.add_argument("--block", type=int, default=None, help=f"generations per compiled block (default {d.block})")
     e.add_argument("--chunk-size", type=int, default=None, metavar="N",
                    help="members evaluated together (default: automatic)")

@@ -67,13 +67,19 @@ class ClassifyConfig:
     sgd_lr: float = 3e-3
     sgd_batch_size: int = 32
     sgd_epochs: float = 20.0
+    preset: str = "truncation"           # the GA family (label): truncation | limited_evaluation
+    downsample: int = 1                  # images mean-pooled over k x k blocks before anything else
+    crossover_children: float | None = None  # fraction of P made by crossover alone (None: crossed + mutated)
+    fitness_ema: float | None = None     # rank by a fitness moving average children inherit (None: raw)
+    sigma_tau: float = 0.0               # > 0: self-adaptive sigma per member (log-normal, this tau)
 
     def __post_init__(self) -> None:
         for name, allowed in (("dataset", DATASETS), ("model", MODELS), ("crossover", tuple(registry.CROSSOVERS)),
-                              ("fitness", FITNESSES), ("baseline", BASELINES), ("init", INITS)):
+                              ("fitness", FITNESSES), ("baseline", BASELINES), ("init", INITS),
+                              ("preset", tuple(PRESETS))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
-        for name, lo in (("pop_size", 2), ("generations", 0), ("block", 1), ("sgd_batch_size", 1)):
+        for name, lo in (("pop_size", 2), ("generations", 0), ("block", 1), ("sgd_batch_size", 1), ("downsample", 1)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < lo:
                 raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
@@ -88,6 +94,12 @@ class ClassifyConfig:
             v = getattr(self, name)
             if not (0.0 <= v <= 1.0):
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if self.crossover_children is not None and not 0.0 <= self.crossover_children <= 1.0:
+            raise ValueError(f"crossover_children must be a fraction in [0, 1] or None, got {self.crossover_children}")
+        if self.fitness_ema is not None and not 0.0 < self.fitness_ema <= 1.0:
+            raise ValueError(f"fitness_ema must be in (0, 1] or None, got {self.fitness_ema}")
+        if not (math.isfinite(self.sigma_tau) and self.sigma_tau >= 0):
+            raise ValueError(f"sigma_tau must be a finite number >= 0, got {self.sigma_tau}")
         if self.parent_pool == 0.0:
             raise ValueError("parent_pool must be in (0, 1], got 0.0")
         if not (math.isfinite(self.sigma) and self.sigma >= 0):
@@ -103,6 +115,10 @@ class ClassifyConfig:
         elite, pool = self.sizes()
         if elite >= self.pop_size or pool > self.pop_size:
             raise ValueError(f"elite ({elite}) and parent_pool ({pool}) must be below pop_size ({self.pop_size})")
+        n_xo = 0 if self.crossover_children is None else round(self.crossover_children * self.pop_size)
+        if elite + n_xo > self.pop_size:
+            raise ValueError(f"elite ({elite}) + crossover_children ({self.crossover_children} of {self.pop_size}) "
+                             f"exceed pop_size ({self.pop_size})")
 
     def sizes(self) -> tuple[int, int]:
         """``(elite, parent_pool)`` in members."""
@@ -119,6 +135,17 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
                   sgd_batch_size=64, sgd_epochs=5.0),
 }
 
+#: named GA settings (``--preset``), applied over the job's defaults and under the options given.
+#: ``limited_evaluation``: Prellberg & Kramer 2018's MNIST setting (14x14 inputs, MLP 256-128-64,
+#: population 2,000, minibatch 1,024, elite 5%, crossover-only 75%, mutation-only 20% with sigma
+#: 0.001 on every weight, parents from the top half, loss moving average 0.5 inherited).
+PRESETS: dict[str, dict[str, Any]] = {
+    "truncation": {},
+    "limited_evaluation": dict(preset="limited_evaluation", downsample=2, hidden=(256, 128, 64), pop_size=2000,
+                               batch_size=1024, sigma=0.001, mutation_rate=1.0, elite=0.05, parent_pool=0.5,
+                               crossover="uniform", crossover_children=0.75, fitness_ema=0.5, block=100),
+}
+
 #: config.json keys of runs written before the one-name-per-concept renames
 _LEGACY = {"rate": "mutation_rate", "pop_chunk": "chunk_size"}
 
@@ -126,7 +153,11 @@ _LEGACY = {"rate": "mutation_rate", "pop_chunk": "chunk_size"}
 def config_for(job: str, **overrides: Any) -> ClassifyConfig:
     """The job's default :class:`ClassifyConfig` with ``overrides`` (``None`` values are ignored;
     ``batch_size=0`` means None: the full training set)."""
-    return loop.job_config(ClassifyConfig, JOB_DEFAULTS, job, overrides, {"batch_size": 0})
+    preset = overrides.get("preset") or "truncation"
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {list(PRESETS)}, got {preset!r}")
+    defaults = {j: {**d, **PRESETS[preset]} for j, d in JOB_DEFAULTS.items()}
+    return loop.job_config(ClassifyConfig, defaults, job, overrides, {"batch_size": 0})
 
 
 def config_from_record(record: Mapping[str, Any]) -> ClassifyConfig:
@@ -161,6 +192,7 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
     from evojax_ga.models import model_from_config
 
     ds = data.validate(dataset) if dataset is not None else data.load(cfg.dataset, path=cfg.data)
+    ds = data.downsample(ds, cfg.downsample)
     if cfg.baseline != "none":
         check_int(cfg.sgd_batch_size, "sgd_batch_size", minimum=1, maximum=int(ds.x_train.shape[0]))
     mc = model_config(cfg, ds.num_classes, ds.input_shape)
@@ -169,8 +201,11 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
                                     chunk_size=cfg.chunk_size, test_samples=cfg.test_samples)
     elite, pool = cfg.sizes()
     xo = registry.get("crossover", cfg.crossover)()
-    strategy = ega.ga(select=selection.uniform(), crossover=xo, mutate=mutation.gaussian(cfg.mutation_rate, cfg.sigma),
-                      elite=elite, parent_pool=pool, diversity_metric=False)
+    mutate = mutation.gaussian(cfg.mutation_rate, cfg.sigma)
+    if cfg.sigma_tau > 0:
+        mutate = mutation.self_adaptive(mutate, cfg.sigma_tau)
+    strategy = ega.ga(select=selection.uniform(), crossover=xo, mutate=mutate, elite=elite, parent_pool=pool,
+                      crossover_children=cfg.crossover_children, fitness_ema=cfg.fitness_ema, diversity_metric=False)
     return Parts(ds, model, mc, task, strategy)
 
 
@@ -251,7 +286,7 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
         plots.plot_fitness(run_dir, history, title=f"{cfg.dataset}: GA, pop {cfg.pop_size}, fitness {cfg.fitness}")
         curves = {"GA": learning_curve(history)}
         summary: dict[str, Any] = {
-            "dataset": cfg.dataset, "ga_test_accuracy": kept["test_accuracy"],
+            "dataset": cfg.dataset, "preset": cfg.preset, "ga_test_accuracy": kept["test_accuracy"],
             "ga_train_accuracy": kept["train_accuracy"], "ga_wall_s": wall, "compile_s": compile_s,
             "generations": gens,
             "ga_forward_passes": float(curves["GA"]["forward_passes"][-1]) if gens else 0.0,
@@ -291,7 +326,8 @@ def evaluate_saved(run_dir: str | Path, data_path: str | None = None) -> tuple[f
 
     config = rf.read_json(Path(run_dir) / rf.CONFIG_FILE)["config"]["classify"]
     model = model_from_config(rf.read_json(Path(run_dir) / rf.MODEL_FILE))
-    ds = data.load(config["dataset"], path=data_path or config.get("data"))
+    ds = data.downsample(data.load(config["dataset"], path=data_path or config.get("data")),
+                         int(config.get("downsample", 1)))
     template = jax.eval_shape(model.init, jax.random.key(0), ds.x_train[:1])
     params, _ = rf.load_params(run_dir, template)
     return classification(model, ds).test_accuracy(params), int(ds.x_test.shape[0]), config["dataset"]
