@@ -33,14 +33,17 @@ from evojax_ga.population import check_same_structure, first_leaf, validate_popu
 from evojax_ga.types import CrossoverFn, Params, Population, PRNGKey
 
 __all__ = ["Crossover", "none", "uniform", "neuron", "layer", "k_point", "blend", "arithmetic", "iso_line",
-           "chain", "default_unit_group"]
+           "chain", "default_unit_group", "self_adaptive"]
 
 
 class Crossover(NamedTuple):
-    """A crossover operator: ``apply(key, params, a, b, row_offset=0) -> child``."""
+    """A crossover operator: ``apply(key, params, a, b, row_offset=0) -> child``; ``inherit``: None, or
+    a hook passing per-individual params to the next population, as :class:`evojax_ga.mutation.Mutation`'s
+    (see :func:`self_adaptive`)."""
     params: Params
     apply: CrossoverFn
     name: str = "crossover"
+    inherit: Callable[[PRNGKey, Params, jax.Array, jax.Array], Params] | None = None
 
     def __call__(self, key: PRNGKey, a: Population, b: Population, params: Params = None,
                  row_offset: Any = 0) -> Population:
@@ -89,9 +92,34 @@ def uniform(prob: float = 0.5) -> Crossover:
     check_prob(prob, "prob")
 
     def apply(key, params, a, b, row_offset=0):
-        return _map_gene_pairs(key, a, b, row_offset,
-                               lambda xa, xb, h: jnp.where(prng.bernoulli_from_bits(h, params["prob"]), xb, xa))
+        p = jnp.asarray(params["prob"], jnp.float32)
+
+        def fn(xa, xb, h):
+            pr = p.reshape((-1,) + (1,) * (xa.ndim - 1)) if p.ndim == 1 else p   # per-row probs: [rows, 1...]
+            return jnp.where(prng.bernoulli_from_bits(h, pr), xb, xa)
+        return _map_gene_pairs(key, a, b, row_offset, fn)
     return Crossover({"prob": jnp.float32(prob)}, apply, f"uniform({prob})")
+
+
+def self_adaptive(base: Crossover, tau: float) -> Crossover:
+    """Per-individual crossover ``prob`` (log-normal self-adaptation, as Prellberg & Kramer 2018 adapt
+    their crossover rate): the params hold a ``[P]`` prob; a child inherits parent ``a``'s times
+    ``exp(tau * N(0, 1))``, at most 1, and crosses with it; a kept individual keeps its own.
+
+    base: a crossover with a per-row-capable ``prob`` parameter (:func:`uniform`); tau: >= 0.
+    """
+    if not isinstance(base, Crossover):
+        raise TypeError(f"base must be a Crossover, got {type(base).__name__}")
+    tau = check_nonneg(tau, "tau")
+    if not (isinstance(base.params, dict) and "prob" in base.params and base.name.startswith("uniform")):
+        raise ValueError(f"self_adaptive needs crossover.uniform (a per-gene 'prob'), got base={base.name}")
+
+    def inherit(key, params, parent_index, is_child):
+        n = parent_index.shape[0]
+        prob = jnp.broadcast_to(jnp.asarray(params["prob"], jnp.float32), (n,))[parent_index]
+        z = jax.random.normal(key, (n,), jnp.float32)
+        return {**params, "prob": jnp.where(is_child, jnp.minimum(prob * jnp.exp(tau * z), 1.0), prob)}
+    return Crossover(base.params, base.apply, f"self_adaptive({base.name}, tau={tau})", inherit)
 
 
 def default_unit_group(path: tuple, leaf_shape: tuple[int, ...]) -> Hashable | None:

@@ -79,7 +79,8 @@ def mnist_cnn_ga(preference: float = 2.0, mutation_rate: float = 0.05, sigma: fl
 
 def limited_evaluation_ga(pop_size: int, elite: float = 0.05, crossover_children: float = 0.75,
                           truncation: float = 0.5, sigma: float = 0.001, exploit: float = 0.5,
-                          fitness_ema: float | None = 0.5, sigma_tau: float = 0.0) -> Strategy:
+                          fitness_ema: float | None = 0.5, sigma_tau: float = 0.0,
+                          crossover_tau: float = 0.0) -> Strategy:
     """Prellberg & Kramer 2018 ("Limited Evaluation Evolutionary Optimization of Large Neural
     Networks"), from the paper's description: every generation scores the population on one shared
     minibatch; the top ``elite`` fraction is copied unchanged, ``crossover_children`` (a fraction of
@@ -87,7 +88,9 @@ def limited_evaluation_ga(pop_size: int, elite: float = 0.05, crossover_children
     ``truncation`` fraction (a gene from the fitter parent with probability ``exploit``), not mutated,
     and the rest are copies of one such parent with every weight ``+= sigma * N(0, 1)``. Fitness is a
     moving average of the minibatch fitness (``fitness_ema``, None: the raw fitness) that children
-    inherit from their parents; ``sigma_tau > 0`` makes sigma self-adaptive (log-normal, per member).
+    inherit from their parents; ``sigma_tau > 0`` makes sigma self-adaptive and ``crossover_tau > 0``
+    the crossover rate (log-normal, per member: :func:`mutation.self_adaptive`,
+    :func:`crossover.self_adaptive`).
     The paper's MNIST setting: population 2,000, minibatch 1,024, sigma 0.001, elite 5%, crossover
     75%, mutation 20%, on the 14x14 images (:func:`evojax_ga.data.downsample`).
     """
@@ -103,6 +106,9 @@ def limited_evaluation_ga(pop_size: int, elite: float = 0.05, crossover_children
     mutate = mutation.gaussian(1.0, sigma)
     if sigma_tau > 0:
         mutate = mutation.self_adaptive(mutate, sigma_tau)
-    return ga(select=selection.uniform(), crossover=crossover.uniform(1.0 - exploit), mutate=mutate,
+    xo = crossover.uniform(1.0 - exploit)
+    if crossover_tau > 0:
+        xo = crossover.self_adaptive(xo, crossover_tau)
+    return ga(select=selection.uniform(), crossover=xo, mutate=mutate,
               elite=n_elite, parent_pool=truncation, crossover_children=crossover_children,
               fitness_ema=fitness_ema, diversity_metric=False)

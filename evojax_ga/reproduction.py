@@ -107,13 +107,13 @@ def keep_rows(is_child: jax.Array, children: Population, parents: Population) ->
 def reproduce(key: PRNGKey, layout: Layout, select: Selection, crossover: Crossover, mutate: Mutation,
               population: Population, fitness: Fitness, params: Params,
               first: Any) -> tuple[Population, Params, Parents]:
-    """The next population ``[P, ...]``, the mutation params it was made with and its :class:`Parents`.
+    """The next population ``[P, ...]``, the operator params it was made with and its :class:`Parents`.
 
     fitness: ``[P]`` of ``population``; params: ``{"selection", "crossover", "mutation"}``; first:
     scalar bool, True before the first evaluation: every row is then kept as itself (the initial
     population passes through the same fused loop unchanged, with no ``lax.cond`` whose branch
-    outputs would cost a full copy). The returned mutation params differ from ``params["mutation"]``
-    only for a mutation with an ``inherit`` hook.
+    outputs would cost a full copy). The returned params differ from ``params`` only in the
+    mutation's / crossover's entry when that operator has an ``inherit`` hook.
     """
     P = layout.pop_size
     k_surv, k_pa, k_pb, k_x, k_m, k_inherit = jax.random.split(key, 6)
@@ -134,16 +134,19 @@ def reproduce(key: PRNGKey, layout: Layout, select: Selection, crossover: Crosso
     ia = jnp.where(first, ident, jnp.concatenate([kept_idx, pa]))
     ib = jnp.where(first, ident, jnp.concatenate([kept_idx, pb]))
     is_child = (ident >= layout.kept) & ~first
-    mparams = params["mutation"]
+    mparams, cparams = params["mutation"], params["crossover"]
     if mutate.inherit is not None:
         mparams = mutate.inherit(k_inherit, mparams, ia, is_child)
+    if crossover.inherit is not None:
+        cparams = crossover.inherit(jax.random.fold_in(k_inherit, 1), cparams, ia, is_child)
+    new_params = {**params, "mutation": mparams, "crossover": cparams}
     if layout.crossover_children is not None:
-        return _split_children(layout, crossover, mutate, population, params, mparams, ia, ib, is_child,
-                               k_x, k_m), mparams, Parents(ia, ib, is_child)
+        return _split_children(layout, crossover, mutate, population, new_params, ia, ib, is_child,
+                               k_x, k_m), new_params, Parents(ia, ib, is_child)
     a, b = gather(population, ia), gather(population, ib)
-    children = crossover.apply(k_x, params["crossover"], a, b, 0)
+    children = crossover.apply(k_x, cparams, a, b, 0)
     children = mutate.apply(k_m, mparams, children, 0)
-    return keep_rows(is_child, children, a), mparams, Parents(ia, ib, is_child)
+    return keep_rows(is_child, children, a), new_params, Parents(ia, ib, is_child)
 
 
 def _fitter_first(fitness: Fitness, pa: jax.Array, pb: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -157,21 +160,25 @@ def _rows(pop: Population, start: int, stop: int) -> Population:
     return jax.tree_util.tree_map(lambda x: x[start:stop], pop)
 
 
+def _param_rows(params: Params, P: int, start: int, stop: int) -> Params:
+    """Per-individual params (``[P]`` leaves) cut to rows ``start:stop``; scalars as they are."""
+    return jax.tree_util.tree_map(lambda v: v[start:stop] if jnp.ndim(v) == 1 and jnp.shape(v)[0] == P else v,
+                                  params)
+
+
 def _split_children(layout: Layout, crossover: Crossover, mutate: Mutation, population: Population, params: Params,
-                    mparams: Params, ia: jax.Array, ib: jax.Array, is_child: jax.Array, k_x: PRNGKey,
-                    k_m: PRNGKey) -> Population:
-    """The next population of a split layout: kept rows, crossover-only rows, mutation-only rows."""
+                    ia: jax.Array, ib: jax.Array, is_child: jax.Array, k_x: PRNGKey, k_m: PRNGKey) -> Population:
+    """The next population of a split layout: kept rows, crossover-only rows, mutation-only rows (draws
+    use the global row, so they do not depend on the split)."""
     P, k0 = layout.pop_size, layout.kept
     k1 = k0 + int(layout.crossover_children or 0)
     a = gather(population, ia)
     parts = [_rows(a, 0, k0)]
     if k1 > k0:
         b = gather(population, ib[k0:k1])
-        parts.append(crossover.apply(k_x, params["crossover"], _rows(a, k0, k1), b, k0))
+        parts.append(crossover.apply(k_x, _param_rows(params["crossover"], P, k0, k1), _rows(a, k0, k1), b, k0))
     if P > k1:
-        # per-individual mutation params ([P] leaves) cut to the mutated rows; draws use the global row
-        mp = jax.tree_util.tree_map(lambda v: v[k1:] if jnp.ndim(v) == 1 and jnp.shape(v)[0] == P else v, mparams)
-        parts.append(mutate.apply(k_m, mp, _rows(a, k1, P), k1))
+        parts.append(mutate.apply(k_m, _param_rows(params["mutation"], P, k1, P), _rows(a, k1, P), k1))
     children = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, axis=0), *parts)
     return keep_rows(is_child, children, a)
 

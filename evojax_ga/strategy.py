@@ -52,7 +52,8 @@ class GAState:
     best_params / best_fitness: best individual seen so far (one individual, scalar).
     generation: number of ``tell`` calls so far (int32).
     params: operator parameters ``{"selection", "crossover", "mutation"}`` (traced); per-individual
-    mutation params (e.g. self-adaptive sigmas) are those of the population last handed out by ``ask``.
+    mutation and crossover params (self-adaptive sigmas, crossover probs) are those of the population
+    last handed out by ``ask``.
     adapt_state: state of the rate adaptation.
     inherited: with ``fitness_ema``, ``[P]`` float32 fitness each row of the population ``ask`` last
     handed out inherits (NaN: none yet); else None (no leaves).
@@ -188,11 +189,14 @@ def ga(select: sel.Selection | None = None,
         if P < 2:
             raise ValueError(f"population must have at least 2 individuals (rows), got {P}")
         layout(P)
-        mparams = mutate.params
+        mparams, cparams = mutate.params, crossover.params
+        # every row kept as itself: sizes per-individual params to [P] (the key draws nothing used)
+        rows, kept = jnp.arange(P, dtype=jnp.int32), jnp.zeros((P,), bool)
         if mutate.inherit is not None:
-            # every row kept as itself: sizes per-individual params to [P] (the key draws nothing used)
-            mparams = mutate.inherit(key, mparams, jnp.arange(P, dtype=jnp.int32), jnp.zeros((P,), bool))
-        params = {"selection": select.params, "crossover": crossover.params, "mutation": mparams}
+            mparams = mutate.inherit(key, mparams, rows, kept)
+        if crossover.inherit is not None:
+            cparams = crossover.inherit(key, cparams, rows, kept)
+        params = {"selection": select.params, "crossover": cparams, "mutation": mparams}
         adapt_state = adapt.init(mutate.params)
         best = jax.tree_util.tree_map(lambda x: x[0], population)
         # every small field gets its own buffer, so the whole state can be donated to a jitted step
@@ -207,10 +211,10 @@ def ga(select: sel.Selection | None = None,
         """The population to evaluate next: the initial one before the first tell, else children."""
         P = _check_state(state, "ask")
         lay, first = layout(P), state.generation == 0
-        pop, mparams, parents = reproduce(key, lay, select, crossover, mutate,
-                                          state.population, state.fitness, state.params, first)
-        if mutate.inherit is not None:
-            state = dataclasses.replace(state, params={**state.params, "mutation": mparams})
+        pop, params, parents = reproduce(key, lay, select, crossover, mutate,
+                                         state.population, state.fitness, state.params, first)
+        if mutate.inherit is not None or crossover.inherit is not None:
+            state = dataclasses.replace(state, params=params)
         if fitness_ema is not None:
             state = dataclasses.replace(state, inherited=inherited_fitness(
                 lay, state.fitness, parents, weight_b(state.params), first))

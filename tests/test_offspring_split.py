@@ -124,3 +124,34 @@ def test_bad_offspring_options_are_refused():
     s = _strategy(crossover_children=25)
     with pytest.raises(ValueError, match="crossover_children"):
         s.init(jax.random.key(0), _labelled_population()[0])
+
+
+def test_uniform_crossover_takes_a_per_row_probability():
+    a = {"w": jnp.zeros((3, 40))}
+    b = {"w": jnp.ones((3, 40))}
+    child = crossover.uniform(0.5).apply(jax.random.key(0), {"prob": jnp.array([0.0, 1.0, 0.5])}, a, b, 0)["w"]
+    np.testing.assert_array_equal(np.asarray(child[0]), 0.0)
+    np.testing.assert_array_equal(np.asarray(child[1]), 1.0)
+    assert 0.2 < float(child[2].mean()) < 0.8
+
+
+def test_self_adaptive_crossover_rate():
+    fixed = _strategy()
+    adaptive0 = _strategy(crossover=crossover.self_adaptive(crossover.uniform(0.3), 0.0))
+    w_fixed, _ = _first_generation(fixed, 4)
+    w_ad0, st0 = _first_generation(adaptive0, 4)
+    np.testing.assert_array_equal(w_fixed, w_ad0)                  # tau 0: the same children, bit for bit
+    np.testing.assert_allclose(np.asarray(st0.params["crossover"]["prob"]), 0.3)
+    adaptive = _strategy(crossover=crossover.self_adaptive(crossover.uniform(0.3), 0.5), fitness_ema=None)
+    state = adaptive.init(jax.random.key(0), _labelled_population()[0])
+    probs = [np.asarray(state.params["crossover"]["prob"])]
+    for g in range(3):
+        pop, state = adaptive.ask(jax.random.key(10 + g), state)
+        state = adaptive.tell(state, pop, jnp.arange(P, dtype=jnp.float32))
+        probs.append(np.asarray(state.params["crossover"]["prob"]))
+    p1, p2 = probs[-2], probs[-1]
+    assert p2.shape == (P,) and np.all(p2 > 0) and np.all(p2 <= 1.0)
+    assert p2[0] == p1[P - 1]                      # the elite (last row, fitness P-1, is the best) keeps its own
+    assert np.std(p2[1:]) > 0.01                   # children's rates spread log-normally
+    with pytest.raises(ValueError, match="crossover.uniform"):
+        crossover.self_adaptive(crossover.arithmetic(0.5), 0.1)

@@ -72,6 +72,7 @@ class ClassifyConfig:
     crossover_children: float | None = None  # fraction of P made by crossover alone (None: crossed + mutated)
     fitness_ema: float | None = None     # rank by a fitness moving average children inherit (None: raw)
     sigma_tau: float = 0.0               # > 0: self-adaptive sigma per member (log-normal, this tau)
+    crossover_tau: float = 0.0           # > 0: self-adaptive uniform-crossover prob per member
 
     def __post_init__(self) -> None:
         for name, allowed in (("dataset", DATASETS), ("model", MODELS), ("crossover", tuple(registry.CROSSOVERS)),
@@ -98,8 +99,11 @@ class ClassifyConfig:
             raise ValueError(f"crossover_children must be a fraction in [0, 1] or None, got {self.crossover_children}")
         if self.fitness_ema is not None and not 0.0 < self.fitness_ema <= 1.0:
             raise ValueError(f"fitness_ema must be in (0, 1] or None, got {self.fitness_ema}")
-        if not (math.isfinite(self.sigma_tau) and self.sigma_tau >= 0):
-            raise ValueError(f"sigma_tau must be a finite number >= 0, got {self.sigma_tau}")
+        for name in ("sigma_tau", "crossover_tau"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if self.crossover_tau > 0 and self.crossover != "uniform":
+            raise ValueError(f"crossover_tau needs crossover 'uniform', got {self.crossover!r}")
         if self.parent_pool == 0.0:
             raise ValueError("parent_pool must be in (0, 1], got 0.0")
         if not (math.isfinite(self.sigma) and self.sigma >= 0):
@@ -187,7 +191,7 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
     bounded by the data (``batch_size``, ``test_samples``, ``sgd_batch_size`` with a baseline) are
     checked here, before anything is compiled."""
     import evojax_ga as ega
-    from evojax_ga import data, mutation, selection
+    from evojax_ga import crossover, data, mutation, selection
     from evojax_ga._checks import check_int
     from evojax_ga.models import model_from_config
 
@@ -201,6 +205,8 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
                                     chunk_size=cfg.chunk_size, test_samples=cfg.test_samples)
     elite, pool = cfg.sizes()
     xo = registry.get("crossover", cfg.crossover)()
+    if cfg.crossover_tau > 0:
+        xo = crossover.self_adaptive(xo, cfg.crossover_tau)
     mutate = mutation.gaussian(cfg.mutation_rate, cfg.sigma)
     if cfg.sigma_tau > 0:
         mutate = mutation.self_adaptive(mutate, cfg.sigma_tau)
