@@ -189,10 +189,15 @@ class ClassificationTask(NamedTuple):
 
     def sample_batch(self, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         """The generation's shared batch: ``batch_size`` training samples drawn without replacement
-        (the whole training set when ``batch_size`` is None)."""
+        (the whole training set when ``batch_size`` is None).
+
+        The samples with the ``batch_size`` largest of ``N`` iid uniform keys (``lax.top_k``, ties of
+        two equal float32 keys broken by index): a uniform random subset without a sort or a
+        permutation of all ``N`` (``jax.random.choice(replace=False)`` permutes all ``N``; timings in
+        ``benchmarks/README.md``)."""
         if self.batch_size is None:
             return self.x_train, self.y_train
-        idx = jax.random.choice(key, self.x_train.shape[0], (self.batch_size,), replace=False)
+        _, idx = jax.lax.top_k(jax.random.uniform(key, (self.x_train.shape[0],)), self.batch_size)
         return self.x_train[idx], self.y_train[idx]
 
     def evaluate(self, key: PRNGKey, population: Population) -> tuple[Fitness, Metrics]:
