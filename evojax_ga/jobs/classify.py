@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from evojax_ga.jobs import checkpointing
-from evojax_ga.jobs.options import hidden_widths
+from evojax_ga.jobs.options import hidden_widths, learning_rates
 
 __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 
@@ -26,7 +26,7 @@ __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 _FIELDS = ("dataset", "data", "model", "hidden", "pop_size", "generations", "time_limit", "fitness", "batch_size",
            "sigma", "mutation_rate", "crossover", "elite", "parent_pool", "block", "chunk_size", "test_samples",
            "baseline", "sgd_lr", "sgd_batch_size", "sgd_epochs", "preset", "downsample", "crossover_children",
-           "fitness_ema", "sigma_tau", "crossover_tau")
+           "fitness_ema", "sigma_tau", "crossover_tau", "baseline_lr_sweep")
 
 
 def describe(job: str) -> str:
@@ -39,6 +39,7 @@ def describe(job: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the classification jobs (defaults depend on the job: ``parser.get_default('job')``)."""
+    from evojax_ga.optimizers import default_learning_rate
     from evojax_ga.runs.classify import (
         BASELINES,
         CROSSOVERS,
@@ -109,8 +110,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     checkpointing.add_arguments(parser)
     b = parser.add_argument_group("gradient baseline")
     b.add_argument("--baseline", choices=BASELINES, default=None,
-                   help=f"train this optimiser on the same model and data too (default {d.baseline})")
-    b.add_argument("--sgd-lr", type=float, default=None, help=f"baseline learning rate (default {d.sgd_lr:g})")
+                   help=f"train this optimiser on the same model and data too; sgd has momentum 0.9 "
+                        f"(default {d.baseline})")
+    b.add_argument("--sgd-lr", type=float, default=None,
+                   help=f"baseline learning rate, the centre of an 'auto' sweep (default: the optimizer's, "
+                        f"adam {default_learning_rate('adam'):g}, sgd {default_learning_rate('sgd', 0.9):g})")
+    b.add_argument("--baseline-lr-sweep", type=learning_rates, default=None, metavar="RATES|auto|off",
+                   help=f"tune the baseline's learning rate first: train these comma-separated rates (auto: 5 "
+                        f"from 1/10 to 10x the baseline's rate) in one program, keep the best on a "
+                        f"validation split of the training set (default {d.baseline_lr_sweep})")
     b.add_argument("--sgd-batch-size", type=int, default=None,
                    help=f"baseline batch size, at most the training set (default {d.sgd_batch_size})")
     b.add_argument("--sgd-epochs", type=float, default=None, help=f"baseline epochs (default {d.sgd_epochs:g})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["hidden_widths", "count_or_fraction", "chunk_size"]
+__all__ = ["hidden_widths", "count_or_fraction", "chunk_size", "learning_rates"]
 
 
 def hidden_widths(text: str) -> tuple[int, ...]:
@@ -44,3 +44,15 @@ def chunk_size(text: str) -> int | str:
     if value < 1:
         raise argparse.ArgumentTypeError(f"--chunk-size must be a positive int, 'auto' or 'all'; got {text!r}")
     return value
+
+
+def learning_rates(text: str) -> str | tuple[float, ...]:
+    """``--baseline-lr-sweep``: ``auto``, ``off`` or comma-separated rates such as ``1e-3,1e-2`` (their
+    range is checked by the config)."""
+    if text in ("auto", "off"):
+        return text
+    try:
+        return tuple(float(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'auto', 'off' or comma-separated learning rates like "
+                                         f"1e-3,1e-2; got {text!r}") from None

@@ -5,7 +5,10 @@ kept unchanged, parents are drawn uniformly from the top ``parent_pool`` fractio
 crossover and Gaussian mutation. Fitness is the negative cross-entropy (or accuracy / the notebook's
 inverse cross-entropy) on the full training set or on one shared minibatch per generation. At the end
 the final population is re-scored on training data and its best member kept; a gradient baseline on
-the same model and data (``baseline``) is trained beside it and both test-accuracy curves plotted.
+the same model and data (``baseline``) is trained beside it and both test-accuracy curves plotted. The
+baseline's learning rate is tuned first (``baseline_lr_sweep``, on by default): a few rates trained in
+one program (:func:`evojax_ga.baselines.sweep_learning_rates`), chosen on a validation split carved
+from the training set, so the GA is compared with a tuned baseline.
 
 ``make_run(config_for("digits"))(jax.random.key(0))`` evolves in memory (:func:`select_final` then
 picks the member to keep); the CLI runs it over a run folder with :func:`evojax_ga.runs.loop.start`.
@@ -26,8 +29,8 @@ from evojax_ga.runs import loop
 from evojax_ga.runs.loop import Ending, Run
 
 __all__ = ["ClassifyConfig", "JOB_DEFAULTS", "MODELS", "CROSSOVERS", "Parts", "config_for", "config_from_record",
-           "model_config", "build", "make_run", "initial_population", "select_final", "run_baseline",
-           "evaluate_saved"]
+           "model_config", "build", "make_run", "initial_population", "select_final", "BaselineRun", "run_baseline",
+           "baseline_rates", "evaluate_saved"]
 
 MODELS = ("mlp", "small_cnn", "mnist_deep")
 #: crossover names the job offers: every registered crossover, built with its factory's defaults
@@ -38,6 +41,11 @@ INITS = ("model", "normal", "uniform")
 #: data sets a run can name (:data:`evojax_ga.data.DATASETS`); the ``mnist`` job offers the 28x28 ones
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 JOB_DATASETS = {"digits": ("digits",), "mnist": ("mnist", "fashion_mnist")}
+#: the baseline's learning-rate sweep: ``auto`` (5 rates, 1/10 to 10x around the baseline's rate), ``off``,
+#: or a tuple of rates
+BASELINE_SWEEPS = ("auto", "off")
+#: fraction of the training set the sweep holds out for validation, and the seed of that split
+BASELINE_VAL_FRACTION, BASELINE_VAL_SEED = 0.1, 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +71,9 @@ class ClassifyConfig:
     test_samples: int | None = None      # test samples for the per-generation test accuracy
     select_samples: int | None = 10000   # training samples used to pick the final individual (at most all)
     chunk_size: int | None = None        # members evaluated at once (None: automatic)
-    baseline: str = "adam"               # adam | sgd | none
-    sgd_lr: float = 3e-3
+    baseline: str = "adam"               # adam | sgd (momentum 0.9) | none
+    sgd_lr: float | None = None          # None: the optimizer's default (optimizers.default_learning_rate)
+    baseline_lr_sweep: str | tuple[float, ...] = "auto"   # auto | off | rates (BASELINE_SWEEPS)
     sgd_batch_size: int = 32
     sgd_epochs: float = 20.0
     preset: str = "truncation"           # the GA family (label): truncation | limited_evaluation
@@ -110,8 +119,17 @@ class ClassifyConfig:
             raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma}")
         for name in ("init_scale", "sgd_lr", "sgd_epochs"):
             v = getattr(self, name)
+            if name == "sgd_lr" and v is None:
+                continue
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v}")
+        if isinstance(self.baseline_lr_sweep, str):
+            if self.baseline_lr_sweep not in BASELINE_SWEEPS:
+                raise ValueError(f"baseline_lr_sweep must be one of {list(BASELINE_SWEEPS)} or a sequence of "
+                                 f"learning rates, got {self.baseline_lr_sweep!r}")
+        else:
+            from evojax_ga.baselines.sweep import check_rates
+            object.__setattr__(self, "baseline_lr_sweep", check_rates(self.baseline_lr_sweep, "baseline_lr_sweep"))
         if self.time_limit is not None and not (math.isfinite(self.time_limit) and self.time_limit > 0):
             raise ValueError(f"time_limit must be a finite number of seconds > 0 or None, got {self.time_limit}")
         if self.model == "mlp" and (not self.hidden or min(self.hidden) < 1):
@@ -133,9 +151,9 @@ class ClassifyConfig:
 #: per-job defaults (see benchmarks/bench_classification.py)
 JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits": dict(dataset="digits", hidden=(32,), pop_size=1000, generations=300, batch_size=None, sigma=0.05,
-                   mutation_rate=0.1, block=10, sgd_lr=3e-3, sgd_batch_size=32, sgd_epochs=20.0),
+                   mutation_rate=0.1, block=10, sgd_batch_size=32, sgd_epochs=20.0),
     "mnist": dict(dataset="mnist", hidden=(16,), pop_size=1000, generations=100000, time_limit=1800.0,
-                  batch_size=256, sigma=0.02, mutation_rate=0.1, block=50, test_samples=2000, sgd_lr=1e-3,
+                  batch_size=256, sigma=0.02, mutation_rate=0.1, block=50, test_samples=2000,
                   sgd_batch_size=64, sgd_epochs=5.0),
 }
 
@@ -165,8 +183,10 @@ def config_for(job: str, **overrides: Any) -> ClassifyConfig:
 
 
 def config_from_record(record: Mapping[str, Any]) -> ClassifyConfig:
-    """The :class:`ClassifyConfig` a run folder's ``config.json`` stored (``config["classify"]``)."""
-    return loop.config_from_record(ClassifyConfig, record, _LEGACY)
+    """The :class:`ClassifyConfig` a run folder's ``config.json`` stored (``config["classify"]``); a
+    record written before the learning-rate sweep existed gets ``baseline_lr_sweep="off"`` (its
+    baseline trained at ``sgd_lr`` alone)."""
+    return loop.config_from_record(ClassifyConfig, {"baseline_lr_sweep": "off", **record}, _LEGACY)
 
 
 def model_config(cfg: ClassifyConfig, num_classes: int, input_shape: tuple[int, ...]) -> dict:
@@ -198,7 +218,12 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
     ds = data.validate(dataset) if dataset is not None else data.load(cfg.dataset, path=cfg.data)
     ds = data.downsample(ds, cfg.downsample)
     if cfg.baseline != "none":
-        check_int(cfg.sgd_batch_size, "sgd_batch_size", minimum=1, maximum=int(ds.x_train.shape[0]))
+        n = int(ds.x_train.shape[0])
+        check_int(cfg.sgd_batch_size, "sgd_batch_size", minimum=1, maximum=n)
+        held = data.validation_size(ds.y_train, BASELINE_VAL_FRACTION) if ds.x_val is None else 0
+        if baseline_rates(cfg) is not None and cfg.sgd_batch_size > n - held:
+            raise ValueError(f"sgd_batch_size must be <= {n - held} (the {n} training samples less the {held} "
+                             f"the learning-rate sweep holds out for validation), got {cfg.sgd_batch_size}")
     mc = model_config(cfg, ds.num_classes, ds.input_shape)
     model = model_from_config(mc)
     task = ega.tasks.classification(model, ds, fitness=cfg.fitness, batch_size=cfg.batch_size,
@@ -234,15 +259,68 @@ def select_final(cfg: ClassifyConfig, parts: Parts, state: Any) -> dict:
             "test_accuracy": task.test_accuracy(best), "select_s": time.perf_counter() - t0}
 
 
-def run_baseline(cfg: ClassifyConfig, parts: Parts, key: Any, progress: bool = False) -> tuple[Any, dict] | None:
-    """Train the configured gradient baseline on the same model and data; ``None`` when disabled."""
+class BaselineRun(NamedTuple):
+    """A trained gradient baseline: final state, curve (:func:`evojax_ga.baselines.fit`'s history), the
+    learning rate it trained at, and the sweep that chose that rate (``None`` when not swept)."""
+    state: Any
+    history: dict
+    learning_rate: float
+    sweep: Any           # evojax_ga.baselines.LearningRateSweep | None
+
+
+def _momentum(cfg: ClassifyConfig) -> float:
+    return 0.9 if cfg.baseline == "sgd" else 0.0
+
+
+def _baseline_lr(cfg: ClassifyConfig) -> float:
+    """``sgd_lr``, or the baseline optimizer's default rate when it is None."""
+    from evojax_ga.optimizers import default_learning_rate
+    return default_learning_rate(cfg.baseline, _momentum(cfg)) if cfg.sgd_lr is None else cfg.sgd_lr
+
+
+def baseline_rates(cfg: ClassifyConfig) -> tuple[float, ...] | None:
+    """The rates the baseline's sweep trains (``None``: no sweep, or no baseline): the configured
+    tuple, or for ``auto`` 5 rates from 1/10 to 10x ``sgd_lr`` (default: the optimizer's rate)."""
+    from evojax_ga.baselines import learning_rate_grid
+    if cfg.baseline == "none" or cfg.baseline_lr_sweep == "off":
+        return None
+    if cfg.baseline_lr_sweep == "auto":
+        return learning_rate_grid(_baseline_lr(cfg))
+    return tuple(float(r) for r in cfg.baseline_lr_sweep)
+
+
+def run_baseline(cfg: ClassifyConfig, parts: Parts, key: Any, progress: bool = False) -> BaselineRun | None:
+    """Train the configured gradient baseline on the same model and data; ``None`` when disabled.
+
+    With a sweep (:func:`baseline_rates`), ``key`` splits into ``(k_sweep, k_fit)``: the sweep picks the
+    rate on ``BASELINE_VAL_FRACTION`` of the training set, then the baseline trains at that rate on the
+    whole training set (its curve); without one it trains at ``sgd_lr`` (or the optimizer's default)."""
+    import jax
+
     from evojax_ga import baselines
     if cfg.baseline == "none":
         return None
-    trainer = baselines.make_train(parts.model, parts.data, cfg.baseline, learning_rate=cfg.sgd_lr,
-                                   batch_size=cfg.sgd_batch_size, epochs=cfg.sgd_epochs,
-                                   momentum=0.9 if cfg.baseline == "sgd" else 0.0, evals_per_epoch=4)
-    return baselines.fit(key, trainer, progress=progress)
+    momentum, lr = _momentum(cfg), _baseline_lr(cfg)
+    rates, sweep = baseline_rates(cfg), None
+    if rates is not None:
+        k_sweep, key = jax.random.split(key)
+        sweep = baselines.sweep_learning_rates(k_sweep, parts.model, parts.data, cfg.baseline, rates,
+                                               momentum=momentum, batch_size=cfg.sgd_batch_size, epochs=cfg.sgd_epochs,
+                                               val_fraction=BASELINE_VAL_FRACTION, val_seed=BASELINE_VAL_SEED)
+        lr = sweep.learning_rate
+    trainer = baselines.make_train(parts.model, parts.data, cfg.baseline, learning_rate=lr,
+                                   batch_size=cfg.sgd_batch_size, epochs=cfg.sgd_epochs, momentum=momentum,
+                                   evals_per_epoch=4)
+    state, history = baselines.fit(key, trainer, progress=progress)
+    return BaselineRun(state, history, float(lr), sweep)
+
+
+def _say_sweep(cfg: ClassifyConfig, sweep: Any) -> str:
+    """One line: every swept rate with its validation accuracy, the chosen one starred."""
+    rates = ", ".join(f"{r:.3g}{'*' if i == sweep.best else ''} {a:.4f}"
+                      for i, (r, a) in enumerate(zip(sweep.learning_rates, sweep.val_accuracy)))
+    return (f"{cfg.baseline} learning-rate sweep ({cfg.sgd_epochs:g} epochs, validation accuracy on "
+            f"{sweep.val_samples} held-out training samples, {sweep.wall_s:.1f} s): {rates}")
 
 
 def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
@@ -291,6 +369,7 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
         rf.save_params(run_dir, kept["params"], p.model_config)
         plots.plot_fitness(run_dir, history, title=f"{cfg.dataset}: GA, pop {cfg.pop_size}, fitness {cfg.fitness}")
         curves = {"GA": learning_curve(history)}
+        names = {"GA": "GA"}   # plot label -> summary key prefix
         summary: dict[str, Any] = {
             "dataset": cfg.dataset, "preset": cfg.preset, "ga_test_accuracy": kept["test_accuracy"],
             "ga_train_accuracy": kept["train_accuracy"], "ga_wall_s": wall, "compile_s": compile_s,
@@ -304,15 +383,20 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
               flush=True)
         base = run_baseline(cfg, p, jax.random.split(key)[1], progress=end.progress)
         if base is not None:
-            _, sgd_hist = base
-            curves[cfg.baseline] = sgd_hist
+            sgd_hist = base.history
+            label = f"{cfg.baseline} lr {base.learning_rate:.3g}" + (" (tuned)" if base.sweep is not None else "")
+            curves[label], names[label] = sgd_hist, cfg.baseline
             summary.update({"baseline": cfg.baseline, "baseline_test_accuracy": float(sgd_hist["test_accuracy"][-1]),
                             "baseline_wall_s": float(sgd_hist["wall_s"][-1]),
-                            "baseline_forward_passes": float(sgd_hist["forward_passes"][-1])})
-            print(f"{cfg.baseline}: test accuracy {sgd_hist['test_accuracy'][-1]:.4f} after {cfg.sgd_epochs:g} "
+                            "baseline_forward_passes": float(sgd_hist["forward_passes"][-1]),
+                            "baseline_lr": base.learning_rate,
+                            "baseline_lr_sweep": None if base.sweep is None else base.sweep.summary()})
+            if base.sweep is not None:
+                print(_say_sweep(cfg, base.sweep), flush=True)
+            print(f"{label}: test accuracy {sgd_hist['test_accuracy'][-1]:.4f} after {cfg.sgd_epochs:g} "
                   f"epochs ({sgd_hist['wall_s'][-1]:.1f} s)", flush=True)
         for label, c in curves.items():
-            summary[f"{label}_forward_passes_to_90pct_of_final"] = baselines.level_reached(c, 0.9)
+            summary[f"{names[label]}_forward_passes_to_90pct_of_final"] = baselines.level_reached(c, 0.9)
         plots.plot_curves(curves, Path(run_dir) / "curves.png", title=f"{cfg.dataset}: test accuracy")
         return summary, ""
 
