@@ -155,3 +155,29 @@ def test_self_adaptive_crossover_rate():
     assert np.std(p2[1:]) > 0.01                   # children's rates spread log-normally
     with pytest.raises(ValueError, match="crossover.uniform"):
         crossover.self_adaptive(crossover.arithmetic(0.5), 0.1)
+
+
+def test_sigma_decay_halves_every_half_life_down_to_the_floor():
+    from evojax_ga import adaptation
+    s = _strategy(adapt=adaptation.decay(2.0, floor=0.015), mutate=mutation.gaussian(1.0, 0.08))
+    state = s.init(jax.random.key(0), _labelled_population()[0])
+    sigmas = []
+    for g in range(6):
+        pop, state = s.ask(jax.random.key(g), state)
+        state = s.tell(state, pop, jnp.arange(P, dtype=jnp.float32))
+        sigmas.append(float(state.params["mutation"]["sigma"]))
+    np.testing.assert_allclose(sigmas[:4], [0.08 * 0.5 ** 0.5, 0.04, 0.04 * 0.5 ** 0.5, 0.02], rtol=1e-6)
+    assert sigmas[4:] == [pytest.approx(0.015)] * 2
+    # per-member sigmas keep their own factors and decay together
+    sa = _strategy(adapt=adaptation.decay(1.0), mutate=mutation.self_adaptive(mutation.gaussian(1.0, 0.08), 0.3))
+    st = sa.init(jax.random.key(0), _labelled_population()[0])
+    pop, st = sa.ask(jax.random.key(1), st)
+    pop, st = sa.ask(jax.random.key(2), sa.tell(st, pop, jnp.arange(P, dtype=jnp.float32)))
+    before = np.asarray(st.params["mutation"]["sigma"])
+    after = np.asarray(sa.tell(st, pop, jnp.arange(P, dtype=jnp.float32)).params["mutation"]["sigma"])
+    np.testing.assert_allclose(after, before * 0.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="half_life"):
+        adaptation.decay(0.0)
+    with pytest.raises(ValueError, match="'sigma'"):
+        ega.ga(mutate=mutation.sign(0.1), adapt=adaptation.decay(5.0)).init(jax.random.key(0),
+                                                                             _labelled_population()[0])

@@ -26,7 +26,8 @@ __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 _FIELDS = ("dataset", "data", "model", "hidden", "pop_size", "generations", "time_limit", "fitness", "batch_size",
            "sigma", "mutation_rate", "crossover", "elite", "parent_pool", "block", "chunk_size", "test_samples",
            "baseline", "sgd_lr", "sgd_batch_size", "sgd_epochs", "preset", "downsample", "crossover_children",
-           "fitness_ema", "sigma_tau", "crossover_tau", "baseline_lr_sweep")
+           "fitness_ema", "sigma_tau", "crossover_tau", "baseline_lr_sweep",
+           "sigma_half_life", "sigma_floor")
 
 
 def describe(job: str) -> str:
@@ -97,6 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="rank by A * fitness + (1 - A) * the fitness inherited from the parents (default: raw)")
     e.add_argument("--sigma-tau", type=float, default=None, metavar="TAU",
                    help=f"> 0: self-adaptive sigma per member, log-normal with this tau (default {d.sigma_tau:g})")
+    e.add_argument("--sigma-half-life", type=float, default=None, metavar="G",
+                   help="sigma halves every G generations, down to --sigma-floor (default: constant sigma)")
+    e.add_argument("--sigma-floor", type=float, default=None, metavar="S",
+                   help=f"the least sigma a --sigma-half-life schedule reaches (default {d.sigma_floor:g})")
     e.add_argument("--crossover-tau", type=float, default=None, metavar="TAU",
                    help=f"> 0: self-adaptive uniform-crossover probability per member, log-normal with this tau "
                         f"(default {d.crossover_tau:g})")

@@ -82,6 +82,8 @@ class ClassifyConfig:
     fitness_ema: float | None = None     # rank by a fitness moving average children inherit (None: raw)
     sigma_tau: float = 0.0               # > 0: self-adaptive sigma per member (log-normal, this tau)
     crossover_tau: float = 0.0           # > 0: self-adaptive uniform-crossover prob per member
+    sigma_half_life: float | None = None  # sigma halves every this many generations (None: constant)
+    sigma_floor: float = 0.0             # ... never below this
 
     def __post_init__(self) -> None:
         for name, allowed in (("dataset", DATASETS), ("model", MODELS), ("crossover", tuple(registry.CROSSOVERS)),
@@ -108,7 +110,10 @@ class ClassifyConfig:
             raise ValueError(f"crossover_children must be a fraction in [0, 1] or None, got {self.crossover_children}")
         if self.fitness_ema is not None and not 0.0 < self.fitness_ema <= 1.0:
             raise ValueError(f"fitness_ema must be in (0, 1] or None, got {self.fitness_ema}")
-        for name in ("sigma_tau", "crossover_tau"):
+        if self.sigma_half_life is not None and not (math.isfinite(self.sigma_half_life) and self.sigma_half_life > 0):
+            raise ValueError(f"sigma_half_life must be a finite number of generations > 0 or None, "
+                             f"got {self.sigma_half_life}")
+        for name in ("sigma_tau", "crossover_tau", "sigma_floor"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         if self.crossover_tau > 0 and self.crossover != "uniform":
@@ -211,7 +216,7 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
     bounded by the data (``batch_size``, ``test_samples``, ``sgd_batch_size`` with a baseline) are
     checked here, before anything is compiled."""
     import evojax_ga as ega
-    from evojax_ga import crossover, data, mutation, selection
+    from evojax_ga import adaptation, crossover, data, mutation, selection
     from evojax_ga._checks import check_int
     from evojax_ga.models import model_from_config
 
@@ -236,7 +241,9 @@ def build(cfg: ClassifyConfig, dataset: Any = None) -> Parts:
     if cfg.sigma_tau > 0:
         mutate = mutation.self_adaptive(mutate, cfg.sigma_tau)
     strategy = ega.ga(select=selection.uniform(), crossover=xo, mutate=mutate, elite=elite, parent_pool=pool,
-                      crossover_children=cfg.crossover_children, fitness_ema=cfg.fitness_ema, diversity_metric=False)
+                      crossover_children=cfg.crossover_children, fitness_ema=cfg.fitness_ema, diversity_metric=False,
+                      adapt=None if cfg.sigma_half_life is None else adaptation.decay(cfg.sigma_half_life,
+                                                                                       cfg.sigma_floor))
     return Parts(ds, model, mc, task, strategy)
 
 
