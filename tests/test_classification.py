@@ -259,7 +259,7 @@ def test_cli_mnist_job_runs_fashion_mnist_by_name(tmp_path, capsys, monkeypatch)
                      "--no-compile-cache", "--pop-size", "8", "--generations", "2", "--block", "2", "--hidden", "4",
                      "--batch-size", "0", "--test-samples", "10", "--baseline", "none", "--out", str(out)])
     assert code == 0
-    assert capsys.readouterr().out.startswith(f"fashion_mnist: train 30, test 10, input (28, 28, 1), 10 classes (from "
+    assert capsys.readouterr().out.startswith(f"fashion_mnist: train 30, test 10, input (14, 14, 1), 10 classes (from "
                                               f"{folder})")
     config = json.loads((out / "config.json").read_text())
     summary = json.loads((out / "summary.json").read_text())

@@ -34,7 +34,12 @@ def test_job_preset_gives_the_papers_setting_under_the_options_given():
         (0.001, 1.0, 0.05, 0.5, 0.75, 0.5)
     small = classify.config_for("mnist", preset="limited_evaluation", pop_size=300, sigma=0.01)
     assert (small.pop_size, small.sigma, small.batch_size) == (300, 0.01, 1024)
-    assert classify.config_for("mnist").crossover_children is None      # the default GA is unchanged
+    old = classify.config_for("mnist", preset="truncation")                 # the job's previous GA
+    assert (old.crossover_children, old.fitness_ema, old.hidden, old.pop_size, old.downsample) == \
+        (None, None, (16,), 1000, 1)
+    cpu = classify.config_for("mnist")                                      # the job's default preset
+    assert cpu.preset == "limited_evaluation_cpu" and cpu.crossover_children == 0.75 and cpu.downsample == 2
+    assert classify.config_for("digits").preset == "truncation"
     with pytest.raises(ValueError, match="preset must be one of"):
         classify.config_for("mnist", preset="nope")
     with pytest.raises(ValueError, match="crossover_children"):

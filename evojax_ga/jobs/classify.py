@@ -49,11 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         JOB_DEFAULTS,
         MODELS,
         PRESETS,
-        ClassifyConfig,
+        config_for,
     )
 
     job = parser.get_default("job") or "digits"
-    d = ClassifyConfig(**JOB_DEFAULTS.get(job, JOB_DEFAULTS["digits"]))
+    d = config_for(job if job in JOB_DEFAULTS else "digits")
     g = parser.add_argument_group("data and model")
     if len(JOB_DATASETS.get(job, ())) > 1:
         g.add_argument("--dataset", choices=JOB_DATASETS[job], default=None,
@@ -72,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--preset", choices=tuple(PRESETS), default=None,
                    help="named GA settings under the options given: limited_evaluation = Prellberg & Kramer 2018 "
                         "(14x14 inputs, MLP 256-128-64, population 2000, minibatch 1024, elite 5%%, crossover-only "
-                        "75%%, mutation-only 20%%, sigma 0.001, inherited loss moving average; default truncation)")
+                        "75%%, mutation-only 20%%, sigma 0.001, inherited loss moving average); limited_evaluation_cpu "
+                        "= the same GA sized for a 2-core CPU; truncation = every child crossed over and mutated "
+                        f"(default {d.preset})")
     e.add_argument("--pop-size", type=int, default=None, metavar="P", help=f"population size (default {d.pop_size})")
     e.add_argument("--generations", type=int, default=None, metavar="G",
                    help=f"maximum number of generations (default {d.generations})")

@@ -162,25 +162,35 @@ JOB_DEFAULTS: dict[str, dict[str, Any]] = {
                   sgd_batch_size=64, sgd_epochs=5.0),
 }
 
-#: named GA settings (``--preset``), applied over the job's defaults and under the options given.
-#: ``limited_evaluation``: Prellberg & Kramer 2018's MNIST setting (14x14 inputs, MLP 256-128-64,
-#: population 2,000, minibatch 1,024, elite 5%, crossover-only 75%, mutation-only 20% with sigma
-#: 0.001 on every weight, parents from the top half, loss moving average 0.5 inherited).
+#: named GA settings (``--preset``), applied over the job's defaults and under the options given:
+#: ``truncation``: the job's defaults as they are (every child crossed over and mutated, parents
+#: uniform from the top ``parent_pool``); ``limited_evaluation``: Prellberg & Kramer 2018's MNIST setting
+#: (14x14 inputs, MLP 256-128-64, population 2,000, minibatch 1,024, elite 5%, crossover-only 75%,
+#: mutation-only 20% with sigma 0.001 on every weight, parents from the top half, inherited loss moving
+#: average 0.5); ``limited_evaluation_cpu``: the same GA sized for a 2-core CPU's 30 minutes (a smaller
+#: network and population, a decaying sigma; chosen in ``benchmarks/README.md``, "MNIST by GA alone").
 PRESETS: dict[str, dict[str, Any]] = {
     "truncation": {},
     "limited_evaluation": dict(preset="limited_evaluation", downsample=2, hidden=(256, 128, 64), pop_size=2000,
                                batch_size=1024, sigma=0.001, mutation_rate=1.0, elite=0.05, parent_pool=0.5,
                                crossover="uniform", crossover_children=0.75, fitness_ema=0.5, block=100),
+    "limited_evaluation_cpu": dict(preset="limited_evaluation_cpu", downsample=2, hidden=(32,), pop_size=200,
+                                   batch_size=256, sigma=0.01, sigma_half_life=1000.0, sigma_floor=0.001,
+                                   mutation_rate=1.0, elite=0.05, parent_pool=0.5, crossover="uniform",
+                                   crossover_children=0.75, fitness_ema=0.5, block=100),
 }
+#: the preset a job uses when none is named
+JOB_PRESETS = {"digits": "truncation", "mnist": "limited_evaluation_cpu"}
 
 #: config.json keys of runs written before the one-name-per-concept renames
 _LEGACY = {"rate": "mutation_rate", "pop_chunk": "chunk_size"}
 
 
 def config_for(job: str, **overrides: Any) -> ClassifyConfig:
-    """The job's default :class:`ClassifyConfig` with ``overrides`` (``None`` values are ignored;
-    ``batch_size=0`` means None: the full training set)."""
-    preset = overrides.get("preset") or "truncation"
+    """The job's default :class:`ClassifyConfig` under its preset (``overrides["preset"]``, else
+    :data:`JOB_PRESETS`), with ``overrides`` (``None`` values are ignored; ``batch_size=0`` means None:
+    the full training set)."""
+    preset = overrides.get("preset") or JOB_PRESETS.get(job, "truncation")
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {list(PRESETS)}, got {preset!r}")
     defaults = {j: {**d, **PRESETS[preset]} for j, d in JOB_DEFAULTS.items()}
