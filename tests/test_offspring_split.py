@@ -181,3 +181,14 @@ def test_sigma_decay_halves_every_half_life_down_to_the_floor():
     with pytest.raises(ValueError, match="'sigma'"):
         ega.ga(mutate=mutation.sign(0.1), adapt=adaptation.decay(5.0)).init(jax.random.key(0),
                                                                              _labelled_population()[0])
+
+
+def test_moving_average_without_split_inherits_parent_a_through_crossover_none():
+    s = ega.ga(select=selection.uniform(), crossover=crossover.none(), mutate=mutation.gaussian(1.0, 0.01),
+               elite=2, parent_pool=0.5, fitness_ema=0.25)
+    w, state = _first_generation(s, 5)
+    parent = np.round(w / 10.0).mean(axis=1)                  # each row: one parent's label (= its fitness)
+    np.testing.assert_allclose(np.asarray(state.inherited), parent, rtol=1e-6)
+    raw = jnp.ones((P,), jnp.float32)
+    np.testing.assert_allclose(np.asarray(s.tell(state, {"w": jnp.asarray(w)}, raw).fitness),
+                               0.25 + 0.75 * parent, rtol=1e-6)
