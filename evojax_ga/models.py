@@ -4,12 +4,15 @@
   output_activation="relu")``: its ``feed_forward`` applies ReLU to the output layer too).
 * :class:`ConvNet` — conv / max-pool stages then dense layers; :func:`mnist_deep` is TensorFlow's
   ``mnist_deep.py`` network used by the MNIST-CNN GA article (conv 5x5x32, pool 2, conv 5x5x64,
-  pool 2, dense 1024, dense 10: 3,274,634 weights); :func:`small_cnn` a ~2-9k-weight CNN.
+  pool 2, dense 1024, dense 10: 3,274,634 weights); :func:`evojax_cnn` EvoJAX's MNIST ConvNet (11,274
+  weights); :func:`small_cnn` a ~2-9k-weight CNN.
 * :class:`CNNPolicy` — a small CNN for image observations fed flat (rollouts flatten observations):
   it reshapes its input back to the observation shape it was built with.
 * :func:`population_forward` — logits of a whole population on one shared batch. For an
   :class:`MLP` it uses a population-batched matmul formulation (one GEMM per layer per population
-  chunk, samples on the fast axis); for anything else ``vmap(apply)`` over the population.
+  chunk, samples on the fast axis); for a :class:`ConvNet` on the CPU one shared first convolution per
+  chunk of members, then per-member layers (:mod:`evojax_ga.conv_population`); for anything else
+  ``vmap(apply)`` over the population.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evojax_ga.chunking import on_accelerator
+
 __all__ = ["MLP", "member_forward", "UNROLL_MAX_FAN_IN", "ConvNet", "CNNPolicy", "ACTIVATIONS", "mnist_deep",
-           "small_cnn", "count_params", "mlp_flops", "population_forward", "mlp_layers", "MODEL_KINDS",
-           "model_from_config"]
+           "evojax_cnn", "small_cnn", "count_params", "mlp_flops", "population_forward", "conv_population_path",
+           "mlp_layers", "MODEL_KINDS", "model_from_config"]
 
 #: activation functions by name: the one table, used by :class:`MLP`, :class:`ConvNet` and the
 #: hyper-parameter search's masked network (:mod:`evojax_ga.hparam.masked_mlp` selects from it by name)
@@ -143,6 +148,13 @@ def mnist_deep(out: int = 10) -> ConvNet:
     return ConvNet(features=(32, 64), dense=(1024,), out=out, kernel_size=5, pool=2)
 
 
+def evojax_cnn(out: int = 10) -> ConvNet:
+    """EvoJAX's MNIST ConvNet (``evojax/policy/convnet.py``), without its final ``log_softmax`` (same
+    accuracy and cross-entropy): conv 5x5x8, max-pool 2, conv 5x5x16, max-pool 2, dense ``out``.
+    On 28x28x1 inputs: 11,274 weights."""
+    return ConvNet(features=(8, 16), dense=(), out=out, kernel_size=5, pool=2)
+
+
 def small_cnn(out: int = 10) -> ConvNet:
     """A small CNN: conv 3x3x8, pool 2, conv 3x3x16, pool 2, dense ``out``
     (1,898 weights on 8x8 digits, 9,098 on 28x28 MNIST)."""
@@ -202,18 +214,29 @@ def _mlp_population_logits_t(model: MLP, pop: Any, xt: jax.Array) -> jax.Array:
     return h
 
 
+def conv_population_path(model: Any) -> bool:
+    """True when :func:`population_forward` evaluates ``model`` with :mod:`evojax_ga.conv_population`:
+    a :class:`ConvNet` with at least one convolution, on the CPU backend."""
+    return isinstance(model, ConvNet) and bool(model.features) and not on_accelerator()
+
+
 def population_forward(model: Any) -> tuple[Callable[[Any, Any], jax.Array], int, Callable[[jax.Array], Any]]:
     """``(forward, class_axis, prepare)``: ``forward(population, prepare(x))`` gives the logits of
     every individual on the shared batch ``x [B, ...]``, with classes on ``class_axis``.
 
     ``prepare`` runs once per batch, outside any loop over population chunks (a layout change).
     ``model``: an :class:`MLP` (fast path: ``prepare`` gives ``[d, B]``, logits ``[P, C, B]``,
-    ``class_axis=1``), any other Flax module, or a function ``apply(params, x) -> [B, C]``
+    ``class_axis=1``), a :class:`ConvNet` (on the CPU:
+    :func:`~evojax_ga.conv_population.conv_population_forward`, logits ``[P, B, C]``), any other Flax
+    module, or a function ``apply(params, x) -> [B, C]``
     (``vmap`` over individuals: logits ``[P, B, C]``, ``class_axis=2``, ``prepare`` the identity).
     """
     if isinstance(model, MLP):
         return ((lambda pop, xt: _mlp_population_logits_t(model, pop, xt)), 1,
                 (lambda x: _mlp_prepare(model, x)))
+    if conv_population_path(model):
+        from evojax_ga.conv_population import conv_population_forward  # imports this module
+        return conv_population_forward(model), 2, (lambda x: x)
     apply = model.apply if isinstance(model, nn.Module) else model
     if not callable(apply):
         raise TypeError(f"model must be a Flax module or a function apply(params, x) -> logits, "

@@ -14,7 +14,9 @@ without replacement from the generation's key and shared by every individual. Th
 evaluated in chunks of ``chunk_size`` individuals (:func:`evojax_ga.chunking.map_chunks`: full chunks
 in a ``lax.map``, then the remaining rows) and, for each, the samples in chunks of
 ``sample_chunk_size`` (``lax.scan``), so memory stays bounded; an :class:`~evojax_ga.models.MLP`
-uses the population-batched matmul forward of :func:`evojax_ga.models.population_forward`.
+uses the population-batched matmul forward of :func:`evojax_ga.models.population_forward`, a
+:class:`~evojax_ga.models.ConvNet` on the CPU :mod:`evojax_ga.conv_population` (one shared first
+convolution per chunk of members).
 
 ``evaluate`` also returns per-generation metrics that ``evolve`` records in its history: the batch
 accuracy and cross-entropy of the generation's best individual, its test accuracy and the number of
@@ -33,8 +35,9 @@ import numpy as np
 
 from evojax_ga._checks import check_int
 from evojax_ga.chunking import map_chunks, on_accelerator, split_chunks
+from evojax_ga.conv_population import members_per_chunk
 from evojax_ga.data import Dataset, validate
-from evojax_ga.models import MLP, population_forward
+from evojax_ga.models import MLP, conv_population_path, population_forward
 from evojax_ga.population import from_template, init_population
 from evojax_ga.selection import rank_key
 from evojax_ga.types import Fitness, Metrics, Population, PRNGKey
@@ -45,6 +48,9 @@ __all__ = ["ClassificationTask", "classification", "FITNESS", "fitness_from_scor
 FITNESS = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
 #: default ``chunk_bytes`` on a CPU: chunks that stay in cache
 CPU_CHUNK_BYTES = 2 * 2**20
+#: default ``chunk_bytes`` of a ConvNet on a CPU, whose member chunks default to
+#: :func:`~evojax_ga.conv_population.members_per_chunk` (``python -m benchmarks.cnn_population``)
+CPU_CONV_CHUNK_BYTES = 128 * 2**20
 #: default ``chunk_bytes`` on a GPU/TPU whose memory size is unknown: large population x sample
 #: blocks, one wide GEMM each
 ACCELERATOR_CHUNK_BYTES = 512 * 2**20
@@ -137,12 +143,16 @@ class ClassificationTask(NamedTuple):
         (``chunk_size x sample_chunk_size x activation_width`` float32) stay within ``chunk_bytes``
         (inputs get half of it when the whole batch does not fit):
         cache-sized working sets are what make the population-batched GEMMs fast (the input chunk
-        stays in cache while the population streams past it). A set size is used as given.
+        stays in cache while the population streams past it). A set size is used as given. A
+        :class:`~evojax_ga.models.ConvNet` on the CPU has ``chunk_size`` default to
+        :func:`~evojax_ga.conv_population.members_per_chunk`.
         """
         per = 4 * self.activation_width
         inp = 4 * int(np.prod(self.x_train.shape[1:]))
         budget = self.chunk_bytes
         c, s = self.chunk_size, self.sample_chunk_size
+        if c is None and conv_population_path(self.model):
+            c = members_per_chunk(self.model)
         if s is None:
             need = inp + (per if c is None else c * per)
             # the whole batch if it fits with one population chunk, else inputs take half the budget
@@ -298,8 +308,8 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
     chunk_size: individuals evaluated together (``lax.map`` over chunks); sample_chunk_size: samples
     evaluated together inside a population chunk (``lax.scan``). ``None`` = automatic: the largest
     chunks whose widest activation fits ``chunk_bytes`` (see :meth:`ClassificationTask.chunks`;
-    default :data:`CPU_CHUNK_BYTES` on a CPU, :func:`accelerator_chunk_bytes` of the device's memory
-    on a GPU/TPU).
+    default :data:`CPU_CHUNK_BYTES` on a CPU (:data:`CPU_CONV_CHUNK_BYTES` for a
+    :class:`~evojax_ga.models.ConvNet`), :func:`accelerator_chunk_bytes` of the device's memory on a GPU/TPU).
     Throughput knobs, not code paths: results do not depend on them (up to float rounding).
     test_samples: test samples for the per-generation ``test_accuracy`` metric (``None`` = all,
     0 = skip it; at most the test set).
@@ -318,7 +328,8 @@ def classification(model: Any, data: Dataset, fitness: str = "neg_cross_entropy"
     if chunk_size is not None:
         chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     if chunk_bytes is None:  # cache-sized on a CPU; large enough to fill a GPU/TPU with one GEMM
-        chunk_bytes = accelerator_chunk_bytes(_device_memory_bytes()) if on_accelerator() else CPU_CHUNK_BYTES
+        cpu_bytes = CPU_CONV_CHUNK_BYTES if conv_population_path(model) else CPU_CHUNK_BYTES
+        chunk_bytes = accelerator_chunk_bytes(_device_memory_bytes()) if on_accelerator() else cpu_bytes
     chunk_bytes = check_int(chunk_bytes, "chunk_bytes", minimum=1)
     if sample_chunk_size is not None:
         sample_chunk_size = check_int(sample_chunk_size, "sample_chunk_size", minimum=1)
