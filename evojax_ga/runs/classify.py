@@ -175,8 +175,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                                batch_size=1024, sigma=0.001, mutation_rate=1.0, elite=0.05, parent_pool=0.5,
                                crossover="uniform", crossover_children=0.75, fitness_ema=0.5, block=100),
     "limited_evaluation_cpu": dict(preset="limited_evaluation_cpu", downsample=2, hidden=(32,), pop_size=200,
-                                   batch_size=256, sigma=0.01, sigma_half_life=1000.0, sigma_floor=0.001,
-                                   mutation_rate=1.0, elite=0.05, parent_pool=0.5, crossover="uniform",
+                                   batch_size=1024, sigma=0.01, mutation_rate=1.0, generations=1_000_000,
+                                   elite=0.05, parent_pool=0.5, crossover="uniform",
                                    crossover_children=0.75, fitness_ema=0.5, block=100),
 }
 #: the preset a job uses when none is named
