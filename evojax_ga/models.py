@@ -301,6 +301,7 @@ MODEL_KINDS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {
                                       kernel_size=int(mc.get("kernel_size", 3)),
                                       activation=mc.get("activation", "relu")),
     "small_cnn": lambda mc: small_cnn(int(mc["out"])),
+    "evojax_cnn": lambda mc: evojax_cnn(int(mc["out"])),
     "mnist_deep": lambda mc: mnist_deep(int(mc["out"])),
 }
 

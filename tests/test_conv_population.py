@@ -109,3 +109,15 @@ def test_bad_input():
         cp.conv_population_logits(model, pop, x, chunk_size=0)
     with pytest.raises(ValueError, match="image_shape must be"):
         cp.conv_flops(model, (8, 8))
+
+
+def test_evojax_cnn_is_a_model_kind_of_the_classify_job():
+    import jax
+    import jax.numpy as jnp
+
+    from evojax_ga.models import count_params, model_from_config
+    from evojax_ga.runs import classify
+    model = model_from_config({"kind": "evojax_cnn", "out": 10})
+    params = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    assert count_params(params) == 11274
+    assert classify.config_for("mnist", model="evojax_cnn").model == "evojax_cnn"

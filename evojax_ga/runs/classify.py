@@ -32,7 +32,7 @@ __all__ = ["ClassifyConfig", "JOB_DEFAULTS", "MODELS", "CROSSOVERS", "Parts", "c
            "model_config", "build", "make_run", "initial_population", "select_final", "BaselineRun", "run_baseline",
            "baseline_rates", "evaluate_saved"]
 
-MODELS = ("mlp", "small_cnn", "mnist_deep")
+MODELS = ("mlp", "small_cnn", "evojax_cnn", "mnist_deep")
 #: crossover names the job offers: every registered crossover, built with its factory's defaults
 CROSSOVERS = tuple(registry.CROSSOVERS)
 FITNESSES = ("accuracy", "neg_cross_entropy", "inverse_cross_entropy")
