@@ -5,15 +5,15 @@ A run evolves a population of MLPs (or CNNs) with the GA its preset names
 drawn uniformly from the top ``parent_pool`` fraction, and children get crossover and Gaussian mutation
 (``truncation``) or, with ``crossover_children``, either crossover or mutation (the limited-evaluation
 presets, with a fitness moving average children inherit). Fitness is the negative cross-entropy (or
-accuracy / the notebook's inverse cross-entropy) on the full training set or on one shared minibatch
-per generation. At the end the final population is re-scored on training data and its best member
-kept; a gradient baseline on the same model and data (``baseline``) is trained beside it and both
-test-accuracy curves plotted. The baseline's learning rate is tuned first (``baseline_lr_sweep``, on by default): a few rates trained in
-one program (:func:`evojax_ga.baselines.sweep_learning_rates`), chosen on a validation split carved
-from the training set, so the GA is compared with a tuned baseline.
+accuracy / the notebook's inverse cross-entropy) on the full training set or on one shared minibatch per
+generation. At the end the final population is re-scored on training data and its best member kept; a
+gradient baseline on the same model and data (``baseline``) is trained beside it and both test-accuracy
+curves plotted. The baseline's learning rate is tuned first (``baseline_lr_sweep``, on by default): a
+few rates trained in one program (:func:`evojax_ga.baselines.sweep_learning_rates`), chosen on a
+validation split carved from the training set, so the GA is compared with a tuned baseline.
 
-``make_run(config_for("digits"))(jax.random.key(0))`` evolves in memory (:func:`select_final` then
-picks the member to keep); the CLI runs it over a run folder with :func:`evojax_ga.runs.loop.start`.
+``make_run(config_for("digits"))(jax.random.key(0))`` evolves in memory (:func:`select_final` then picks
+the member to keep); the CLI runs it over a run folder with :func:`evojax_ga.runs.loop.start`.
 """
 
 from __future__ import annotations
