@@ -152,7 +152,7 @@ def ga(select: sel.Selection | None = None,
     a gene from the less fit parent with probability ``p``);
     fitness_ema: None, or ``alpha`` in (0, 1]: rank by ``alpha * fitness + (1 - alpha) * inherited``
     (kept rows and mutated copies inherit their parent's, crossover children the mix of both
-    parents' by the crossover's ``prob``, else half each); the first evaluation is taken as is.
+    parents' by uniform crossover's ``prob``, else half each); the first evaluation is taken as is.
     """
     select = sel.tournament(2) if select is None else select
     crossover = xo.uniform(0.5) if crossover is None else crossover
@@ -178,11 +178,13 @@ def ga(select: sel.Selection | None = None,
         return make_layout(P, elite, random_survivors, parent_pool, crossover_children)
 
     def weight_b(params: Any) -> Any:
-        """Share of parent ``b`` in a crossover child (for the inherited fitness)."""
+        """Share of parent ``b`` in a crossover child (for the inherited fitness): uniform's ``prob``
+        (per member when self-adaptive), none's 0, else half."""
         if crossover.name == "none":
             return 0.0
-        prob = params["crossover"].get("prob") if isinstance(params["crossover"], dict) else None
-        return 0.5 if prob is None else prob
+        if crossover.name.startswith(("uniform(", "self_adaptive(uniform(")):
+            return params["crossover"]["prob"]
+        return 0.5
 
     def init(key: PRNGKey, population: Population) -> GAState:
         P = validate_population(population)
