@@ -223,7 +223,8 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
         # the only early stop of the job (a run resumed after it evolved has no stop_reason in info)
         stop = info.get("stop_reason") or ("generations" if gens >= cfg.generations else "time_limit")
         rf.save_params(run_dir, kept["params"], p.model_config)
-        plots.plot_fitness(run_dir, history, title=f"{cfg.dataset}: GA, pop {cfg.pop_size}, fitness {cfg.fitness}")
+        plots.plot_fitness(run_dir, history, title=f"{cfg.dataset}: GA ({cfg.preset}), pop {cfg.pop_size}, "
+                           f"fitness {cfg.fitness}")
         curves = {"GA": learning_curve(history)}
         names = {"GA": "GA"}   # plot label -> summary key prefix
         summary: dict[str, Any] = {
@@ -253,7 +254,8 @@ def make_run(cfg: ClassifyConfig, parts: Parts | None = None) -> Run:
                   f"epochs ({sgd_hist['wall_s'][-1]:.1f} s)", flush=True)
         for label, c in curves.items():
             summary[f"{names[label]}_forward_passes_to_90pct_of_final"] = baselines.level_reached(c, 0.9)
-        plots.plot_curves(curves, Path(run_dir) / "curves.png", title=f"{cfg.dataset}: test accuracy")
+        plots.plot_curves(curves, Path(run_dir) / "curves.png",
+                          title=f"{cfg.dataset}: test accuracy (GA: {cfg.preset}, pop {cfg.pop_size})")
         return summary, ""
 
     record = {"classify": dataclasses.asdict(cfg), "data": p.data.summary(), "model": p.model_config,
