@@ -3,7 +3,6 @@ normalisation), the observation statistics equal numpy's over the live observati
 killed after a checkpoint and resumed equals the uninterrupted one."""
 
 import json
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +10,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("brax", reason='the brax extra is not installed (pip install -e ".[brax]")')
+
+from helpers.metrics import metric_rows
 
 import evojax_ga as ega  # noqa: E402
 from evojax_ga import checkpoint as ckpt  # noqa: E402
@@ -97,11 +98,6 @@ class _Killed(Exception):
     pass
 
 
-def _rows(run_dir):
-    rows = [json.loads(x) for x in (Path(run_dir) / rf.METRICS_FILE).read_text().splitlines() if x.strip()]
-    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
-
-
 def test_cli_run_killed_and_resumed_equals_uninterrupted(tmp_path, monkeypatch):
     full, killed = tmp_path / "full", tmp_path / "killed"
     assert cli.main([*RUN, "--out", str(full)]) == 0
@@ -122,7 +118,7 @@ def test_cli_run_killed_and_resumed_equals_uninterrupted(tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt, "save", save)
     assert not (killed / rf.SUMMARY_FILE).exists() and len(ckpt.list_checkpoints(killed / rf.CHECKPOINT_DIR)) == 1
     assert cli.main(["resume", str(killed), "--no-progress", "--no-compile-cache"]) == 0
-    assert _rows(killed) == _rows(full)
+    assert metric_rows(killed) == metric_rows(full)
     assert (killed / rf.PARAMS_FILE).read_bytes() == (full / rf.PARAMS_FILE).read_bytes()
     assert (killed / "obs_stats.json").read_text() == (full / "obs_stats.json").read_text()
     assert json.loads((killed / rf.SUMMARY_FILE).read_text())["final_mean"] == summary["final_mean"]

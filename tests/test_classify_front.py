@@ -1,7 +1,6 @@
 """Accuracy-size fronts: the objectives on a hand-made population, the prune mutation, and the
 ``evojax-ga run digits-front`` job (run folder, non-dominated front, resume, one-line errors)."""
 
-import json
 import shutil
 
 import jax
@@ -9,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import serialization
+from helpers.metrics import metric_rows
 
 from evojax_ga import cli
 from evojax_ga import mutation as mu
@@ -69,17 +69,12 @@ ARGS = ["run", "digits-front", "--pop-size", "16", "--generations", "4", "--hidd
         "--block", "2", "--checkpoint-every", "2", "--no-progress", "--no-compile-cache", "--seed", "3"]
 
 
-def _rows(run_dir):
-    rows = [json.loads(line) for line in (run_dir / rf.METRICS_FILE).read_text().splitlines() if line.strip()]
-    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
-
-
 def test_run_folder_front_and_resume_equals_uninterrupted(tmp_path, capsys):
     full = tmp_path / "full"
     assert cli.main([*ARGS, "--out", str(full)]) == 0
     for name in (rf.CONFIG_FILE, rf.METRICS_FILE, rf.SUMMARY_FILE, cf.FRONT_FILE, cf.FRONT_PLOT_FILE):
         assert (full / name).is_file(), name
-    rows = _rows(full)
+    rows = metric_rows(full)
     assert [r["generation"] for r in rows] == list(range(1, 5)) and all(r["hypervolume"] >= 0 for r in rows)
     front, summary = rf.read_json(full / cf.FRONT_FILE), rf.read_json(full / rf.SUMMARY_FILE)
     pts = front["points"]
@@ -107,7 +102,7 @@ def test_run_folder_front_and_resume_equals_uninterrupted(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["resume", str(cut), "--no-progress", "--no-compile-cache"]) == 0
     assert "from generation 2 of 4" in capsys.readouterr().out
-    assert _rows(cut) == rows
+    assert metric_rows(cut) == rows
     for name in (cf.FRONT_FILE, cf.FRONT_PARAMS_FILE):
         assert (cut / name).read_bytes() == (full / name).read_bytes(), name
 

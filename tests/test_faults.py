@@ -7,7 +7,6 @@ reference run once the folder is resumed.
 """
 
 import errno
-import json
 import os
 import shutil
 import signal
@@ -16,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.metrics import metric_rows
 
 from evojax_ga import atomic_file, cli
 from evojax_ga import checkpoint as ckpt
@@ -79,16 +79,9 @@ def reference(cache, tmp_path_factory):
     return out
 
 
-def _rows(run_dir):
-    rows = [json.loads(line) for line in (Path(run_dir) / rf.METRICS_FILE).read_text().splitlines() if line.strip()]
-    for r in rows:
-        r.pop("wall_s", None)
-    return rows
-
-
 def _same_run(run_dir, reference):
-    assert _rows(run_dir) == _rows(reference)
-    assert [r["generation"] for r in _rows(run_dir)] == list(range(1, 21))
+    assert metric_rows(run_dir) == metric_rows(reference)
+    assert [r["generation"] for r in metric_rows(run_dir)] == list(range(1, 21))
     assert (run_dir / rf.PARAMS_FILE).read_bytes() == (reference / rf.PARAMS_FILE).read_bytes()
     assert rf.read_json(run_dir / rf.SUMMARY_FILE)["final_mean"] == rf.read_json(reference / rf.SUMMARY_FILE)[
         "final_mean"]
@@ -127,7 +120,7 @@ def test_a_locked_folder_is_refused_naming_the_holder(reference, tmp_path, cache
         assert _run(cache, "resume", str(cut), "--no-progress") == 2
     err = capsys.readouterr().err
     assert f"PID {os.getpid()}" in err and str(cut) in err
-    assert len(_rows(cut)) == 20 and not (cut / rf.SUMMARY_FILE).exists()
+    assert len(metric_rows(cut)) == 20 and not (cut / rf.SUMMARY_FILE).exists()
     # a run on the reference folder (a finished run) under its lock: refused, the folder unchanged
     with lock_folder(reference):
         assert _run(cache, *TINY, "--out", str(reference)) == 2

@@ -1,11 +1,11 @@
 """The multi-objective job: ``evojax-ga run zdt`` writes a valid run folder, a run cut back to a
 checkpoint and resumed equals the uninterrupted run, bad options are one-line errors (exit 2)."""
 
-import json
 import shutil
 
 import numpy as np
 import pytest
+from helpers.metrics import metric_rows
 
 from evojax_ga import cli
 from evojax_ga import run_folder as rf
@@ -15,17 +15,12 @@ ARGS = ["run", "zdt", "--pop-size", "16", "--generations", "6", "--dim", "5", "-
         "2", "--no-progress", "--no-compile-cache", "--seed", "4"]
 
 
-def _rows(run_dir):
-    rows = [json.loads(line) for line in (run_dir / rf.METRICS_FILE).read_text().splitlines() if line.strip()]
-    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
-
-
 def test_run_folder_then_resume_equals_uninterrupted(tmp_path, capsys):
     full = tmp_path / "full"
     assert cli.main([*ARGS, "--out", str(full)]) == 0
     for name in (rf.CONFIG_FILE, rf.METRICS_FILE, rf.SUMMARY_FILE, mo.FRONT_FILE, mo.FRONT_PLOT_FILE):
         assert (full / name).is_file(), name
-    rows = _rows(full)
+    rows = metric_rows(full)
     assert [r["generation"] for r in rows] == list(range(1, 7))
     hv = [r["hypervolume"] for r in rows]
     assert hv[-1] > hv[0] >= 0.0
@@ -44,7 +39,7 @@ def test_run_folder_then_resume_equals_uninterrupted(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["resume", str(cut), "--no-progress", "--no-compile-cache"]) == 0
     assert "from generation 4 of 6" in capsys.readouterr().out
-    assert _rows(cut) == rows
+    assert metric_rows(cut) == rows
     assert (cut / mo.FRONT_FILE).read_bytes() == (full / mo.FRONT_FILE).read_bytes()
     a = rf.read_json(cut / rf.SUMMARY_FILE)
     assert a["hypervolume"] == summary["hypervolume"] and a["resumed_from_generation"] == 4

@@ -12,13 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import struct
+from helpers.metrics import metric_rows
 
 from evojax_ga import checkpoint as ckpt
 from evojax_ga import cli
@@ -48,13 +48,6 @@ sys.exit(cli.main())
 
 def _cli(*args):
     return [sys.executable, "-m", "evojax_ga", *args]
-
-
-def _metric_rows(run_dir):
-    rows = [json.loads(line) for line in (Path(run_dir) / rf.METRICS_FILE).read_text().splitlines() if line.strip()]
-    for r in rows:
-        r.pop("wall_s", None)   # wall-clock time, the only column that may differ
-    return rows
 
 
 def _kill(proc):
@@ -104,7 +97,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
         _kill(proc)
         _kill(ref)
 
-    a, b = _metric_rows(killed), _metric_rows(full)
+    a, b = metric_rows(killed), metric_rows(full)
     assert len(a) == len(b) == 40
     assert [r["generation"] for r in a] == list(range(1, 41))
     for i, (ra, rb) in enumerate(zip(a, b)):
@@ -226,7 +219,7 @@ def test_recorder_checkpoints_when_a_multiple_is_passed(tmp_path):
     assert [p.name for p in ckpt.list_checkpoints(directory)] == [
         "ckpt_00000010.msgpack", "ckpt_00000021.msgpack", "ckpt_00000045.msgpack"]
     assert seen == [10, 21, 45]
-    assert [r["generation"] for r in _metric_rows(tmp_path)] == list(range(1, 46))
+    assert [r["generation"] for r in metric_rows(tmp_path)] == list(range(1, 46))
     template = _FakeState(x=jnp.zeros((3,)), generation=jnp.int32(0))
     state, meta = ckpt.load(ckpt.checkpoint_path(directory, 21), template)
     assert int(state.generation) == 21 and meta["note"] == "meta" and meta["generation"] == 21
@@ -241,7 +234,7 @@ def test_recorder_every_zero_and_bad_values(tmp_path):
     for state, hist in _blocks([5, 5, 10]):
         on_block(state, hist)
     assert not (tmp_path / rf.CHECKPOINT_DIR).exists()
-    assert [r["generation"] for r in _metric_rows(tmp_path)] == list(range(1, 21))
+    assert [r["generation"] for r in metric_rows(tmp_path)] == list(range(1, 21))
     template = _FakeState(x=jnp.zeros((3,)), generation=jnp.int32(0))
     with pytest.raises(ValueError, match="no complete checkpoint"):
         rf.latest_checkpoint(tmp_path, template)
@@ -306,11 +299,11 @@ def test_classification_run_resumes_bit_identically(tmp_path, capsys):
     shutil.copytree(full, cut)
     for name in (rf.SUMMARY_FILE, rf.PARAMS_FILE, "checkpoints/ckpt_00000030.msgpack"):
         (cut / name).unlink()
-    assert len(_metric_rows(cut)) == 30          # lines past the checkpoint at 20, to be recomputed
+    assert len(metric_rows(cut)) == 30          # lines past the checkpoint at 20, to be recomputed
     capsys.readouterr()
     assert cli.main(["resume", str(cut), "--no-progress", "--no-compile-cache"]) == 0
     assert "from generation 20 of 30" in capsys.readouterr().out
-    assert _metric_rows(cut) == _metric_rows(full)
+    assert metric_rows(cut) == metric_rows(full)
     assert (cut / rf.PARAMS_FILE).read_bytes() == (full / rf.PARAMS_FILE).read_bytes()
     a, b = rf.read_json(cut / rf.SUMMARY_FILE), rf.read_json(full / rf.SUMMARY_FILE)
     assert a["ga_test_accuracy"] == b["ga_test_accuracy"] and a["generations"] == b["generations"] == 30
