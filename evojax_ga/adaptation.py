@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from evojax_ga._checks import check_nonneg, check_prob
+from evojax_ga._checks import check_nonneg, check_positive, check_prob
 from evojax_ga.mutation import get_param, set_param
 
 __all__ = ["Adaptation", "constant", "stagnation", "decay"]
@@ -69,26 +69,25 @@ def stagnation(step: float = 0.025, cap: float = 0.25, name: str = "rate", min_d
 def decay(half_life: float, floor: float = 0.0, name: str = "sigma") -> Adaptation:
     """``value = max(base * 0.5 ** (generation / half_life), floor)``: the mutation parameter ``name``
     (every member of a chain that has it; a per-individual ``[P]`` value is scaled as a whole) halves
-    every ``half_life`` generations, never below ``floor``. State: ``{"base", "generation"}``.
+    every ``half_life`` generations, never below ``floor``. State: ``{"base", "value", "generation"}``.
     """
-    if not (isinstance(half_life, (int, float)) and not isinstance(half_life, bool) and half_life > 0
-            and half_life < float("inf")):
-        raise ValueError(f"half_life must be a finite number of generations > 0, got {half_life!r}")
+    half_life = check_positive(half_life, "half_life")
     check_nonneg(floor, "floor")
 
     def init(params):
         base = get_param(params, name)
         if base is None:
             raise ValueError(f"decay adapts mutation parameter {name!r}, which the mutation does not have")
-        return {"base": jnp.asarray(base, jnp.float32), "generation": jnp.int32(0)}
+        base = jnp.asarray(base, jnp.float32)
+        return {"base": base, "value": base, "generation": jnp.int32(0)}
 
     def update(state, params, gen_best):
         g = state["generation"] + 1
         value = jnp.maximum(state["base"] * jnp.exp2(-g.astype(jnp.float32) / half_life), floor)
         current = jnp.asarray(get_param(params, name), jnp.float32)
         # a per-individual value keeps each member's own factor (self-adaptive sigmas): scale it as a whole
-        scaled = value if current.ndim == 0 else current * (value / jnp.maximum(
-            jnp.maximum(state["base"] * jnp.exp2(-(g - 1).astype(jnp.float32) / half_life), floor), 1e-30))
-        return {"base": state["base"], "generation": g}, set_param(params, name, scaled.astype(jnp.float32))
+        scaled = value if current.ndim == 0 else current * (value / jnp.maximum(state["value"], 1e-30))
+        return ({"base": state["base"], "value": value, "generation": g},
+                set_param(params, name, scaled.astype(jnp.float32)))
 
     return Adaptation(init, update, f"decay(half_life={half_life}, floor={floor}, name={name})")

@@ -94,12 +94,11 @@ def limited_evaluation_ga(pop_size: int, elite: float = 0.05, crossover_children
     The paper's MNIST setting: population 2,000, minibatch 1,024, sigma 0.001, elite 5%, crossover
     75%, mutation 20%, on the 14x14 images (:func:`evojax_ga.data.downsample`).
     """
-    from evojax_ga._checks import check_int
+    from evojax_ga._checks import check_int, check_prob
     pop_size = check_int(pop_size, "pop_size", minimum=3)
     for name, v in (("elite", elite), ("crossover_children", crossover_children), ("truncation", truncation),
                     ("exploit", exploit)):
-        if not 0.0 <= v <= 1.0:
-            raise ValueError(f"{name} must be a fraction in [0, 1], got {v}")
+        check_prob(v, name)
     n_elite = max(1, int(round(elite * pop_size))) if elite > 0 else 0
     if n_elite + int(round(crossover_children * pop_size)) > pop_size:
         raise ValueError(f"elite ({elite}) + crossover_children ({crossover_children}) exceed the population")

@@ -5,9 +5,10 @@
 is needed); ``evojax-ga run mnist --dataset fashion_mnist`` reads Fashion-MNIST the same way (with
 Debian's ``dataset-fashion-mnist`` package installed no path is needed). The options map onto
 :class:`evojax_ga.runs.classify.ClassifyConfig` (defaults per job); the run is
-:func:`evojax_ga.runs.classify.make_run` over a run folder (:mod:`evojax_ga.runs.loop`): a truncation
-GA, the final population re-scored on training data, its best member saved and its test accuracy
-printed, and a gradient baseline (``--baseline``) trained beside it (``curves.png``).
+:func:`evojax_ga.runs.classify.make_run` over a run folder (:mod:`evojax_ga.runs.loop`): the GA of the
+job's preset (``--preset``: digits a truncation GA, mnist the limited-evaluation GA), the final
+population re-scored on training data, its best member saved and its test accuracy printed, and a
+tuned gradient baseline (``--baseline``) trained beside it (``curves.png``).
 """
 
 from __future__ import annotations
