@@ -248,12 +248,8 @@ def _open_bar(generations: int, time_limit: float | None) -> Any:
 
 
 def _clock(seconds: float) -> str:
-    return f"{seconds:.1f}s" if seconds < 60 else _tqdm_interval(seconds)
-
-
-def _tqdm_interval(seconds: float) -> str:
     from tqdm import tqdm
-    return str(tqdm.format_interval(seconds))
+    return f"{seconds:.1f}s" if seconds < 60 else str(tqdm.format_interval(seconds))
 
 
 def _show(bar: Any, n: int, done: int, elapsed: float, time_limit: float | None, columns: dict[str, str]) -> None:
