@@ -79,6 +79,8 @@ def _add_common(parser: argparse.ArgumentParser, job: str) -> None:
                         f"compilation (default: ${CACHE_ENV} or {DEFAULT_CACHE}; {CACHE_ENV}=off disables it)")
     g.add_argument("--no-compile-cache", dest="compile_cache", action="store_const", const="",
                    help="do not read or write the compilation cache")
+    from evojax_ga.jobs import processes
+    processes.add_arguments(parser)
 
 
 def enable_compile_cache(path: str | None) -> str | None:
@@ -162,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"persistent XLA compilation cache (default: ${CACHE_ENV} or {DEFAULT_CACHE})")
     rs.add_argument("--no-compile-cache", dest="compile_cache", action="store_const", const="",
                     help="do not read or write the compilation cache")
+    from evojax_ga.jobs import processes
+    processes.add_arguments(rs)
 
     sub.add_parser("list", help="list the registered jobs")
 
@@ -222,11 +226,17 @@ def _eval(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     from evojax_ga import run_folder as rf
 
+    from evojax_ga.jobs import processes
+
     run_dir = Path(args.run_dir)
-    _, fn = _run_folder_job(run_dir, "resume_run", "resume")
+    group = processes.resolve(args)   # the options first, then the folder
+    job, fn = _run_folder_job(run_dir, "resume_run", "resume")
     if (run_dir / rf.SUMMARY_FILE).exists():
         print(f"{run_dir} is complete ({rf.SUMMARY_FILE} exists); nothing to resume", flush=True)
         return 0
+    if group is not None:
+        processes.check_job(job, group)
+        processes.join(group)
     args.compile_cache = enable_compile_cache(args.compile_cache)
     return int(fn(run_dir, args) or 0)
 
@@ -244,7 +254,17 @@ def parse_command_line(argv: Sequence[str], parser: argparse.ArgumentParser | No
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``evojax-ga``; returns the exit status."""
+    """Entry point of ``evojax-ga``; returns the exit status. A process of a multi-process run that
+    fails ends at once (:func:`evojax_ga.jobs.processes.leave`), so that the others stop too."""
+    from evojax_ga.jobs import processes
+    code = _main(argv)
+    if code != 0 and processes.joined():
+        processes.leave(code)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from evojax_ga.jobs import processes
     from evojax_ga.runs.interrupts import RunInterrupted
 
     parser = build_parser()
@@ -279,6 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             if getattr(args, "_job_error", None):
                 raise ValueError(f"job {args.job!r} cannot be loaded: {args._job_error}")
+            from evojax_ga.jobs import processes
+            group = processes.resolve(args)
+            if group is not None:
+                processes.check_job(args.job, group, args.out)
+                processes.join(group)
             args.compile_cache = enable_compile_cache(args.compile_cache)
             return int(args._job_module.main(args) or 0)
         parser.print_help()
@@ -295,6 +320,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:   # a job without checkpoints (hparam)
         print("evojax-ga: interrupted", file=sys.stderr, flush=True)
         return 130
+    except Exception as exc:   # several processes: end this one at once, whatever the error
+        if not processes.joined():
+            raise
+        if processes.peer_lost(exc):   # a collective or barrier whose peer is gone
+            print(processes.failure_message(exc, getattr(args, "out", None) or getattr(args, "run_dir", None)),
+                  file=sys.stderr, flush=True)
+        else:
+            import traceback
+            traceback.print_exc()
+        return 1
 
 
 if __name__ == "__main__":

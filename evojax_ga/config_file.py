@@ -33,7 +33,8 @@ OPTION = "--config"
 DEST = "config_file"
 #: recorded ``args`` of a run folder that are not replayed: the new run's own folder, display and
 #: cache (from its command line or their defaults), and what the command line itself records
-NOT_REPLAYED = frozenset({"out", "progress", "compile_cache", DEST, "command", "job", "argv", "func"})
+NOT_REPLAYED = frozenset({"out", "progress", "compile_cache", DEST, "command", "job", "argv", "func",
+                          "coordinator", "num_processes", "process_id", "init_timeout", "heartbeat_timeout"})
 _RUN_FILE = "config.json"
 
 

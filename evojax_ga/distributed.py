@@ -13,6 +13,7 @@ Several hosts: call :func:`initialize` (``jax.distributed.initialize``) in every
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import jax
@@ -21,7 +22,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from evojax_ga.population import validate_population
 
-__all__ = ["pop_mesh", "shard_population", "shard_state", "initialize", "AXIS"]
+__all__ = ["pop_mesh", "shard_population", "shard_state", "initialize", "AXIS", "spans_processes", "replicate_rest",
+           "to_host", "process_count", "is_writer", "barrier", "place_state"]
 
 AXIS = "pop"
 
@@ -67,3 +69,91 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     """
     jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
                                process_id=process_id, **kwargs)
+
+
+def spans_processes(x: Any) -> bool:
+    """Whether array ``x`` has shards on devices of other processes (it cannot be read on this host alone)."""
+    return isinstance(x, jax.Array) and not x.is_fully_addressable
+
+
+def _population_sharding(state: Any) -> Any:
+    leaves = jax.tree_util.tree_leaves(getattr(state, "population", None))
+    return leaves[0].sharding if leaves and spans_processes(leaves[0]) else None
+
+
+def replicate_rest(state: Any) -> Any:
+    """``state`` with every field but the population replicated on all devices, when its population is
+    sharded over several processes (a no-op otherwise). The GA step leaves per-member vectors such as
+    the fitness ``[P]`` split like the population; replicated, every process can read them (ranking,
+    the solved check, metrics) without a gather of its own."""
+    sharding = _population_sharding(state)
+    if sharding is None:
+        return state
+    rest = _replicator(sharding.mesh)(state.replace(population=None))
+    return rest.replace(population=state.population)
+
+
+@functools.lru_cache(maxsize=8)
+def _replicator(mesh: Mesh) -> Any:
+    return jax.jit(lambda tree: tree, out_shardings=NamedSharding(mesh, PartitionSpec()))
+
+
+def to_host(tree: Any) -> Any:
+    """``tree``'s arrays as NumPy arrays on this host; arrays split over several processes are gathered
+    first (a collective: every process must call it)."""
+    from jax.experimental import multihost_utils
+
+    def one(x: Any) -> Any:
+        if spans_processes(x):
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return np.asarray(x)
+
+    return jax.tree_util.tree_map(one, tree)
+
+
+def process_count() -> int:
+    """Processes in this run (1 unless :func:`initialize` joined several)."""
+    return int(jax.process_count())
+
+
+def is_writer() -> bool:
+    """Whether this process writes the run's files (process 0; always true in a single process)."""
+    return int(jax.process_index()) == 0
+
+
+def barrier(name: str, timeout_s: int = 600) -> None:
+    """Wait until every process reaches the barrier ``name`` (a no-op in a single process); an error
+    naming the barrier when one does not arrive within ``timeout_s`` (it died or failed)."""
+    if jax.process_count() == 1:
+        return
+    from jax._src import distributed as _dist
+    client = _dist.global_state.client
+    if client is None:   # several processes without the distributed client: the devices' own barrier
+        from jax.experimental import multihost_utils
+        multihost_utils.sync_global_devices(name)
+        return
+    try:
+        client.wait_at_barrier(name, timeout_in_ms=int(timeout_s * 1000))
+    except Exception as exc:  # noqa: BLE001 - jaxlib's error type
+        raise RuntimeError(f"process {jax.process_index()} of {jax.process_count()}: another process did not reach "
+                           f"'{name}' within {timeout_s} s (it failed or was killed; see its output): "
+                           f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}") from None
+
+
+def place_state(state: Any) -> Any:
+    """``state`` sharded over every device of every process (:func:`shard_state`) when there are
+    several devices; unchanged on one. Several processes need a population divisible by the device
+    count (ValueError otherwise); one process with several local devices keeps a population that does
+    not divide on its first device, with a warning."""
+    n = jax.device_count()
+    if n == 1 or getattr(state, "population", None) is None:
+        return state
+    P = validate_population(state.population)
+    if P % n:
+        if jax.process_count() > 1:
+            _check_divisible(P, pop_mesh())
+        import warnings
+        warnings.warn(f"population size {P} is not divisible by the {n} devices: the run uses one device "
+                      f"(choose a multiple of {n} to use them all)", stacklevel=2)
+        return state
+    return shard_state(state, pop_mesh())

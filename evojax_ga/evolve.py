@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga._checks import check_int, check_positive
+from evojax_ga.distributed import replicate_rest
 from evojax_ga.strategy import GAState, Strategy
 from evojax_ga.types import Population, Task, as_task
 
@@ -291,6 +292,7 @@ def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, 
                     break
             t_block = time.perf_counter()
             state, metrics, active = run(k_run, state, jnp.int32(start_gen + done + todo), tgt, _pause_level(pause))
+            state = replicate_rest(state)   # several processes: each can read the fitness and the best
             active = np.asarray(active)   # waits for the block
             n = int(active.sum())
             if n == 0:   # the state continued from had already reached the target or +inf

@@ -13,10 +13,25 @@ from evojax_ga import mutation as mu
 from evojax_ga import selection as sel
 from evojax_ga.types import Fitness, Params, Population
 
-__all__ = ["DIVERSITY_ROWS", "population_diversity", "generation_metrics", "mutation_metrics"]
+__all__ = ["DIVERSITY_ROWS", "ordered_sum", "population_diversity", "generation_metrics", "mutation_metrics"]
 
 #: above this many individuals, diversity is estimated from this many evenly spaced ones
 DIVERSITY_ROWS = 4096
+
+
+def ordered_sum(x: jax.Array) -> jax.Array:
+    """Sum of every element of ``x`` as float32, added in a fixed pairwise order (zero-padded to a power
+    of two, neighbours first). The same bits whether ``x`` lives on one device or is split over the
+    devices of several processes (a plain ``jnp.sum`` adds per-device partial sums, which rounds
+    differently), so metrics do not depend on how a population is sharded."""
+    v = jnp.ravel(jnp.asarray(x)).astype(jnp.float32)
+    n = v.shape[0]
+    if n == 0:
+        return jnp.float32(0.0)
+    v = jnp.pad(v, (0, (1 << (n - 1).bit_length()) - n))
+    while v.shape[0] > 1:
+        v = v[0::2] + v[1::2]
+    return v[0]
 
 
 def population_diversity(population: Population, max_rows: int = DIVERSITY_ROWS) -> jax.Array:
@@ -60,8 +75,8 @@ def generation_metrics(population: Population, fitness: Fitness, diversity: bool
     finite = jnp.isfinite(f)
     n = jnp.maximum(jnp.sum(finite), 1)
     fz = jnp.where(finite, f, 0.0)
-    mean = jnp.sum(fz) / n
-    var = jnp.sum(jnp.where(finite, (f - mean) ** 2, 0.0)) / n
+    mean = ordered_sum(fz) / n   # (fixed order: the same on any number of devices)
+    var = ordered_sum(jnp.where(finite, (f - mean) ** 2, 0.0)) / n
     out = {
         "best": jnp.max(sel.rank_key(f)),
         "mean": jnp.where(jnp.any(finite), mean, jnp.nan),
@@ -85,5 +100,5 @@ def mutation_metrics(params: Params) -> dict:
         out["mutation_rate"] = jnp.asarray(rate, jnp.float32)
     sigma = mu.get_param(params, "sigma")
     if sigma is not None and jnp.ndim(sigma) == 1:
-        out["sigma_mean"] = jnp.mean(jnp.asarray(sigma, jnp.float32))
+        out["sigma_mean"] = ordered_sum(sigma) / jnp.size(sigma)
     return out

@@ -22,8 +22,9 @@ aside). SIGINT / SIGTERM stop it at the end of a block with a checkpoint
 from __future__ import annotations
 
 import os
+import tempfile
 import time
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
@@ -156,15 +157,18 @@ def recorder(run_dir: str | os.PathLike, every: int, metadata: Any = None, keep:
     (0 = never). ``metadata`` (a dict, or a callable returning one) is saved with each checkpoint.
     Metrics are written first, so they always reach the newest checkpoint. ``wall_offset`` is added
     to ``wall_s`` (a resumed run continues the clock of the part before)."""
-    from evojax_ga import checkpoint
+    from evojax_ga import checkpoint, distributed
     from evojax_ga import run_folder as rf
-    save = checkpoint.saver(Path(run_dir) / rf.CHECKPOINT_DIR, _check_every(every), metadata, keep=keep)
+    save = checkpoint.saver(Path(run_dir) / rf.CHECKPOINT_DIR, _check_every(every), metadata, keep=keep,
+                            format=checkpoint_format())
+    writer = distributed.is_writer()
 
     def record(state: Any, block_history: Mapping[str, Any]) -> None:
         if wall_offset and "wall_s" in block_history:
             block_history = {**block_history, "wall_s": np.asarray(block_history["wall_s"]) + wall_offset}
-        rf.append_metrics(run_dir, block_history)
-        save(state, dict(block_history))
+        if writer:
+            rf.append_metrics(run_dir, block_history)
+        save(state, dict(block_history))   # several processes: each writes its own shards
 
     return record
 
@@ -172,10 +176,19 @@ def recorder(run_dir: str | os.PathLike, every: int, metadata: Any = None, keep:
 def restore(run_dir: str | os.PathLike, template: Any) -> tuple[Any, dict]:
     """``(state, metadata)`` of the newest verified checkpoint in ``run_dir``, with ``metrics.jsonl``
     cut back to that checkpoint's generation (the lines after it are recomputed on resume)."""
+    from evojax_ga import distributed
     from evojax_ga import run_folder as rf
     state, meta = rf.latest_checkpoint(run_dir, template)
-    rf.truncate_metrics(run_dir, int(state.generation))
+    if distributed.is_writer():
+        rf.truncate_metrics(run_dir, int(state.generation))
     return state, meta
+
+
+def checkpoint_format() -> str:
+    """``"orbax"`` (each process writes its own shards) in a run of several processes, else
+    ``"msgpack"`` (one file). Either format resumes on any number of processes."""
+    from evojax_ga import distributed
+    return "orbax" if distributed.process_count() > 1 else "msgpack"
 
 
 def start(run: Run, job: str, seed: int, out: str | os.PathLike | None, every: int, args: Mapping[str, Any],
@@ -198,14 +211,19 @@ def claim(out: str | os.PathLike | None, job: str) -> Iterator[Path]:
     first generation is cleared for reuse. When the body ends (an error, an early return) before any
     generation is recorded, what it wrote is removed again (and the folder too, if this call created
     it), so the same ``out`` can be used at once."""
-    from evojax_ga import folder_lock
+    from evojax_ga import distributed, folder_lock
     from evojax_ga import run_folder as rf
+    if not distributed.is_writer():   # another process of the run: process 0 claims the folder
+        distributed.barrier("claim")
+        yield Path(str(out))
+        return
     existed = out is not None and Path(out).exists()
     run_dir = rf.create_run_dir(out, job)
     with folder_lock.lock_folder(run_dir, name="out"):
         try:
             rf.check_unused(run_dir)
             rf.remove_stale_tmp(run_dir)
+            distributed.barrier("claim")
             yield run_dir
         finally:
             if not rf.has_progress(run_dir):   # nothing of a run (a finished run always has summary.json)
@@ -218,8 +236,11 @@ def claim(out: str | os.PathLike | None, job: str) -> Iterator[Path]:
 
 def write_config(run_dir: Path, job: str, args: Mapping[str, Any], record: Mapping[str, Any],
                  argv: Iterable[str] | None = None) -> Path:
-    """Write the claimed folder's ``config.json``."""
+    """Write the claimed folder's ``config.json`` (process 0 of a multi-process run)."""
+    from evojax_ga import distributed
     from evojax_ga import run_folder as rf
+    if not distributed.is_writer():
+        return Path(run_dir) / rf.CONFIG_FILE
     return rf.write_config(run_dir, job, args, record, argv=argv)
 
 
@@ -231,21 +252,26 @@ def resume(run_dir: str | os.PathLike, make: Callable[[Mapping[str, Any]], Run],
     the folder."""
     import jax
 
-    from evojax_ga import folder_lock
+    from evojax_ga import distributed, folder_lock
     from evojax_ga import run_folder as rf
     run_dir = Path(run_dir)
-    with folder_lock.lock_folder(run_dir):
+    writer = distributed.is_writer()
+    with folder_lock.lock_folder(run_dir) if writer else nullcontext():   # process 0 holds the lock
         if (run_dir / rf.SUMMARY_FILE).exists():
             say(f"{run_dir} is complete ({rf.SUMMARY_FILE} exists); nothing to resume")
             return run_dir
-        rf.remove_stale_tmp(run_dir)
+        if writer:
+            rf.remove_stale_tmp(run_dir)
+        distributed.barrier("resume")
         config = rf.read_json(run_dir / rf.CONFIG_FILE)
         run = make(config)
         args = config.get("args", {})
         every = checkpoint_interval(args.get("checkpoint_every"), run.block)
-        template = jax.jit(run.init)(jax.random.key(0))   # any state of the same strategy and shapes
+        # any state of the same strategy and shapes, placed as this run's processes and devices hold it
+        template = distributed.place_state(jax.jit(run.init)(jax.random.key(0)))
         state, meta = restore(run_dir, template)
-        say(f"resuming {run_dir} from generation {int(state.generation)} of {run.config.generations}")
+        if writer:
+            say(f"resuming {run_dir} from generation {int(state.generation)} of {run.config.generations}")
         execute(run, run_dir, config["job"], int(args.get("seed", 0)), every, progress=progress,
                 resume_from=(state, meta))
     return run_dir
@@ -286,7 +312,7 @@ def _execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress:
              resume_from: tuple[Any, dict] | None, stop: Any) -> dict:
     import jax
 
-    from evojax_ga import checkpoint
+    from evojax_ga import checkpoint, distributed
     from evojax_ga import run_folder as rf
     from evojax_ga.runs.interrupts import RunInterrupted
     seed = check_seed(seed)
@@ -294,8 +320,12 @@ def _execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress:
     key = jax.random.key(seed)
     info: dict[str, Any] = {}
     resumed_from = None
+    writer = distributed.is_writer()
+    progress = progress and writer
+    fmt = checkpoint_format()
     if resume_from is None:
-        state = jax.jit(run.init)(key)   # one small program instead of an eager op per field
+        # one small program instead of an eager op per field; split over the devices of every process
+        state = distributed.place_state(jax.jit(run.init)(key))
     else:
         state, meta = resume_from
         resumed_from = int(state.generation)
@@ -308,9 +338,9 @@ def _execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress:
 
     def interrupt(final: bool) -> RunInterrupted:
         gen = int(state.generation)
-        if every and not checkpoint.checkpoint_path(ckpt_dir, gen).exists():
+        if every and not checkpoint.checkpoint_path(ckpt_dir, gen, format=fmt).exists():
             checkpoint.save(ckpt_dir, state, {**metadata(), **({"final": True} if final else {})},
-                            keep=CHECKPOINTS_KEPT)
+                            keep=CHECKPOINTS_KEPT, format=fmt)
         stop.generation, stop.resumable = gen, bool(checkpoint.list_checkpoints(ckpt_dir))
         return RunInterrupted(stop.line(), stop.signum, gen)
 
@@ -327,13 +357,20 @@ def _execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress:
         finally:
             getattr(blocks, "close", lambda: None)()   # a generator stopped early ends its progress bar
         if every:
-            checkpoint.save(ckpt_dir, state, {**metadata(), "final": True}, keep=CHECKPOINTS_KEPT)
+            checkpoint.save(ckpt_dir, state, {**metadata(), "final": True}, keep=CHECKPOINTS_KEPT, format=fmt)
     if stop.signum is not None:
         raise interrupt(final=True)
+    distributed.barrier("metrics")   # process 0 wrote them
     history = rf.read_metrics(run_dir)   # the whole run, the part before a resume included
+    if not writer:   # the final evaluation is computed by every process; its files are process 0's
+        with tempfile.TemporaryDirectory(prefix="evojax-ga-process-") as scratch:
+            summary, _ = run.finish(Ending(Path(scratch), key, state, info, history, resumed_from, t_start, False))
+        distributed.barrier("finish")
+        return {"job": job, **summary}
     summary, message = run.finish(Ending(Path(run_dir), key, state, info, history, resumed_from, t_start, progress))
     summary = {"job": job, **summary}
     rf.write_json(Path(run_dir) / rf.SUMMARY_FILE, summary)
+    distributed.barrier("finish")
     if message:
         print(message, flush=True)
     print(f"run folder: {run_dir}", flush=True)

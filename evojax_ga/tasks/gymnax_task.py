@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from evojax_ga._checks import check_int
 from evojax_ga.chunking import by_backend
+from evojax_ga.metrics import ordered_sum
 from evojax_ga.tasks.environments import (
     ENV_ALIASES,
     SOLVED_THRESHOLDS,
@@ -167,8 +168,8 @@ def gymnax_task(env_name: str, policy: Policy | nn.Module, episodes: int = 1, ma
     def evaluate(key: PRNGKey, population: Population) -> tuple[Fitness, Metrics]:
         """``(fitness [P] = mean return, metrics)`` (see :class:`GymnaxTask`)."""
         ret, length, sim = rollout_returns(rollout, key, population, episodes, chunk, common_episodes)
-        lf = length.astype(jnp.float32)
-        return jnp.mean(ret, axis=1), {"episode_length": jnp.mean(lf), "env_steps": jnp.sum(lf),
+        steps = ordered_sum(length)   # (fixed order: the same on any number of devices)
+        return jnp.mean(ret, axis=1), {"episode_length": steps / length.size, "env_steps": steps,
                                         "sim_steps": sim}
 
     @jax.jit
