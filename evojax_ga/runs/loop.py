@@ -270,6 +270,7 @@ def resume(run_dir: str | os.PathLike, make: Callable[[Mapping[str, Any]], Run],
         # any state of the same strategy and shapes, placed as this run's processes and devices hold it
         template = distributed.place_state(jax.jit(run.init)(jax.random.key(0)))
         state, meta = restore(run_dir, template)
+        state = distributed.place_state(state)   # a one-file checkpoint loads whole: split it as the template
         if writer:
             say(f"resuming {run_dir} from generation {int(state.generation)} of {run.config.generations}")
         execute(run, run_dir, config["job"], int(args.get("seed", 0)), every, progress=progress,
