@@ -104,7 +104,8 @@ def save(directory: str | os.PathLike, state: Any, metadata: dict | None = None,
     meta.setdefault("generation", gen)
     meta = json.loads(json.dumps(meta, default=str))  # what the msgpack format stores, too
     flat, _, _ = _flat(state)
-    items = {name: _stored(x) for name, x in flat.items()}
+    stored = {name: _stored(x) for name, x in flat.items()}
+    items = {name: x for name, x in stored.items() if x.size}  # orbax refuses empty arrays: load remakes them
     path = ckpt.checkpoint_path(d, gen, format="orbax")
     checkpointer = _checkpointer(ocp)
     try:
@@ -121,6 +122,12 @@ def _target(t: Any) -> Any:
     """The abstract array orbax restores a template leaf into: shape, dtype and sharding."""
     x = _stored(t)
     return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
+
+
+def _zeros(target: Any) -> jax.Array:
+    """An array of zeros (here: of size 0) with ``target``'s shape, dtype and sharding, on any processes."""
+    host = np.zeros(target.shape, target.dtype)
+    return jax.make_array_from_callback(target.shape, target.sharding, lambda index: host[index])
 
 
 def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
@@ -143,7 +150,7 @@ def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
             stored = checkpointer.metadata(path.absolute()).item_metadata[_STATE].tree
         except Exception as e:  # noqa: BLE001 - any failure to read the tree means a damaged folder
             raise ckpt.CorruptCheckpointError(f"orbax checkpoint {path} is unreadable: {e}") from e
-        targets = {name: _target(t) for name, t in flat.items()}
+        targets = {name: x for name, x in ((n, _target(t)) for n, t in flat.items()) if x.size}
         _check_leaves(path, targets, stored)
         try:
             out = checkpointer.restore(path.absolute(), args=ocp.args.Composite(**{
@@ -154,11 +161,13 @@ def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
         checkpointer.close()
     leaves = []
     for name in names:
-        t, r = flat[name], out[_STATE][name]
+        t = flat[name]
+        r = out[_STATE][name] if name in targets else _zeros(_target(t))
         if ckpt._is_key(t):
             leaves.append(jax.random.wrap_key_data(r, impl=jax.random.key_impl(t)))
         else:
-            leaves.append(r if r.dtype == jnp.asarray(t).dtype else r.astype(jnp.asarray(t).dtype))
+            dtype = t.dtype if hasattr(t, "dtype") else jnp.asarray(t).dtype
+            leaves.append(r if r.dtype == dtype else r.astype(dtype))
     return jax.tree_util.tree_unflatten(treedef, leaves), dict(out[_META] or {})
 
 
