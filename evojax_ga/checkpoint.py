@@ -6,6 +6,10 @@ PRNG keys included) plus a JSON-able metadata dict (generation, run key, config,
 a temporary name in the same folder, flushed and fsynced, then renamed into place, so a process
 killed mid-write leaves either the previous checkpoint or a ``.tmp`` file that is never read. A file
 whose digest does not match (truncated, corrupted) raises :class:`CorruptCheckpointError`.
+
+``format="orbax"`` writes a folder ``ckpt_<generation>.orbax/`` instead, each process its own shards
+(:mod:`evojax_ga.orbax_checkpoint`; needed when the population is sharded over several processes).
+Listing, :func:`load`, :func:`latest` and pruning handle both kinds, ordered by generation.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +30,13 @@ from flax import serialization
 
 from evojax_ga.atomic_file import write_atomic
 
-__all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path", "saver", "due"]
+__all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path", "saver", "due",
+           "prune", "FORMATS"]
 
 MAGIC = b"EGACKPT1"
-_NAME = re.compile(r"^ckpt_(\d{8})\.msgpack$")
+_NAME = re.compile(r"^ckpt_(\d{8})\.(msgpack|orbax)$")
+#: checkpoint formats: one verified msgpack file, or an orbax folder of per-process shards
+FORMATS = ("msgpack", "orbax")
 
 
 class CorruptCheckpointError(ValueError):
@@ -43,16 +52,40 @@ def _encode(tree: Any) -> Any:
     return jax.tree_util.tree_map(lambda x: np.asarray(jax.random.key_data(x) if _is_key(x) else x), tree)
 
 
-def checkpoint_path(directory: str | os.PathLike, generation: int) -> Path:
-    return Path(directory) / f"ckpt_{int(generation):08d}.msgpack"
+def _check_format(format: str) -> str:
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    return format
 
 
-def save(directory: str | os.PathLike, state: Any, metadata: dict | None = None, keep: int | None = 3) -> Path:
+def checkpoint_path(directory: str | os.PathLike, generation: int, format: str = "msgpack") -> Path:
+    """``DIRECTORY/ckpt_<generation:08d>.<format>`` (a file for msgpack, a folder for orbax)."""
+    return Path(directory) / f"ckpt_{int(generation):08d}.{_check_format(format)}"
+
+
+def _not_addressable(state: Any) -> list[str]:
+    """Paths of the leaves that span devices of other processes (a multi-process sharded state)."""
+    return [jax.tree_util.keystr(p, simple=True, separator=".") for p, x in jax.tree_util.tree_leaves_with_path(state)
+            if isinstance(x, jax.Array) and not x.is_fully_addressable]
+
+
+def save(directory: str | os.PathLike, state: Any, metadata: dict | None = None, keep: int | None = 3,
+         format: str = "msgpack") -> Path:
     """Write ``state`` (and ``metadata``) as ``DIRECTORY/ckpt_<generation>.msgpack`` atomically.
 
-    ``keep``: how many most recent checkpoints to keep (older ones are deleted; None keeps all).
-    Returns the path written.
+    ``keep``: how many most recent checkpoints (of either format) to keep (older ones are deleted;
+    None keeps all). ``format="orbax"``: a sharded folder ``ckpt_<generation>.orbax/`` written by
+    every process (a collective call, :func:`evojax_ga.orbax_checkpoint.save`). Returns the path
+    written. ValueError when a msgpack checkpoint is asked of a state sharded over several processes.
     """
+    if _check_format(format) == "orbax":
+        from evojax_ga import orbax_checkpoint
+        return orbax_checkpoint.save(directory, state, metadata, keep=keep)
+    spread = _not_addressable(state)
+    if spread:
+        more = f" (and {len(spread) - 1} more)" if len(spread) > 1 else ""
+        raise ValueError(f"state leaf {spread[0]!r}{more} spans devices of other processes; format='msgpack' "
+                         f"writes one file from one process: save with format='orbax'")
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     gen = int(np.asarray(state.generation)) if hasattr(state, "generation") else int((metadata or {})["generation"])
@@ -75,9 +108,19 @@ def save(directory: str | os.PathLike, state: Any, metadata: dict | None = None,
     except OSError:
         pass
     if keep is not None:
-        for old in list_checkpoints(d)[:-keep]:
-            old.unlink(missing_ok=True)
+        prune(d, keep)
     return path
+
+
+def prune(directory: str | os.PathLike, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest checkpoints (files and orbax folders); returns those deleted."""
+    old = list_checkpoints(directory)[:-keep] if keep > 0 else list_checkpoints(directory)
+    for p in old:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return old
 
 
 def _read(path: Path) -> dict:
@@ -100,10 +143,14 @@ def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
     """Restore ``(state, metadata)`` from ``path`` into the structure of ``template``.
 
     ``template`` is a state of the same strategy and shapes (e.g. ``strategy.init(key, pop)``); its
-    typed PRNG keys tell which leaves to re-wrap. Raises :class:`CorruptCheckpointError` for a bad
-    file and ``ValueError`` when shapes do not match the template.
+    typed PRNG keys tell which leaves to re-wrap. A ``.orbax`` folder is restored by
+    :func:`evojax_ga.orbax_checkpoint.load`, into the template's shardings too. Raises
+    :class:`CorruptCheckpointError` for a bad file and ``ValueError`` when shapes do not match the template.
     """
     path = Path(path)
+    if path.suffix == ".orbax":
+        from evojax_ga import orbax_checkpoint
+        return orbax_checkpoint.load(path, template)
     raw = _read(path)
     state_dict = raw["state"]
     expected = serialization.to_state_dict(_encode(template))
@@ -130,18 +177,27 @@ def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
     return jax.tree_util.tree_unflatten(treedef, out), json.loads(raw["metadata"])
 
 
+def _complete(p: Path) -> bool:
+    if p.suffix == ".orbax":
+        from evojax_ga.orbax_checkpoint import is_committed
+        return is_committed(p)
+    return p.is_file()
+
+
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
-    """Complete-named checkpoint files in ``directory``, oldest generation first (``.tmp`` ignored)."""
+    """Complete checkpoints in ``directory``, oldest generation first: ``ckpt_N.msgpack`` files and
+    committed ``ckpt_N.orbax`` folders (``.tmp`` files and uncommitted orbax folders ignored)."""
     d = Path(directory)
     if not d.is_dir():
         return []
-    return sorted((p for p in d.iterdir() if _NAME.match(p.name)), key=lambda p: p.name)
+    found = ((m, p) for p in d.iterdir() if (m := _NAME.match(p.name)))
+    return [p for _, _, p in sorted((int(m.group(1)), p.name, p) for m, p in found if _complete(p))]
 
 
 def latest(directory: str | os.PathLike, template: Any) -> tuple[Any, dict] | None:
     """The newest checkpoint that verifies, as ``(state, metadata)``; corrupt newer files are skipped
-    with a warning. None when there is no valid checkpoint."""
-    import warnings
+    with a warning. None when there is no valid checkpoint. Orbax folders load collectively (every
+    process calls it)."""
     for path in reversed(list_checkpoints(directory)):
         try:
             return load(path, template)

@@ -17,13 +17,14 @@ import functools
 from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from evojax_ga.population import validate_population
 
-__all__ = ["pop_mesh", "shard_population", "shard_state", "initialize", "AXIS", "spans_processes", "replicate_rest",
-           "to_host", "process_count", "is_writer", "barrier", "place_state"]
+__all__ = ["pop_mesh", "shard_population", "shard_state", "replicate", "initialize", "AXIS", "spans_processes",
+           "replicate_rest", "to_host", "process_count", "is_writer", "barrier", "place_state"]
 
 AXIS = "pop"
 
@@ -51,12 +52,28 @@ def shard_population(pop: Any, mesh: Mesh) -> Any:
     return jax.device_put(pop, sharding)
 
 
+def _replicate(x: Any, sharding: NamedSharding) -> Any:
+    """``x`` on every device of ``sharding``. A device array is placed from its host copy: jax 0.10's
+    ``device_put`` of a device array onto devices of several processes makes an array whose
+    ``addressable_shards`` fail (orbax cannot save it); typed keys go through their key data."""
+    if jnp.issubdtype(getattr(x, "dtype", None) or np.float32, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(_replicate(jax.random.key_data(x), sharding), impl=jax.random.key_impl(x))
+    if isinstance(x, jax.Array) and x.is_fully_addressable:
+        x = np.asarray(x)
+    return jax.device_put(x, sharding)
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Every leaf of ``tree`` (typed PRNG keys included) whole on every device of ``mesh``."""
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return jax.tree_util.tree_map(lambda x: _replicate(x, replicated), tree)
+
+
 def shard_state(state: Any, mesh: Mesh) -> Any:
     """Shard a ``GAState``: population rows over the mesh, everything else replicated."""
     P = validate_population(state.population)
     _check_divisible(P, mesh)
-    replicated = NamedSharding(mesh, PartitionSpec())
-    rest = jax.device_put(state.replace(population=None), replicated)
+    rest = replicate(state.replace(population=None), mesh)
     return rest.replace(population=shard_population(state.population, mesh))
 
 

@@ -12,7 +12,8 @@ Layout of ``RUN_DIR``::
     fitness.png       best / mean fitness over generations
     summary.json      final figures (final evaluation, timings), written at the end
     checkpoints/      ``ckpt_<generation>.msgpack``: the strategy state every ``--checkpoint-every``
-                      generations and at the end (see :mod:`evojax_ga.checkpoint`); ``evojax-ga
+                      generations and at the end (see :mod:`evojax_ga.checkpoint`; a multi-process
+                      run's sharded ones are ``ckpt_<generation>.orbax/`` folders); ``evojax-ga
                       resume RUN_DIR`` continues from the newest one that verifies
     .lock             the lock a running ``run`` / ``resume`` holds (:mod:`evojax_ga.folder_lock`):
                       its PID, host and start time; never read for results
@@ -172,7 +173,9 @@ _TMP = re.compile(r"\.\d+\.tmp$")
 
 def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
     """Delete the temporary files (``*.<pid>.tmp``) a killed writer left in the run folder and its
-    checkpoints; returns them. Call it holding the folder's lock (then none is a live writer's)."""
+    checkpoints, and orbax's temporary checkpoint folders (``*.orbax-checkpoint-tmp*``); returns them.
+    Call it holding the folder's lock (then none is a live writer's)."""
+    from evojax_ga.orbax_checkpoint import remove_tmp
     path = Path(run_dir)
     removed = []
     for d in (path, path / CHECKPOINT_DIR):
@@ -181,7 +184,7 @@ def remove_stale_tmp(run_dir: str | os.PathLike) -> list[Path]:
                 if _TMP.search(p.name) and p.is_file():
                     p.unlink(missing_ok=True)
                     removed.append(p)
-    return removed
+    return removed + remove_tmp(path / CHECKPOINT_DIR)
 
 
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> Path:
