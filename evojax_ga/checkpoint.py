@@ -52,6 +52,19 @@ def _encode(tree: Any) -> Any:
     return jax.tree_util.tree_map(lambda x: np.asarray(jax.random.key_data(x) if _is_key(x) else x), tree)
 
 
+def _local(tree: Any) -> Any:
+    """``tree`` with every array that spans other processes' devices replaced by host zeros of its
+    shape and dtype (a template only gives structure, shapes and dtypes)."""
+    def one(x: Any) -> Any:
+        if not (isinstance(x, jax.Array) and not x.is_fully_addressable):
+            return x
+        if _is_key(x):
+            return jax.random.wrap_key_data(jnp.zeros(jax.random.key_data(x).shape, jnp.uint32),
+                                            impl=jax.random.key_impl(x))
+        return np.zeros(x.shape, x.dtype)
+    return jax.tree_util.tree_map(one, tree)
+
+
 def _check_format(format: str) -> str:
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
@@ -153,6 +166,7 @@ def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict]:
         return orbax_checkpoint.load(path, template)
     raw = _read(path)
     state_dict = raw["state"]
+    template = _local(template)   # the file holds whole arrays: the caller splits them as it needs
     expected = serialization.to_state_dict(_encode(template))
     if isinstance(state_dict, dict) and isinstance(expected, dict):
         # fields removed from the state since the file was written, which held nothing (GAState's sigma)
@@ -212,10 +226,12 @@ def due(generation: int, block_generations: int, every: int) -> bool:
     return bool(every) and generation // every > (generation - block_generations) // every
 
 
-def saver(directory: str | os.PathLike, every: int = 10, metadata: Any = None, keep: int | None = 3):
+def saver(directory: str | os.PathLike, every: int = 10, metadata: Any = None, keep: int | None = 3,
+          format: str = "msgpack"):
     """An ``evolve`` callback that checkpoints whenever the generation count passes a multiple of
     ``every`` (0: never; checks happen between ``lax.scan`` blocks, so choose ``every`` >= the block
-    length). ``metadata``: a dict, or a callable returning one when a checkpoint is written.
+    length). ``metadata``: a dict, or a callable returning one when a checkpoint is written;
+    ``format``: as :func:`save` (``"orbax"``: a collective call, every process writes its shards).
 
     Usage: ``evolve(..., callback=checkpoint.saver("run/ckpt", every=20, metadata={"seed": 0}))``;
     call ``checkpoint.save(...)`` once more after ``evolve`` returns for the final state.
@@ -226,6 +242,6 @@ def saver(directory: str | os.PathLike, every: int = 10, metadata: Any = None, k
     def callback(state: Any, block_history: dict) -> None:
         gen = int(np.asarray(state.generation))
         if due(gen, len(block_history.get("generation", ())), every):
-            save(directory, state, metadata() if callable(metadata) else metadata, keep=keep)
+            save(directory, state, metadata() if callable(metadata) else metadata, keep=keep, format=format)
 
     return callback

@@ -19,19 +19,24 @@ __all__ = ["DIVERSITY_ROWS", "ordered_sum", "population_diversity", "generation_
 DIVERSITY_ROWS = 4096
 
 
-def ordered_sum(x: jax.Array) -> jax.Array:
-    """Sum of every element of ``x`` as float32, added in a fixed pairwise order (zero-padded to a power
-    of two, neighbours first). The same bits whether ``x`` lives on one device or is split over the
-    devices of several processes (a plain ``jnp.sum`` adds per-device partial sums, which rounds
-    differently), so metrics do not depend on how a population is sharded."""
-    v = jnp.ravel(jnp.asarray(x)).astype(jnp.float32)
-    n = v.shape[0]
+def ordered_sum(x: jax.Array, axis: int | None = None) -> jax.Array:
+    """Sum of ``x`` (over ``axis``, or every element) as float32, added in a fixed pairwise order
+    (zero-padded to a power of two, neighbours first). The same bits whether ``x`` lives on one device
+    or is split over the devices of several processes: a plain ``jnp.sum`` adds per-device partial
+    sums, and XLA:CPU vectorises a row reduction differently for another number of rows, both of
+    which round differently, so fitness and metrics would depend on how a population is sharded."""
+    v = jnp.asarray(x).astype(jnp.float32)
+    v = jnp.ravel(v)[None] if axis is None else jnp.moveaxis(v, axis, -1)
+    n = v.shape[-1]
     if n == 0:
-        return jnp.float32(0.0)
-    v = jnp.pad(v, (0, (1 << (n - 1).bit_length()) - n))
-    while v.shape[0] > 1:
-        v = v[0::2] + v[1::2]
-    return v[0]
+        return jnp.zeros(v.shape[:-1], jnp.float32) if axis is not None else jnp.float32(0.0)
+    # the barrier keeps the terms' own arithmetic out of the additions (no fused multiply-add with
+    # the first level, which one program would contract and another not)
+    v = jax.lax.optimization_barrier(v)
+    v = jnp.pad(v, [(0, 0)] * (v.ndim - 1) + [(0, (1 << (n - 1).bit_length()) - n)])
+    while v.shape[-1] > 1:
+        v = v[..., 0::2] + v[..., 1::2]
+    return v[..., 0] if axis is not None else v[0, 0]
 
 
 def population_diversity(population: Population, max_rows: int = DIVERSITY_ROWS) -> jax.Array:

@@ -37,6 +37,7 @@ from evojax_ga._checks import check_int
 from evojax_ga.chunking import map_chunks, on_accelerator, split_chunks
 from evojax_ga.conv_population import members_per_chunk
 from evojax_ga.data import Dataset, validate
+from evojax_ga.metrics import ordered_sum
 from evojax_ga.models import MLP, conv_population_path, population_forward
 from evojax_ga.population import from_template, init_population
 from evojax_ga.selection import rank_key
@@ -175,7 +176,8 @@ class ClassificationTask(NamedTuple):
                 if logits.shape[self.class_axis] < self.num_classes:   # static: raised while tracing
                     raise ValueError(_head_message(logits.shape[self.class_axis], self.num_classes))
                 correct, nll = logits_scores(logits, yb, self.class_axis)
-                return jnp.sum(correct, axis=1, dtype=jnp.float32), jnp.sum(nll, axis=1)
+                # (a fixed order: the same fitness however the population is split over devices)
+                return jnp.sum(correct, axis=1, dtype=jnp.float32), ordered_sum(nll, axis=1)
 
             return map_chunks(chunk_sums, population, c, last="tail")
 
