@@ -253,6 +253,47 @@ def parse_command_line(argv: Sequence[str], parser: argparse.ArgumentParser | No
     return args
 
 
+def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the parsed command; errors propagate to :func:`_main`, which reports them. In a run of
+    several processes, an error that says another process has gone becomes
+    :class:`~evojax_ga.jobs.processes.PeerLost` (one line naming the run folder)."""
+    from evojax_ga.jobs import processes
+    try:
+        if args.command == "list":
+            from evojax_ga import jobs
+            for name, module in jobs.JOBS.items():
+                print(f"{name:<14s}{module}")
+            return 0
+        if args.command == "eval":
+            return _eval(args)
+        if args.command == "resume":
+            return _resume(args)
+        if args.command == "plot":
+            from evojax_ga import plots
+            path = plots.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])
+            print(f"wrote {path}")   # the file written (PLOT_NAME inside --out when --out is a folder)
+            return 0
+        if args.command == "run":
+            if args.job is None:
+                parser.parse_args(["run", "--help"])
+                return 2
+            if getattr(args, "_job_error", None):
+                raise ValueError(f"job {args.job!r} cannot be loaded: {args._job_error}")
+            group = processes.resolve(args)
+            if group is not None:
+                processes.check_job(args.job, group, args.out, getattr(args, "seeds", 1))
+                processes.join(group)
+            args.compile_cache = enable_compile_cache(args.compile_cache)
+            return int(args._job_module.main(args) or 0)
+        parser.print_help()
+        return 2
+    except Exception as exc:
+        if processes.joined() and processes.peer_lost(exc):
+            where = getattr(args, "out", None) or getattr(args, "run_dir", None)
+            raise processes.PeerLost(processes.failure_message(exc, where)) from None
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``evojax-ga``; returns the exit status. A process of a multi-process run that
     fails ends at once (:func:`evojax_ga.jobs.processes.leave`), so that the others stop too."""
@@ -279,35 +320,10 @@ def _main(argv: Sequence[str] | None) -> int:
     # start-up settings (evojax_ga._startup) may be applied
     args._process_entry = argv is None
     try:
-        if args.command == "list":
-            from evojax_ga import jobs
-            for name, module in jobs.JOBS.items():
-                print(f"{name:<14s}{module}")
-            return 0
-        if args.command == "eval":
-            return _eval(args)
-        if args.command == "resume":
-            return _resume(args)
-        if args.command == "plot":
-            from evojax_ga import plots
-            path = plots.plot_runs(args.run_dirs, args.out, [m for m in args.metrics.split(",") if m])
-            print(f"wrote {path}")   # the file written (PLOT_NAME inside --out when --out is a folder)
-            return 0
-        if args.command == "run":
-            if args.job is None:
-                parser.parse_args(["run", "--help"])
-                return 2
-            if getattr(args, "_job_error", None):
-                raise ValueError(f"job {args.job!r} cannot be loaded: {args._job_error}")
-            from evojax_ga.jobs import processes
-            group = processes.resolve(args)
-            if group is not None:
-                processes.check_job(args.job, group, args.out)
-                processes.join(group)
-            args.compile_cache = enable_compile_cache(args.compile_cache)
-            return int(args._job_module.main(args) or 0)
-        parser.print_help()
-        return 2
+        return _command(args, parser)
+    except processes.PeerLost as exc:   # several processes: a collective or barrier whose peer is gone
+        print(exc, file=sys.stderr, flush=True)
+        return 1
     except ValueError as exc:
         print(f"evojax-ga: error: {exc}", file=sys.stderr)
         return 2
@@ -320,15 +336,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:   # a job without checkpoints (hparam)
         print("evojax-ga: interrupted", file=sys.stderr, flush=True)
         return 130
-    except Exception as exc:   # several processes: end this one at once, whatever the error
+    except Exception:   # several processes: end this one at once (main), whatever the error
         if not processes.joined():
             raise
-        if processes.peer_lost(exc):   # a collective or barrier whose peer is gone
-            print(processes.failure_message(exc, getattr(args, "out", None) or getattr(args, "run_dir", None)),
-                  file=sys.stderr, flush=True)
-        else:
-            import traceback
-            traceback.print_exc()
+        import traceback
+        traceback.print_exc()
         return 1
 
 

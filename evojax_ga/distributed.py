@@ -24,7 +24,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from evojax_ga.population import validate_population
 
 __all__ = ["pop_mesh", "shard_population", "shard_state", "replicate", "initialize", "AXIS", "spans_processes",
-           "replicate_rest", "to_host", "process_count", "is_writer", "barrier", "place_state"]
+           "replicate_rest", "to_host", "process_count", "is_writer", "barrier", "place_state", "agree_max"]
 
 AXIS = "pop"
 
@@ -174,3 +174,13 @@ def place_state(state: Any) -> Any:
                       f"(choose a multiple of {n} to use them all)", stacklevel=2)
         return state
     return shard_state(state, pop_mesh())
+
+
+def agree_max(value: int) -> int:
+    """The largest of every process's ``value`` (a collective in a run of several processes; the value
+    itself in one): decisions that each process could take alone from its own clock or signals, such
+    as how many generations fit a time limit or whether to stop, taken alike by all."""
+    if jax.process_count() == 1:
+        return int(value)
+    from jax.experimental import multihost_utils
+    return int(np.max(multihost_utils.process_allgather(np.asarray(value, np.int32))))

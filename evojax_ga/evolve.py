@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga._checks import check_int, check_positive
-from evojax_ga.distributed import replicate_rest
+from evojax_ga.distributed import agree_max, replicate_rest
 from evojax_ga.strategy import GAState, Strategy
 from evojax_ga.types import Population, Task, as_task
 
@@ -285,8 +285,8 @@ def _blocks(key: jax.Array, strategy: Strategy, evaluate: Any, population: Any, 
         t0 = time.perf_counter()
         while done < generations:
             todo = generations - done
-            if time_limit is not None:
-                todo = min(todo, _fits(time_limit - (time.perf_counter() - t0), per_gen))
+            if time_limit is not None:   # (several processes: the one with the least time left decides)
+                todo = -agree_max(-min(todo, _fits(time_limit - (time.perf_counter() - t0), per_gen)))
                 if todo == 0:
                     reason = "time_limit"
                     break

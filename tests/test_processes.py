@@ -77,6 +77,9 @@ def test_cli_refuses_before_joining(capsys, tmp_path):
     assert cli.main(["run", "hparam", "--num-processes", "2", "--process-id", "0", "--coordinator", "127.0.0.1:1",
                      "--out", str(tmp_path / "h")]) == 2
     assert "job 'hparam' runs as one process only" in capsys.readouterr().err
+    assert cli.main(["run", "cartpole", "--seeds", "4", "--num-processes", "2", "--process-id", "0", "--coordinator",
+                     "127.0.0.1:1", "--out", str(tmp_path / "s")]) == 2
+    assert "--seeds 4 runs as one process only" in capsys.readouterr().err
     assert not (tmp_path / "h").exists()
 
 
@@ -143,7 +146,7 @@ def test_killed_process_ends_the_other_and_resume_on_two_or_one_equals_uninterru
     p1.wait()
     _, err = p0.communicate(timeout=120)
     waited = time.monotonic() - t_kill
-    assert p0.returncode == 1
+    assert p0.returncode == 1, err[-3000:]
     assert "the run stopped because another process failed or was killed" in err
     assert f"evojax-ga resume {killed}" in err
     assert waited < 30, waited   # the bound on noticing a lost process (heartbeat 10 s)
@@ -174,3 +177,48 @@ def test_single_process_checkpoint_resumes_on_two_processes_and_four_devices(car
     assert group.folder_outcome(killed) == group.folder_outcome(cartpole_single)
     group.run_one(["resume", four, "--no-progress", "--no-compile-cache"], environ=group.env(devices=4))
     assert group.folder_outcome(four) == group.folder_outcome(cartpole_single)
+
+
+# process 1 sends itself SIGTERM right after its first checkpoint: the run must stop on every process at
+# the same block, with one collective checkpoint
+TERM_AFTER_CHECKPOINT = STOP_AFTER_CHECKPOINT.replace("signal.SIGSTOP", "signal.SIGTERM").replace(
+    "checkpoint.save = save", "checkpoint.save = save\n_once = [save]\ndef save_once(*a, **k):\n"
+    "    return (_once.pop() if _once else _save)(*a, **k)\ncheckpoint.save = save_once")
+
+
+def test_a_signal_to_one_process_stops_all_at_one_checkpoint(cartpole_single, tmp_path):
+    out = tmp_path / "term"
+    port = group.free_port()
+    coord = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
+    p0 = subprocess.Popen(group.cli(*CARTPOLE, "--out", out, *coord, "--process-id", 0), env=group.env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p1 = subprocess.Popen([sys.executable, "-c", TERM_AFTER_CHECKPOINT, *map(str, CARTPOLE), "--out", str(out),
+                           *coord, "--process-id", "1"], env=group.env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    (rc0, _, err0), (rc1, _, err1) = group.finish([p0, p1])
+    assert (rc0, rc1) == (143, 143), (err0[-2000:], err1[-2000:])
+    assert "interrupted at generation 10" in err0 and f"evojax-ga resume {out}" in err0
+    assert sorted(c.name for c in (out / "checkpoints").iterdir()) == ["ckpt_00000010.orbax"]
+    group.run_one(["resume", out, "--no-progress", "--no-compile-cache"])
+    assert group.folder_outcome(out) == group.folder_outcome(cartpole_single)
+
+
+def test_time_limit_is_decided_alike_by_every_process(tmp_path):
+    out = tmp_path / "timed"
+    args = ["run", "digits", "--pop-size", "32", "--generations", "100000", "--block", "3", "--time-limit", "2",
+            "--sgd-epochs", "1", "--baseline-lr-sweep", "off", "--no-progress", "--no-compile-cache"]
+    group.run_group([*args, "--out", out])
+    import json
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_reason"] == "time_limit" and 0 < summary["generations"] < 100000
+
+
+def test_a_lonely_process_0_gives_up_after_the_init_timeout(tmp_path):
+    t0 = time.monotonic()
+    r = subprocess.run(group.cli("run", "cartpole", "--out", tmp_path / "r", "--coordinator",
+                                 f"127.0.0.1:{group.free_port()}", "--num-processes", "2", "--process-id", "0",
+                                 "--init-timeout", "2"),
+                       capture_output=True, text=True, timeout=120, env=group.env())
+    assert r.returncode != 0 and time.monotonic() - t0 < 100
+    assert "process 0 of 2: joining the run at" in r.stderr and "waiting up to 2 s" in r.stderr
+    assert not (tmp_path / "r").exists()

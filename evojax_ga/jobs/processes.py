@@ -26,7 +26,7 @@ import os
 import re
 from typing import Mapping, NamedTuple
 
-__all__ = ["Processes", "ENV", "JOBS", "add_arguments", "resolve", "join", "check_job", "joined", "peer_lost",
+__all__ = ["Processes", "ENV", "JOBS", "add_arguments", "resolve", "join", "check_job", "joined", "peer_lost", "PeerLost",
            "failure_message", "leave", "DEFAULT_INIT_TIMEOUT", "DEFAULT_HEARTBEAT_TIMEOUT"]
 
 #: option -> environment variable read when the option is not given
@@ -115,14 +115,17 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     return Processes(address, n, i, timeouts[0], timeouts[1])
 
 
-def check_job(job: str, processes: Processes | None, out: object = "given") -> None:
-    """ValueError when ``job`` cannot run as ``processes`` (a job without multi-process support, or
-    ``--out`` missing: every process must name the same folder)."""
+def check_job(job: str, processes: Processes | None, out: object = "given", seeds: object = 1) -> None:
+    """ValueError when ``job`` cannot run as ``processes`` (a job without multi-process support, a
+    ``--seeds`` run, or ``--out`` missing: every process must name the same folder)."""
     if processes is None:
         return
     if job not in JOBS:
         raise ValueError(f"--num-processes {processes.num_processes}: job {job!r} runs as one process only "
                          f"(jobs that run as several: {', '.join(JOBS)})")
+    if seeds != 1:
+        raise ValueError(f"--seeds {seeds} runs as one process only (--num-processes {processes.num_processes} "
+                         f"splits one run's population): run one seed per process group")
     if out is None:
         raise ValueError(f"--out is required with --num-processes {processes.num_processes}: every process "
                          f"must name the same run folder")
@@ -183,6 +186,10 @@ def joined() -> bool:
         return False
     from jax._src import distributed as _dist
     return _dist.global_state.client is not None
+
+
+class PeerLost(RuntimeError):
+    """The run stopped because another of its processes failed or vanished; ``str()`` is the line to print."""
 
 
 #: what JAX's collectives and coordination client say when a peer process has gone

@@ -324,6 +324,7 @@ def _execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress:
     writer = distributed.is_writer()
     progress = progress and writer
     fmt = checkpoint_format()
+    multi = distributed.process_count() > 1
     if resume_from is None:
         # one small program instead of an eager op per field; split over the devices of every process
         state = distributed.place_state(jax.jit(run.init)(key))
@@ -353,6 +354,8 @@ def _execute(run: Run, run_dir: Path, job: str, seed: int, every: int, progress:
                 record(state, block_history)
                 stop.generation = int(state.generation)
                 stop.resumable = stop.resumable or bool(checkpoint.list_checkpoints(ckpt_dir))
+                if multi:   # a signal to any process stops every process at this block (the checkpoint is collective)
+                    stop.signum = distributed.agree_max(stop.signum or 0) or None
                 if stop.signum is not None:
                     raise interrupt(final=False)
         finally:
