@@ -225,7 +225,6 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from evojax_ga import run_folder as rf
-
     from evojax_ga.jobs import processes
 
     run_dir = Path(args.run_dir)

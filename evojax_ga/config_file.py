@@ -8,7 +8,8 @@ A file holds ``job = "cartpole"`` and option keys named like the options' destin
 and a flag may also be named by its option, ``raw_obs = true``). A run folder's ``config.json`` (or
 the folder itself) is accepted as is: its ``job`` and recorded ``args`` replay that run, less the
 bookkeeping that belongs to the new run (:data:`NOT_REPLAYED`: ``--out``, the progress bar, the
-compilation cache and the process options such as ``--num-processes`` come from the command line). Options on the command line override the file's.
+compilation cache and the process options such as ``--num-processes`` come from the command line).
+Options on the command line override the file's.
 
 Every key is checked against the job's sub-parser *before* anything runs, and its value goes through
 the option's own converter (``type=``) and ``choices``, so a file accepts exactly what the command

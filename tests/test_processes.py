@@ -20,7 +20,7 @@ from evojax_ga.jobs import processes
 CARTPOLE = ["run", "cartpole", "--pop-size", "32", "--generations", "40", "--block", "5", "--checkpoint-every", "10",
             "--max-steps", "50", "--target", "1e9", "--no-progress", "--no-compile-cache", "--seed", "3"]
 DIGITS = ["run", "digits", "--pop-size", "32", "--generations", "6", "--block", "3", "--checkpoint-every", "3",
-          "--sgd-epochs", "1", "--baseline-lr-sweep", "off", "--no-progress", "--no-compile-cache"]
+          "--baseline", "none", "--no-progress", "--no-compile-cache"]
 
 # The command line, stopping itself (SIGSTOP) right after its first checkpoint is on disk, so that a test
 # can kill it there (no race with the generation count).
@@ -72,7 +72,8 @@ def test_bad_process_options(kw, env, words):
 def test_cli_refuses_before_joining(capsys, tmp_path):
     assert cli.main(["run", "cartpole", "--num-processes", "2", "--process-id", "0"]) == 2
     assert "--coordinator HOST:PORT is required" in capsys.readouterr().err
-    assert cli.main(["run", "cartpole", "--num-processes", "2", "--process-id", "0", "--coordinator", "127.0.0.1:1"]) == 2
+    assert cli.main(["run", "cartpole", "--num-processes", "2", "--process-id", "0",
+                     "--coordinator", "127.0.0.1:1"]) == 2
     assert "--out is required with --num-processes 2" in capsys.readouterr().err
     assert cli.main(["run", "hparam", "--num-processes", "2", "--process-id", "0", "--coordinator", "127.0.0.1:1",
                      "--out", str(tmp_path / "h")]) == 2
@@ -206,7 +207,7 @@ def test_a_signal_to_one_process_stops_all_at_one_checkpoint(cartpole_single, tm
 def test_time_limit_is_decided_alike_by_every_process(tmp_path):
     out = tmp_path / "timed"
     args = ["run", "digits", "--pop-size", "32", "--generations", "100000", "--block", "3", "--time-limit", "2",
-            "--sgd-epochs", "1", "--baseline-lr-sweep", "off", "--no-progress", "--no-compile-cache"]
+            "--baseline", "none", "--no-progress", "--no-compile-cache"]
     group.run_group([*args, "--out", out])
     import json
     summary = json.loads((out / "summary.json").read_text())

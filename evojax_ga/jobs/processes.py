@@ -26,8 +26,8 @@ import os
 import re
 from typing import Mapping, NamedTuple
 
-__all__ = ["Processes", "ENV", "JOBS", "add_arguments", "resolve", "join", "check_job", "joined", "peer_lost", "PeerLost",
-           "failure_message", "leave", "DEFAULT_INIT_TIMEOUT", "DEFAULT_HEARTBEAT_TIMEOUT"]
+__all__ = ["Processes", "ENV", "JOBS", "add_arguments", "resolve", "join", "check_job", "joined", "peer_lost",
+           "PeerLost", "failure_message", "leave", "DEFAULT_INIT_TIMEOUT", "DEFAULT_HEARTBEAT_TIMEOUT"]
 
 #: option -> environment variable read when the option is not given
 ENV = {"coordinator": "EVOJAX_GA_COORDINATOR", "num_processes": "EVOJAX_GA_NUM_PROCESSES",
@@ -106,9 +106,9 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     if not m or not 1 <= int(m.group(1)) <= 65535:
         raise ValueError(f"--coordinator must be HOST:PORT with a port in [1, 65535], got {address!r}")
     timeouts = []
-    for name in ("init_timeout", "heartbeat_timeout"):
+    for name, default in (("init_timeout", DEFAULT_INIT_TIMEOUT), ("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT)):
         t = getattr(args, name, None)
-        t = {"init_timeout": DEFAULT_INIT_TIMEOUT, "heartbeat_timeout": DEFAULT_HEARTBEAT_TIMEOUT}[name] if t is None else t
+        t = default if t is None else t
         if isinstance(t, bool) or not isinstance(t, int) or t < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be an int >= 1 (seconds), got {t!r}")
         timeouts.append(t)
