@@ -198,7 +198,8 @@ def make_run(cfg: ControlConfig, parts: Parts | None = None, warm: bool = True) 
     def compile_runner() -> None:
         runner.lower(jax.random.key(0), state_shape, jnp.int32(0), jnp.float32(0.0), jnp.float32(0.0)).compile()
 
-    runner_ready = warm_up(compile_runner) if warm else (lambda: None)
+    # (several devices: the run splits the state first, so this unsplit program would not be the one run)
+    runner_ready = warm_up(compile_runner) if warm and jax.device_count() == 1 else (lambda: None)
 
     def kept_params(state: Any, info: Mapping[str, Any]) -> Any:
         if info.get("solved"):
