@@ -43,7 +43,8 @@ def _ocp() -> Any:
     try:
         import orbax.checkpoint as ocp
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("format='orbax' needs orbax-checkpoint: pip install 'evojax-ga[orbax]'") from e
+        raise ImportError("format='orbax' needs orbax-checkpoint (a dependency of evojax-ga): "
+                          "pip install orbax-checkpoint") from e
     return ocp
 
 
