@@ -86,8 +86,12 @@ def _add_common(parser: argparse.ArgumentParser, job: str) -> None:
 def enable_compile_cache(path: str | None) -> str | None:
     """Point JAX's persistent compilation cache at ``path`` (``None``: ``$EVOJAX_GA_CACHE`` or
     ``~/.cache/evojax-ga/xla``; ``""``: leave it off; ``EVOJAX_GA_CACHE=off`` turns the default off).
-    Caches every compilation, however short. Returns the directory used, or None."""
+    Caches every compilation, however short. Off in a run of several processes (with a warm cache,
+    jax 0.10.2's processes hung at their first collective). Returns the directory used, or None."""
     if path == "":
+        return None
+    from evojax_ga.jobs import processes
+    if processes.joined():   # several processes: with a warm cache, jax 0.10.2 hung at the first collective
         return None
     if path is None:
         env = os.environ.get(CACHE_ENV)

@@ -18,9 +18,9 @@ from evojax_ga import cli
 from evojax_ga.jobs import processes
 
 CARTPOLE = ["run", "cartpole", "--pop-size", "32", "--generations", "40", "--block", "5", "--checkpoint-every", "10",
-            "--max-steps", "50", "--target", "1e9", "--no-progress", "--no-compile-cache", "--seed", "3"]
+            "--max-steps", "50", "--target", "1e9", "--no-progress", "--seed", "3"]
 DIGITS = ["run", "digits", "--pop-size", "32", "--generations", "6", "--block", "3", "--checkpoint-every", "3",
-          "--baseline", "none", "--no-progress", "--no-compile-cache"]
+          "--baseline", "none", "--no-progress"]
 
 # The command line, stopping itself (SIGSTOP) right after its first checkpoint is on disk, so that a test
 # can kill it there (no race with the generation count).
@@ -154,9 +154,9 @@ def test_killed_process_ends_the_other_and_resume_on_two_or_one_equals_uninterru
     assert not (killed / "summary.json").exists()
     again = tmp_path / "killed-then-one"
     shutil.copytree(killed, again)
-    group.run_group(["resume", killed, "--no-progress", "--no-compile-cache"])
+    group.run_group(["resume", killed, "--no-progress"])
     assert group.folder_outcome(killed) == group.folder_outcome(cartpole_single)
-    group.run_one(["resume", again, "--no-progress", "--no-compile-cache"])
+    group.run_one(["resume", again, "--no-progress"])
     assert group.folder_outcome(again) == group.folder_outcome(cartpole_single)
 
 
@@ -174,9 +174,9 @@ def test_single_process_checkpoint_resumes_on_two_processes_and_four_devices(car
     assert [c.suffix for c in (killed / "checkpoints").iterdir()] == [".msgpack"]
     four = tmp_path / "killed-four"
     shutil.copytree(killed, four)
-    group.run_group(["resume", killed, "--no-progress", "--no-compile-cache"])
+    group.run_group(["resume", killed, "--no-progress"])
     assert group.folder_outcome(killed) == group.folder_outcome(cartpole_single)
-    group.run_one(["resume", four, "--no-progress", "--no-compile-cache"], environ=group.env(devices=4))
+    group.run_one(["resume", four, "--no-progress"], environ=group.env(devices=4))
     assert group.folder_outcome(four) == group.folder_outcome(cartpole_single)
 
 
@@ -200,14 +200,14 @@ def test_a_signal_to_one_process_stops_all_at_one_checkpoint(cartpole_single, tm
     assert (rc0, rc1) == (143, 143), (err0[-2000:], err1[-2000:])
     assert "interrupted at generation 10" in err0 and f"evojax-ga resume {out}" in err0
     assert sorted(c.name for c in (out / "checkpoints").iterdir()) == ["ckpt_00000010.orbax"]
-    group.run_one(["resume", out, "--no-progress", "--no-compile-cache"])
+    group.run_one(["resume", out, "--no-progress"])
     assert group.folder_outcome(out) == group.folder_outcome(cartpole_single)
 
 
 def test_time_limit_is_decided_alike_by_every_process(tmp_path):
     out = tmp_path / "timed"
     args = ["run", "digits", "--pop-size", "32", "--generations", "100000", "--block", "3", "--time-limit", "2",
-            "--baseline", "none", "--no-progress", "--no-compile-cache"]
+            "--baseline", "none", "--no-progress"]
     group.run_group([*args, "--out", out])
     import json
     summary = json.loads((out / "summary.json").read_text())

@@ -1,13 +1,22 @@
 """Launch ``evojax-ga`` as one process or as a group of processes on 127.0.0.1 (tests of multi-process runs)."""
 
+import atexit
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 TIMEOUT = 300
+
+# One persistent XLA compilation cache for every process these tests start: the same programs (the
+# single-process and the 2-process CartPole block, the checks) are compiled once, not once per run. The
+# cached executable is the one a compilation makes, so results do not change.
+CACHE = tempfile.mkdtemp(prefix="evojax-ga-test-xla-")
+atexit.register(shutil.rmtree, CACHE, True)
 
 
 def free_port() -> int:
@@ -17,8 +26,9 @@ def free_port() -> int:
 
 
 def env(devices: int | None = None) -> dict:
-    """The test environment (XLA flags of conftest kept), optionally with ``devices`` forced CPU devices."""
-    e = dict(os.environ)
+    """The test environment (XLA flags of conftest kept, the shared compilation cache), optionally with
+    ``devices`` forced CPU devices."""
+    e = {**os.environ, "EVOJAX_GA_CACHE": CACHE}
     if devices is not None:
         e["XLA_FLAGS"] = f"{e.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}".strip()
     return e
