@@ -23,13 +23,13 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.process_group import free_port, run_workers
 
 RESULT = Path(__file__).parent / "results" / "checkpoint_write.json"
 #: memory the single-file write needs, in multiples of the state (state, msgpack payload, header + payload)
@@ -82,23 +82,10 @@ def _worker(a: argparse.Namespace) -> None:
 
 
 def _spawn(a: argparse.Namespace, worker: str, n: int, directory: str, repeat: int) -> list[dict]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "benchmarks.checkpoint_write", "--worker", worker, "--rows", str(a.rows),
-           "--genes", str(a.genes), "--processes", str(n), "--port", str(port), "--dir", directory,
+           "--genes", str(a.genes), "--processes", str(n), "--port", str(free_port()), "--dir", directory,
            "--repeat", str(repeat)]
-    procs = [subprocess.Popen(cmd + ["--pid", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(n)]
-    try:
-        outs = [p.communicate(timeout=a.timeout) for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    for p, (_, err) in zip(procs, outs):
-        if p.returncode:
-            raise RuntimeError(f"{worker} writer failed (exit {p.returncode}):\n{err[-3000:]}")
-    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    return run_workers(cmd, n, a.timeout, what=f"{worker} writer")
 
 
 def _size(path: Path) -> int:

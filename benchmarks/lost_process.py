@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,18 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.process_group import free_port
+
 RESULT = Path(__file__).parent / "results" / "lost_process.json"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def trial(out: Path, victim: int, heartbeat: int) -> dict:
     """One run killed mid-way: ``{victim, survivor_rc, seconds, line}``."""
-    port = _port()
+    port = free_port()
     cmd = [sys.executable, "-m", "evojax_ga", "run", "mountaincar", "--generations", "100000", "--target", "none",
            "--checkpoint-every", "10", "--no-progress", "--no-compile-cache", "--out", str(out),
            "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--heartbeat-timeout", str(heartbeat)]

@@ -42,13 +42,13 @@ import json
 import math
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from benchmarks.process_group import free_port, run_workers
 
 RESULTS = Path(__file__).parent / "results"
 #: the same XLA CPU threading for every process in every configuration
@@ -172,25 +172,11 @@ def _worker(a: argparse.Namespace) -> None:
 
 def _spawn(a: argparse.Namespace, n: int) -> list[dict]:
     """Run ``n`` worker processes of this script; their JSON lines, by process id."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "benchmarks.weak_scaling", "--worker", "--n", str(n), "--port", str(port),
+    cmd = [sys.executable, "-m", "benchmarks.weak_scaling", "--worker", "--n", str(n), "--port", str(free_port()),
            "--per-process", str(a.per_process), "--generations", str(a.generations), "--blocks", str(a.blocks),
            "--calls", str(a.calls), "--task", a.task, "--genes", str(a.genes), "--seed", str(a.seed)]
     cmd += ["--early-exit"] if a.early_exit else []
-    env = {**os.environ, **THREAD_ENV}
-    procs = [subprocess.Popen(cmd + ["--pid", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env) for i in range(n)]
-    try:
-        outs = [p.communicate(timeout=a.timeout) for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    for p, (_, err) in zip(procs, outs):
-        if p.returncode:
-            raise RuntimeError(f"worker of {n} failed (exit {p.returncode}):\n{err[-3000:]}")
-    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    return run_workers(cmd, n, a.timeout, env={**os.environ, **THREAD_ENV}, what=f"worker of {n}")
 
 
 def _summary(n: int, per_process: int, reps: list[list[dict]]) -> dict:

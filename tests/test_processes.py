@@ -22,20 +22,7 @@ CARTPOLE = ["run", "cartpole", "--pop-size", "32", "--generations", "40", "--blo
 DIGITS = ["run", "digits", "--pop-size", "32", "--generations", "6", "--block", "3", "--checkpoint-every", "3",
           "--baseline", "none", "--no-progress"]
 
-# The command line, stopping itself (SIGSTOP) right after its first checkpoint is on disk, so that a test
-# can kill it there (no race with the generation count).
-STOP_AFTER_CHECKPOINT = """
-import os, signal, sys
-from evojax_ga import checkpoint, cli
-_save = checkpoint.save
-def save(*args, **kwargs):
-    path = _save(*args, **kwargs)
-    os.kill(os.getpid(), signal.SIGSTOP)
-    return path
-checkpoint.save = save
-sys.argv = ["evojax-ga", *sys.argv[1:]]
-sys.exit(cli.main())
-"""
+STOP_AFTER_CHECKPOINT = group.STOP_AFTER_CHECKPOINT
 
 
 def _ns(**kw):

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from flax import struct
 from helpers.metrics import metric_rows
+from helpers.processes import STOP_AFTER_CHECKPOINT  # the command line, stopping after each checkpoint
 
 from evojax_ga import checkpoint as ckpt
 from evojax_ga import cli
@@ -29,22 +30,6 @@ RUN_CMD = ["run", "cartpole", "--pop-size", "32", "--generations", "40", "--bloc
            "--checkpoint-every", "10", "--max-steps", "50", "--target", "1e9", "--no-progress",
            "--no-compile-cache", "--seed", "3"]
 TIMEOUT = 300
-
-# The command line, with every checkpoint save followed by SIGSTOP: the process stops right after its
-# first checkpoint is on disk, and the test kills it there (no race with the generation count).
-STOP_AFTER_CHECKPOINT = """
-import os, signal, sys
-from evojax_ga import checkpoint, cli
-_save = checkpoint.save
-def save(*args, **kwargs):
-    path = _save(*args, **kwargs)
-    os.kill(os.getpid(), signal.SIGSTOP)
-    return path
-checkpoint.save = save
-sys.argv = ["evojax-ga", *sys.argv[1:]]
-sys.exit(cli.main())
-"""
-
 
 def _cli(*args):
     return [sys.executable, "-m", "evojax_ga", *args]

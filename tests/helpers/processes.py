@@ -73,6 +73,21 @@ def run_one(args, environ: dict | None = None) -> subprocess.CompletedProcess:
     return r
 
 
+# The command line, stopping itself (SIGSTOP) right after each checkpoint is on disk, so that a test can
+# kill it there (no race with the generation count).
+STOP_AFTER_CHECKPOINT = """
+import os, signal, sys
+from evojax_ga import checkpoint, cli
+_save = checkpoint.save
+def save(*args, **kwargs):
+    path = _save(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGSTOP)
+    return path
+checkpoint.save = save
+sys.argv = ["evojax-ga", *sys.argv[1:]]
+sys.exit(cli.main())
+"""
+
 _TIMING = ("wall", "age", "compile", "time")
 
 
