@@ -29,6 +29,7 @@ import numpy as np
 from flax import serialization
 
 from evojax_ga.atomic_file import write_atomic
+from evojax_ga.distributed import spans_processes
 
 __all__ = ["save", "load", "latest", "list_checkpoints", "CorruptCheckpointError", "checkpoint_path", "saver", "due",
            "prune", "FORMATS"]
@@ -56,7 +57,7 @@ def _local(tree: Any) -> Any:
     """``tree`` with every array that spans other processes' devices replaced by host zeros of its
     shape and dtype (a template only gives structure, shapes and dtypes)."""
     def one(x: Any) -> Any:
-        if not (isinstance(x, jax.Array) and not x.is_fully_addressable):
+        if not spans_processes(x):
             return x
         if _is_key(x):
             return jax.random.wrap_key_data(jnp.zeros(jax.random.key_data(x).shape, jnp.uint32),
@@ -79,7 +80,7 @@ def checkpoint_path(directory: str | os.PathLike, generation: int, format: str =
 def _not_addressable(state: Any) -> list[str]:
     """Paths of the leaves that span devices of other processes (a multi-process sharded state)."""
     return [jax.tree_util.keystr(p, simple=True, separator=".") for p, x in jax.tree_util.tree_leaves_with_path(state)
-            if isinstance(x, jax.Array) and not x.is_fully_addressable]
+            if spans_processes(x)]
 
 
 def save(directory: str | os.PathLike, state: Any, metadata: dict | None = None, keep: int | None = 3,

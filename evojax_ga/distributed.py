@@ -24,7 +24,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from evojax_ga.population import validate_population
 
 __all__ = ["pop_mesh", "shard_population", "shard_state", "replicate", "initialize", "AXIS", "spans_processes",
-           "replicate_rest", "to_host", "process_count", "is_writer", "barrier", "place_state", "agree_max"]
+           "replicate_rest", "process_count", "is_writer", "barrier", "place_state", "agree_max"]
 
 AXIS = "pop"
 
@@ -115,19 +115,6 @@ def _replicator(mesh: Mesh) -> Any:
     return jax.jit(lambda tree: tree, out_shardings=NamedSharding(mesh, PartitionSpec()))
 
 
-def to_host(tree: Any) -> Any:
-    """``tree``'s arrays as NumPy arrays on this host; arrays split over several processes are gathered
-    first (a collective: every process must call it)."""
-    from jax.experimental import multihost_utils
-
-    def one(x: Any) -> Any:
-        if spans_processes(x):
-            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-        return np.asarray(x)
-
-    return jax.tree_util.tree_map(one, tree)
-
-
 def process_count() -> int:
     """Processes in this run (1 unless :func:`initialize` joined several)."""
     return int(jax.process_count())
@@ -145,10 +132,7 @@ def barrier(name: str, timeout_s: int = 600) -> None:
         return
     from jax._src import distributed as _dist
     client = _dist.global_state.client
-    if client is None:   # several processes without the distributed client: the devices' own barrier
-        from jax.experimental import multihost_utils
-        multihost_utils.sync_global_devices(name)
-        return
+    assert client is not None   # several processes exist only once initialize made the client
     try:
         client.wait_at_barrier(name, timeout_in_ms=int(timeout_s * 1000))
     except Exception as exc:  # noqa: BLE001 - jaxlib's error type

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_ga import checkpoint as ckpt
+from evojax_ga.distributed import spans_processes
 
 __all__ = ["save", "load", "is_committed", "is_tmp", "remove_tmp", "TMP_SUFFIX", "COMMIT_FILE", "SUFFIX"]
 
@@ -84,7 +85,7 @@ def _stored(x: Any) -> Any:
 
 def _host_int(x: Any) -> int:
     """A scalar, replicated over devices possibly of other processes, as a Python int."""
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+    if spans_processes(x):
         x = x.addressable_data(0)
     return int(np.asarray(x))
 
