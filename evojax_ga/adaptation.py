@@ -50,10 +50,7 @@ def stagnation(step: float = 0.025, cap: float = 0.25, name: str = "rate", min_d
         check_nonneg(cap, "cap")
 
     def init(params):
-        base = get_param(params, name)
-        if base is None:
-            raise ValueError(f"stagnation adapts mutation parameter {name!r}, which the mutation does not have")
-        base = jnp.asarray(base, jnp.float32)
+        base = _base(params, name, "stagnation")
         return {"base": base, "value": base, "best": jnp.float32(-jnp.inf)}
 
     def update(state, params, gen_best):
@@ -66,6 +63,15 @@ def stagnation(step: float = 0.025, cap: float = 0.25, name: str = "rate", min_d
     return Adaptation(init, update, f"stagnation(step={step}, cap={cap}, name={name})")
 
 
+def _base(params, name: str, who: str) -> jax.Array:
+    """The mutation parameter ``name`` an adaptation starts from (float32); ValueError when the mutation
+    has none."""
+    base = get_param(params, name)
+    if base is None:
+        raise ValueError(f"{who} adapts mutation parameter {name!r}, which the mutation does not have")
+    return jnp.asarray(base, jnp.float32)
+
+
 def decay(half_life: float, floor: float = 0.0, name: str = "sigma") -> Adaptation:
     """``value = max(base * 0.5 ** (generation / half_life), floor)``: the mutation parameter ``name``
     (every member of a chain that has it; a per-individual ``[P]`` value is scaled as a whole) halves
@@ -75,10 +81,7 @@ def decay(half_life: float, floor: float = 0.0, name: str = "sigma") -> Adaptati
     check_nonneg(floor, "floor")
 
     def init(params):
-        base = get_param(params, name)
-        if base is None:
-            raise ValueError(f"decay adapts mutation parameter {name!r}, which the mutation does not have")
-        base = jnp.asarray(base, jnp.float32)
+        base = _base(params, name, "decay")
         return {"base": base, "value": base, "generation": jnp.int32(0)}
 
     def update(state, params, gen_best):
