@@ -18,7 +18,7 @@ Runs: :func:`evojax_ga.evolve` / :func:`evojax_ga.evolve_blocks` drive it block 
 ``best_fitness`` is the hypervolume of the first front over ``ref`` (``-inf`` without ``ref``, so a
 ``target`` never stops the run); ``evolve(..., target=v)`` stops once the hypervolume reaches ``v``.
 Per-generation metrics: ``front_size``, ``nan_rows`` and, with ``ref``, ``hypervolume``.
-``chunk_size`` ranks fronts without the ``[2P, 2P]`` domination matrix (large ``P``).
+``chunk_size``: the block of rows :func:`evojax_ga.pareto.nondominated_ranks` compares at a time.
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu
     crossover: default uniform 0.5; mutate: default gaussian rate 0.1, sigma 0.02 (a mutation with
     per-individual params, e.g. ``self_adaptive``, is refused: survival would have to carry them);
     ref: a reference point ``[num_objectives]`` (2 or 3 objectives): ``step`` then reports the
-    survivors' exact ``hypervolume`` (also ``state.best_fitness``); chunk_size: rank fronts ``chunk_size``
-    rows at a time instead of building the ``[2P, 2P]`` domination matrix (None: dense).
+    survivors' exact ``hypervolume`` (also ``state.best_fitness``); chunk_size: rows compared a
+    block at a time when ranking fronts (None: 256; the ranks do not depend on it).
     """
     M = check_int(num_objectives, "num_objectives", minimum=1)
     chunk_size = pareto._check_chunk(chunk_size)

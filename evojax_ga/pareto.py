@@ -8,14 +8,11 @@ individuals or fronts; the loop over objectives is static and M is small).
 * A row with a NaN in any objective is a **NaN row**: every other row dominates it and it dominates
   nothing, so NaN rows share one front after every front of NaN-free rows (``±inf`` are ordinary
   values).
-* :func:`nondominated_ranks` peels fronts with a ``lax.while_loop`` over fronts on the domination-count
-  vector: front ``r`` is the rows no unassigned row dominates; its members, compacted to the first
-  entries of an index vector, subtract their domination rows from the counts a chunk of rows at a time
-  (``ceil(|front| / C)`` chunks, so the work follows the rows ranked, not fronts x ``P^2``). Dense path
-  (``chunk_size=None``): the ``[P, P]`` domination matrix is built once (memory ``P^2`` bytes) and its
-  rows are gathered. Chunked path (``chunk_size=C``, for large ``P``): the counts are summed over column
-  chunks (``lax.map``, ``[P, C]`` at a time) and the members' rows recomputed, so no ``[P, P]`` array
-  exists; same ranks. ``stop_after`` ends the peeling once enough rows are ranked (NSGA-II survival).
+* :func:`nondominated_ranks`: a row's front is one more than the largest front among the rows that
+  dominate it. Rows sorted in descending lexicographic order have their dominators before them, so one
+  pass over blocks of ``C`` sorted rows (a ``fori_loop``) settles each block against the blocks before
+  it and then within itself: about ``P^2 / 2`` comparisons, memory ``[C, C]``, whatever the number of
+  fronts. ``stop_after`` caps the ranks past the fronts NSGA-II survival needs.
 * :func:`crowding_distance` per front and objective sorts by ``(rank, value, index)``; a front's two
   extreme rows in an objective get ``+inf``, interior rows add the gap between their neighbours over the
   front's range in that objective (a zero or non-finite range adds 0). Ties are broken by row index.
@@ -83,7 +80,7 @@ def _check_chunk(chunk_size: Any) -> int | None:
     if chunk_size is None:
         return None
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an int >= 1 or None (dense), got {chunk_size!r}")
+        raise ValueError(f"chunk_size must be an int >= 1 or None (the default), got {chunk_size!r}")
     return chunk_size
 
 
@@ -112,59 +109,71 @@ def domination_counts(F: jax.Array, chunk_size: int | None = None) -> jax.Array:
 def nondominated_ranks(F: jax.Array, chunk_size: int | None = None, stop_after: Any = None) -> jax.Array:
     """``[P]`` int32 front index of every row: 0 = non-dominated, NaN rows after every other front.
 
-    chunk_size: None builds the ``[P, P]`` domination matrix (``P^2`` bytes); an int ``C`` never holds
-    more than ``[P, C]`` of it (for large ``P``; same result).
-    stop_after: None ranks every row; a number ``k`` stops peeling once at least ``k`` rows have a
-    front (the rows left get the next front index: a lower bound on their own). NSGA-II survival
-    (Deb et al. 2002) fills the next population front by front and needs no more.
+    chunk_size: rows compared a block at a time (memory ``[C, C]``; None: 256); the ranks do not
+    depend on it.
+    stop_after: None ranks every row; a number ``k`` gives every row past the first fronts that hold
+    at least ``k`` rows the next front index (a lower bound on its own). NSGA-II survival (Deb et al.
+    2002) fills the next population front by front and needs no more.
     """
     F = as_objectives(F, "F")
     C = _check_chunk(chunk_size)
     P = F.shape[0]
-    k = P if stop_after is None else stop_after
-    if C is not None:
-        bad = nan_rows(F)
-        return _peel(domination_counts(F, C), C, k,
-                     lambda rows, ok: _dominates(F[rows], bad[rows] | ~ok, F, bad) & ok[:, None])
-    dom = domination_matrix(F)  # P^2 bytes
-    return _peel(jnp.sum(dom, axis=0, dtype=jnp.int32), min(P, _DENSE_ROWS), k,
-                 lambda rows, ok: dom[rows] & ok[:, None])
+    ranks = _chain_ranks(F, min(P, _BLOCK if C is None else C))
+    if stop_after is None:
+        return ranks
+    counts = jax.ops.segment_sum(jnp.ones((P,), jnp.int32), ranks, num_segments=P + 1)
+    last = jnp.argmax(jnp.cumsum(counts) >= stop_after).astype(jnp.int32)   # the front that reaches k rows
+    return jnp.minimum(ranks, jnp.where(stop_after > 0, last + 1, 0))
 
 
-#: front members whose matrix rows the dense path subtracts at a time
-_DENSE_ROWS = 256
+#: rows per block of :func:`nondominated_ranks` (fastest of 128-1024 at P = 10^4 on a 2-core CPU)
+_BLOCK = 256
 
 
-def _peel(count: jax.Array, C: int, k: Any, dominated_by: Any) -> jax.Array:
-    """Front peeling on the domination counts ``count [P]``: each front's members, compacted to the
-    first entries of an index vector, subtract ``dominated_by(rows [C], ok [C]) -> [C, P]`` (their
-    domination rows; ``ok`` marks real members) ``C`` rows at a time: ``ceil(|front| / C)`` chunks."""
-    P = count.shape[0]
-    n = -(-P // C) * C
+def _chain_ranks(F: jax.Array, B: int) -> jax.Array:
+    """Exact front indices by longest dominance chains, ``B`` rows at a time.
 
-    def cond(carry):
-        ranks, _, r = carry
-        left = jnp.sum(ranks < 0, dtype=jnp.int32)
-        return (left > 0) & (P - left < k) & (r < P)   # at most P fronts (the bound only guards against a bug)
+    A row's front is one more than the largest front among the rows that dominate it (0 when none
+    does). Sorted in descending lexicographic order every dominator of a row comes before it, so one
+    pass over blocks of ``B`` sorted rows settles each block against the blocks before it (a running
+    maximum over ``[B, B]`` comparisons: about ``P^2 / 2`` pairs in all) and then within itself (a
+    fixed point over the block's own ``[B, B]`` domination matrix). NaN rows (and the padding) sort
+    last, dominate nothing, and get the front after the last one of the other rows.
+    """
+    P, M = F.shape
+    bad = nan_rows(F)
+    order = jnp.lexsort((*(F[:, m] for m in reversed(range(M))), ~bad))[::-1]   # ascending, reversed
+    n = -(-P // B) * B
+    Fs = jnp.concatenate([F[order], jnp.zeros((n - P, M), F.dtype)])
+    bs = jnp.concatenate([bad[order], jnp.ones((n - P,), bool)])
+    blocks, bad_blocks = Fs.reshape(n // B, B, M), bs.reshape(n // B, B)
 
-    def body(carry):
-        ranks, count, r = carry
-        front = (count == 0) & (ranks < 0)
-        ranks = jnp.where(front, r, ranks)
-        members = jnp.nonzero(front, size=n, fill_value=n)[0].astype(jnp.int32)   # padding: index n
-        size = jnp.sum(front, dtype=jnp.int32)
+    def dominates(a: int | jax.Array, b: int | jax.Array) -> jax.Array:
+        Fa, Fb = blocks[a], blocks[b]
+        ge = jnp.all(Fa[:, None, :] >= Fb[None, :, :], axis=2)
+        gt = jnp.any(Fa[:, None, :] > Fb[None, :, :], axis=2)
+        return ge & gt & ~bad_blocks[a][:, None]
 
-        def sub(j, count):
-            rows = jax.lax.dynamic_slice(members, (j * C,), (C,))
-            ok = rows < P
-            d = dominated_by(jnp.where(ok, rows, 0), ok)
-            return count - jnp.sum(d, axis=0, dtype=jnp.int32)
+    def block(b: jax.Array, ranks: jax.Array) -> jax.Array:
+        def earlier(c: jax.Array, acc: jax.Array) -> jax.Array:
+            rc = jax.lax.dynamic_slice(ranks, (c * B,), (B,))
+            return jnp.maximum(acc, jnp.max(jnp.where(dominates(c, b), rc[:, None], -1), axis=0))
 
-        count = jax.lax.fori_loop(0, (size + C - 1) // C, sub, count)
-        return ranks, count, r + 1
+        base = jax.lax.fori_loop(0, b, earlier, jnp.full((B,), -1, jnp.int32)) + 1
+        own = dominates(b, b)
 
-    ranks, _, r = jax.lax.while_loop(cond, body, (jnp.full((P,), -1, jnp.int32), count, jnp.int32(0)))
-    return jnp.where(ranks < 0, r, ranks)
+        def settle(carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            r, _ = carry
+            new = jnp.maximum(base, jnp.max(jnp.where(own, r[:, None] + 1, 0), axis=0))
+            return new, jnp.any(new != r)
+
+        r, _ = jax.lax.while_loop(lambda c: c[1], settle, (base, jnp.bool_(True)))
+        return jax.lax.dynamic_update_slice(ranks, r, (b * B,))
+
+    ranks = jax.lax.fori_loop(0, n // B, block, jnp.zeros((n,), jnp.int32))[:P]
+    bad_s = bs[:P]
+    ranks = jnp.where(bad_s, jnp.max(jnp.where(bad_s, -1, ranks)) + 1, ranks)
+    return jnp.zeros((P,), jnp.int32).at[order].set(ranks)
 
 
 def _check_ranks(ranks: Any, P: int) -> jax.Array:

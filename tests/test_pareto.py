@@ -173,3 +173,50 @@ def test_stop_after_ranks_the_first_fronts_only(chunk):
     assert np.sum(true < r) >= 20 > np.sum(true < r - 1)
     np.testing.assert_array_equal(got[true < r], true[true < r])
     assert np.all(got[true >= r] == r)
+
+
+def numpy_ranks(F):
+    """The brute-force reference with NumPy's [P, P] domination matrix (for a few hundred rows)."""
+    bad = np.isnan(F).any(axis=1)
+    ge = (F[:, None, :] >= F[None, :, :]).all(axis=2)
+    gt = (F[:, None, :] > F[None, :, :]).any(axis=2)
+    dom = ge & gt & ~bad[:, None] & ~bad[None, :]
+    ranks, left, r = np.full(len(F), -1), ~bad, 0
+    while left.any():
+        front = left & ~(dom & left[:, None]).any(axis=0)
+        ranks[front], left, r = r, left & ~front, r + 1
+    ranks[bad] = r
+    return ranks
+
+
+@pytest.mark.parametrize("M", [2, 3])
+@pytest.mark.parametrize("block", [1, 5, 64, 1000])
+def test_block_size_never_changes_the_ranks(M, block):
+    """Rows dominated across many blocks, long chains inside a block, equal rows split over blocks, NaN
+    rows, +-inf, and a last block padded: every block size gives the brute-force ranks."""
+    rng = np.random.default_rng(40 + M)
+    F = np.concatenate([rng.random((200, M)), rng.integers(0, 3, (100, M)),
+                        np.linspace(0, 1, 40)[:, None] * np.ones((1, M))]).astype(np.float32)   # a 40-row chain
+    F[rng.random(len(F)) < 0.03, 0] = np.nan
+    F[5], F[250] = np.inf, -np.inf
+    F = F[rng.permutation(len(F))]
+    F[100:110] = F[20]                    # equal rows, far apart after sorting by block
+    want = numpy_ranks(F)
+    got = np.asarray(jax.jit(pareto.nondominated_ranks, static_argnums=1)(F, block))
+    np.testing.assert_array_equal(got, want)
+    assert want.max() >= 40               # the chain makes at least 40 fronts
+
+
+def test_integer_and_bool_fitness_keep_their_values():
+    """Integer objectives are compared as integers (2^24 + 1 and 2^24 differ; float32 would tie them)."""
+    F = np.array([[2 ** 24 + 1, 0], [2 ** 24, 0], [0, 1]], np.int32)
+    np.testing.assert_array_equal(np.asarray(pareto.nondominated_ranks(F)), [0, 1, 0])
+    B = np.array([[True, False], [False, False], [True, True]])
+    np.testing.assert_array_equal(np.asarray(pareto.nondominated_ranks(B)), [1, 2, 0])
+
+
+def test_stop_after_zero_or_everyone():
+    F = random_fitness(26, 30, 2)
+    true = ref_ranks(F)
+    np.testing.assert_array_equal(np.asarray(pareto.nondominated_ranks(F, stop_after=30)), true)
+    np.testing.assert_array_equal(np.asarray(pareto.nondominated_ranks(F, stop_after=0)), np.zeros(30))

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--mutation-rate", type=float, default=None, help="fraction of genes mutated (default 1 / dim)")
     e.add_argument("--sigma", type=float, default=None, help=f"Gaussian mutation step (default {d.sigma:g})")
     e.add_argument("--chunk-size", type=int, default=None, metavar="C",
-                   help="rank fronts C rows at a time instead of the [2P, 2P] domination matrix (large P)")
+                   help="rows compared a block at a time when ranking fronts (default 256; same ranks)")
     e.add_argument("--block", type=int, default=None,
                    help=f"generations per compiled block; progress between blocks (default {d.block})")
     checkpointing.add_arguments(parser)

@@ -65,7 +65,7 @@ class MOConfig:
     crossover: str = "uniform"           # uniform (p = 0.5) or blend (BLX-0.5)
     mutation_rate: float | None = None   # fraction of genes mutated (None: 1 / dim)
     sigma: float = 0.1                   # Gaussian mutation step
-    chunk_size: int | None = None        # rank fronts C rows at a time (None: dense [2P, 2P] matrix)
+    chunk_size: int | None = None        # rows compared a block at a time when ranking (None: 256)
     block: int = 10
 
     def __post_init__(self) -> None:
@@ -95,7 +95,7 @@ class MOConfig:
             raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma!r}")
         c = self.chunk_size
         if c is not None and (not isinstance(c, int) or isinstance(c, bool) or c < 1):
-            raise ValueError(f"chunk_size must be an int >= 1 or None (dense), got {c!r}")
+            raise ValueError(f"chunk_size must be an int >= 1 or None (the default), got {c!r}")
 
     @property
     def genes(self) -> int:
