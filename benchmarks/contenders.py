@@ -23,8 +23,10 @@ class Contender(NamedTuple):
     task: Any = None
 
 
-def ours(name: str, parts: Any, strategy: Any) -> Contender:
-    """One of this project's presets through its ask / evaluate / tell on the shared task."""
+def ours(name: str, parts: Any, strategy: Any, ranked: bool = False) -> Contender:
+    """One of this project's presets through its ask / evaluate / tell on the shared task; ``ranked``:
+    ``gen`` reports the fitness the strategy ranks by (``state.fitness`` after ``tell``: with
+    ``fitness_ema`` the lineage average) instead of this generation's returns."""
     import jax
 
     task, init_population = parts.task, parts.init_population
@@ -38,7 +40,8 @@ def ours(name: str, parts: Any, strategy: Any) -> Contender:
         k_ask, k_eval = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)   # k_eval: as every contender's
         pop, state = strategy.ask(k_ask, state)     # generation 0: the initial population itself
         fit, metrics = task.evaluate(k_eval, pop)
-        return strategy.tell(state, pop, fit), fit, pop, metrics["env_steps"]
+        state = strategy.tell(state, pop, fit)
+        return state, state.fitness if ranked else fit, pop, metrics["env_steps"]
 
     return Contender(name, init, gen)
 

@@ -72,6 +72,12 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
         "half_e4": half(elite=4),
         # the two tournament parents averaged, then every weight mutated (intermediate recombination,
         # the ES's smoothing in GA form)
+        # ranked by a moving average of the fitness that children inherit from their parent (one
+        # episode per member is a noisy fitness: the average pools a lineage's episodes)
+        "trunc_ema5": ega.ga(select=sel.tournament(2), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
+                             elite=1, parent_pool=0.5, fitness_ema=0.5),
+        "trunc_ema3": ega.ga(select=sel.tournament(2), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
+                             elite=1, parent_pool=0.5, fitness_ema=0.3),
         "trunc_arith": ega.ga(select=sel.tournament(2), crossover=xo.arithmetic(0.5),
                               mutate=mu.gaussian(1.0, cfg.sigma), elite=1, parent_pool=0.5),
     }
@@ -146,6 +152,8 @@ def contenders_for(cfg: Any, names: tuple[str, ...], truncation: int, lr: float)
             out.append(ours(name, parts, parts.strategy))
         elif name in ours_:
             out.append(ours(name, parts, ours_[name]))
+        elif name.endswith("+ranked") and name[:-len("+ranked")] in ours_:     # nominates by its ranked fitness
+            out.append(ours(name, parts, ours_[name[:-len("+ranked")]], ranked=True))
         elif name in EVOJAX:
             out.append(evojax_contender(name, parts, cfg.pop_size, cfg.sigma))
         else:
@@ -253,8 +261,9 @@ def configs(ap: argparse.ArgumentParser, a: argparse.Namespace) -> list[Any]:
     """The shared config of every ``--envs`` entry; a bad argument exits (code 2) with one line naming it."""
     known = {"simple", *PEERS, *variants(shared_config("cartpole", 8, 1, (4,), "relu", False, 1), 4)}
     for name in a.contenders.split(","):
-        if name not in known:
-            ap.error(f"--contenders: unknown contender {name!r}; known: {', '.join(sorted(known))}")
+        if name not in known and name.removesuffix("+ranked") not in known - {"simple", *PEERS}:
+            ap.error(f"--contenders: unknown contender {name!r}; known: {', '.join(sorted(known))} "
+                     "(this project's, with +ranked: nominated for the check by the fitness it ranks by)")
     check_run_args(ap, a)
     try:
         hidden = tuple(int(h) for h in a.hidden.split(","))
