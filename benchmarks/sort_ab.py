@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from evojax_ga import pareto
 
     old = _old_module(a.rev)
-    impls = {f"{a.rev} (chunk {a.chunk})": (old.nondominated_ranks, a.chunk), "this tree (default block)": (pareto.nondominated_ranks, None)}
+    impls = {f"{a.rev} (chunk {a.chunk})": (old.nondominated_ranks, a.chunk),
+             "this tree (default block)": (pareto.nondominated_ranks, None)}
     rows = []
     for P, M, stop in CASES:
         F = jax.numpy.asarray(np.random.default_rng(0).random((P, M), dtype=np.float32))
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                **{f"{k} median_s": statistics.median(v) for k, v in times.items()},
                **{f"{k} compile_s": v for k, v in comp.items()},
                "speedup": statistics.median(times[a_name]) / statistics.median(times[b_name]),
-               "ranks_equal": bool(np.array_equal(ranks[a_name], ranks[b_name])), "fronts": int(ranks[b_name].max()) + 1}
+               "ranks_equal": bool(np.array_equal(ranks[a_name], ranks[b_name])),
+               "fronts": int(ranks[b_name].max()) + 1}
         rows.append(row)
         print(json.dumps(row), flush=True)
     out = {"command": "python -m benchmarks.sort_ab " + " ".join(argv if argv is not None else sys.argv[1:]),

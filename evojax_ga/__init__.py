@@ -15,6 +15,7 @@ from evojax_ga import (
     metrics,
     mutation,
     nsga2,
+    nsga3,
     pareto,
     presets,
     prng,
@@ -50,8 +51,8 @@ from evojax_ga.types import Fitness, Population, Task, as_task, evaluate_task
 __version__ = "0.2.0"
 
 __all__ = [
-    "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "nsga2", "pareto",
-    "presets", "prng", "registry", "reproduction", "seed_encoded", "seeds", "selection", "tasks", "types",
+    "adaptation", "checkpoint", "chunking", "crossover", "distributed", "metrics", "mutation", "nsga2", "nsga3",
+    "pareto", "presets", "prng", "registry", "reproduction", "seed_encoded", "seeds", "selection", "tasks", "types",
     "seed_encoded_ga", "map_elites", "MapElitesState",
     "Fitness", "Population", "Task", "as_task", "evaluate_task",
     "Adaptation", "Crossover", "Mutation", "Selection", "GAState", "Strategy",

@@ -39,7 +39,8 @@ from evojax_ga.reproduction import keep_rows
 from evojax_ga.strategy import Strategy
 from evojax_ga.types import Population, PRNGKey, as_task, evaluate_task
 
-__all__ = ["NSGA2State", "nsga2", "crowded_tournament", "survive", "front_hypervolume"]
+__all__ = ["NSGA2State", "nsga2", "crowded_tournament", "survive", "front_hypervolume", "elitist_strategy",
+           "check_options"]
 
 
 @struct.dataclass
@@ -53,6 +54,7 @@ class NSGA2State:
     best_fitness: float32 scalar, the exact hypervolume of the first front over ``ref`` after the last
     ``tell`` (higher is better; ``-inf`` without ``ref`` or before the first ``tell``): what
     :func:`evojax_ga.evolve` reads for ``target`` and the progress bar.
+    key: None for NSGA-II; NSGA-III's survival key (``jax.random.key_data``, drawn by ``ask``).
     """
     population: Population
     fitness: jax.Array
@@ -61,6 +63,7 @@ class NSGA2State:
     generation: jax.Array
     params: Any
     best_fitness: jax.Array
+    key: Any = None
 
 
 def crowded_tournament(key: PRNGKey, rank: jax.Array, crowding: jax.Array, num: int) -> jax.Array:
@@ -93,10 +96,33 @@ def front_hypervolume(fitness: jax.Array, rank: jax.Array, ref: Any) -> jax.Arra
     return pareto.hypervolume(front, ref)
 
 
-def _check_state(state: Any, fn: str) -> int:
+def _check_state(state: Any, fn: str, keyed: bool = False) -> int:
     if not isinstance(state, NSGA2State):
         raise TypeError(f"{fn}: state must be the NSGA2State returned by init, ask or tell, got {type(state).__name__}")
+    if keyed and state.key is None:
+        raise TypeError(f"{fn}: state has no key; it must come from this strategy's init (an NSGA-II state has none)")
     return validate_population(state.population, "state.population")
+
+
+def check_options(num_objectives: Any, crossover: Any, mutate: Any, ref: Any, chunk_size: Any, name: str = "nsga2"
+                  ) -> tuple[int, xo.Crossover, mu.Mutation, Any, int | None]:
+    """The checked ``(M, crossover, mutate, ref, chunk_size)`` of an NSGA family strategy (defaults filled in)."""
+    M = check_int(num_objectives, "num_objectives", minimum=1)
+    chunk_size = pareto._check_chunk(chunk_size)
+    crossover = xo.uniform(0.5) if crossover is None else crossover
+    mutate = mu.gaussian(0.1, 0.02) if mutate is None else mutate
+    for arg, obj, typ in (("crossover", crossover, xo.Crossover), ("mutate", mutate, mu.Mutation)):
+        if not isinstance(obj, typ):
+            raise TypeError(f"{arg} must be a {typ.__name__} (from evojax_ga.{typ.__module__.split('.')[-1]}), "
+                            f"got {type(obj).__name__}")
+    if mutate.inherit is not None:
+        raise ValueError(f"mutate: {mutate.name} has per-individual parameters, which {name} does not carry "
+                         f"through survival; use a mutation without them")
+    if ref is not None:
+        if M not in (2, 3):
+            raise ValueError(f"ref: hypervolume is exact for 2 or 3 objectives, got num_objectives={M}")
+        ref = pareto.check_ref(ref, M)
+    return M, crossover, mutate, ref, chunk_size
 
 
 def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu.Mutation | None = None,
@@ -109,23 +135,25 @@ def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu
     survivors' exact ``hypervolume`` (also ``state.best_fitness``); chunk_size: rows compared a
     block at a time when ranking fronts (None: 256; the ranks do not depend on it).
     """
-    M = check_int(num_objectives, "num_objectives", minimum=1)
-    chunk_size = pareto._check_chunk(chunk_size)
-    crossover = xo.uniform(0.5) if crossover is None else crossover
-    mutate = mu.gaussian(0.1, 0.02) if mutate is None else mutate
-    for name, obj, typ in (("crossover", crossover, xo.Crossover), ("mutate", mutate, mu.Mutation)):
-        if not isinstance(obj, typ):
-            raise TypeError(f"{name} must be a {typ.__name__} (from evojax_ga.{typ.__module__.split('.')[-1]}), "
-                            f"got {type(obj).__name__}")
-    if mutate.inherit is not None:
-        raise ValueError(f"mutate: {mutate.name} has per-individual parameters, which nsga2 does not carry "
-                         f"through survival; use a mutation without them")
-    if ref is not None:
-        if M not in (2, 3):
-            raise ValueError(f"ref: hypervolume is exact for 2 or 3 objectives, got num_objectives={M}")
-        ref = pareto.check_ref(ref, M)
+    M, crossover, mutate, ref, chunk_size = check_options(num_objectives, crossover, mutate, ref, chunk_size)
     config = dict(algorithm="nsga2", num_objectives=M, crossover=crossover.name, mutate=mutate.name,
                   ref=None if ref is None else [float(v) for v in ref], chunk_size=chunk_size)
+
+    def parents(key: PRNGKey, state: NSGA2State, num: int) -> jax.Array:
+        return crowded_tournament(key, state.rank, state.crowding, num)
+
+    def survival(key: Any, population: Population, fitness: jax.Array, size: int) -> Any:
+        return survive(population, fitness, size, chunk_size)
+
+    return elitist_strategy(M, crossover, mutate, ref, config, parents, survival, keyed=False)
+
+
+def elitist_strategy(M: int, crossover: xo.Crossover, mutate: mu.Mutation, ref: Any, config: dict,
+                     parents: Any, survival: Any, keyed: bool) -> Strategy:
+    """The NSGA family's ``init`` / ``ask`` / ``tell`` / ``step`` around ``parents(key, state, num) ->
+    [num]`` survivor indices and ``survival(key, population, fitness, size) -> (population, fitness,
+    rank, crowding)`` over children + survivors; ``keyed``: the state carries a key for survival (drawn
+    in ``ask``, as ``state.key`` key data)."""
 
     def init(key: PRNGKey, population: Population) -> NSGA2State:
         P = validate_population(population)
@@ -135,31 +163,35 @@ def nsga2(num_objectives: int, crossover: xo.Crossover | None = None, mutate: mu
         params = jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), params)
         return NSGA2State(population=population, fitness=jnp.full((P, M), jnp.nan, jnp.float32),
                           rank=jnp.zeros((P,), jnp.int32), crowding=jnp.zeros((P,), jnp.float32),
-                          generation=jnp.int32(0), params=params, best_fitness=jnp.float32(-jnp.inf))
+                          generation=jnp.int32(0), params=params, best_fitness=jnp.float32(-jnp.inf),
+                          key=jax.random.key_data(key) if keyed else None)
 
     def ask(key: PRNGKey, state: NSGA2State) -> tuple[Population, NSGA2State]:
-        """``P`` children of crowded-tournament parents (the initial population before the first tell)."""
-        P = _check_state(state, "ask")
+        """``P`` children of the parents ``parents`` picks (the initial population before the first tell)."""
+        P = _check_state(state, "ask", keyed)
         k_a, k_b, k_x, k_m = jax.random.split(key, 4)
         first = state.generation == 0
         ident = jnp.arange(P, dtype=jnp.int32)
-        ia = jnp.where(first, ident, crowded_tournament(k_a, state.rank, state.crowding, P))
-        ib = jnp.where(first, ident, crowded_tournament(k_b, state.rank, state.crowding, P))
+        ia = jnp.where(first, ident, parents(k_a, state, P))
+        ib = jnp.where(first, ident, parents(k_b, state, P))
         a, b = gather(state.population, ia), gather(state.population, ib)
         children = crossover.apply(k_x, state.params["crossover"], a, b, 0)
         children = mutate.apply(k_m, state.params["mutation"], children, 0)
+        if keyed:
+            state = dataclasses.replace(state, key=jax.random.key_data(jax.random.fold_in(key, 1)))
         return keep_rows(jnp.broadcast_to(~first, (P,)), children, a), state
 
     def tell(state: NSGA2State, population: Population, fitness: Any) -> NSGA2State:
         """Elitist survival of the best ``P`` of children + survivors; ``fitness`` ``[P, M]`` of ``population``."""
-        P = _check_state(state, "tell")
+        P = _check_state(state, "tell", keyed)
         check_like(population, state.population, "population", "the state's population")
         F = pareto.as_objectives(fitness, "fitness", P)
         if F.shape[1] != M:
             raise ValueError(f"fitness must have shape [{P}, {M}] (num_objectives={M}), got {tuple(F.shape)}")
         both = concatenate([population, state.population])
         Fc = jnp.concatenate([F.astype(jnp.float32), state.fitness])
-        pop, fit, rank, crowd = survive(both, Fc, P, chunk_size)
+        key = jax.random.wrap_key_data(state.key) if keyed else None
+        pop, fit, rank, crowd = survival(key, both, Fc, P)
         hv = jnp.float32(-jnp.inf) if ref is None else front_hypervolume(fit, rank, ref)
         return dataclasses.replace(state, population=pop, fitness=fit, rank=rank, crowding=crowd,
                                    generation=state.generation + 1, best_fitness=hv)

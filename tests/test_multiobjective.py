@@ -15,9 +15,11 @@ ARGS = ["run", "zdt", "--pop-size", "16", "--generations", "6", "--dim", "5", "-
         "2", "--no-progress", "--no-compile-cache", "--seed", "4"]
 
 
-def test_run_folder_then_resume_equals_uninterrupted(tmp_path, capsys):
+@pytest.mark.parametrize("algorithm", [[], ["--algorithm", "nsga3", "--divisions", "6"]], ids=["nsga2", "nsga3"])
+def test_run_folder_then_resume_equals_uninterrupted(tmp_path, capsys, algorithm):
     full = tmp_path / "full"
-    assert cli.main([*ARGS, "--out", str(full)]) == 0
+    assert cli.main([*ARGS, *algorithm, "--out", str(full)]) == 0
+    assert rf.read_json(full / rf.CONFIG_FILE)["config"]["strategy"]["algorithm"] == (algorithm or ["", "nsga2"])[1]
     for name in (rf.CONFIG_FILE, rf.METRICS_FILE, rf.SUMMARY_FILE, mo.FRONT_FILE, mo.FRONT_PLOT_FILE):
         assert (full / name).is_file(), name
     rows = metric_rows(full)
@@ -51,6 +53,9 @@ def test_run_folder_then_resume_equals_uninterrupted(tmp_path, capsys):
     (["--problem", "dtlz2", "--ref", "a,b,c"], "argument --ref: ref must be comma-separated numbers"),
     (["--ref", "0,nan"], "argument --ref: ref must be 2 finite numbers"),
     (["--pop-size", "1"], "argument --pop-size: pop_size must be an int in [2"),
+    (["--algorithm", "nsga4"], "argument --algorithm: algorithm must be one of ['nsga2', 'nsga3'], got 'nsga4'"),
+    (["--divisions", "4"], "argument --divisions: divisions: only nsga3 has reference directions"),
+    (["--algorithm", "nsga3", "--divisions", "0"], "argument --divisions: divisions must be an int in [1, 1000]"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, words):
     out = tmp_path / "r"

@@ -1,4 +1,5 @@
-"""Multi-objective job: NSGA-II on ZDT1-3 or DTLZ2 (``evojax-ga run zdt --problem zdt1|zdt2|zdt3|dtlz2``).
+"""Multi-objective job: NSGA-II or NSGA-III (``--algorithm nsga3``) on ZDT1-3 or DTLZ2
+(``evojax-ga run zdt --problem zdt1|zdt2|zdt3|dtlz2``).
 
 The options map onto :class:`evojax_ga.runs.multiobjective.MOConfig`; the run is
 :func:`evojax_ga.runs.multiobjective.make_run` driven over a run folder by :mod:`evojax_ga.runs.loop`
@@ -18,16 +19,17 @@ __all__ = ["add_arguments", "main", "resume_run", "describe"]
 
 #: option dest -> MOConfig field
 _FIELDS = ("problem", "pop_size", "generations", "dim", "ref", "crossover", "mutation_rate", "sigma", "chunk_size",
-           "block")
+           "block", "algorithm", "divisions")
 
 
 def describe(job: str) -> str:
-    return "NSGA-II on a multi-objective test problem (--problem zdt1|zdt2|zdt3|dtlz2), hypervolume per generation"
+    return ("NSGA-II or NSGA-III on a multi-objective test problem (--problem zdt1|zdt2|zdt3|dtlz2), "
+            "hypervolume per generation")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the multi-objective job."""
-    from evojax_ga.runs.multiobjective import CROSSOVERS, PROBLEMS, MOConfig
+    from evojax_ga.runs.multiobjective import ALGORITHMS, CROSSOVERS, PROBLEMS, MOConfig
 
     d = MOConfig()
     g = parser.add_argument_group("problem")
@@ -40,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--pop-size", type=int, default=None, metavar="P", help=f"population size (default {d.pop_size})")
     e.add_argument("--generations", type=int, default=None, metavar="G",
                    help=f"number of generations (default {d.generations})")
+    e.add_argument("--algorithm", default=None, help=f"one of {', '.join(ALGORITHMS)} (default {d.algorithm})")
+    e.add_argument("--divisions", type=int, default=None,
+                   help="nsga3: divisions of the reference lattice (default 99 for 2 objectives, 12 for 3)")
     e.add_argument("--crossover", default=None, help=f"one of {', '.join(CROSSOVERS)} (default {d.crossover})")
     e.add_argument("--mutation-rate", type=float, default=None, help="fraction of genes mutated (default 1 / dim)")
     e.add_argument("--sigma", type=float, default=None, help=f"Gaussian mutation step (default {d.sigma:g})")
