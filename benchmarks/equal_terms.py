@@ -58,6 +58,7 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
 
     return {
         "truncation": ega.presets.truncation_ga(parent_pool=0.5, tournament=2, sigma=cfg.sigma, elite=1),
+        "trunc_e0": ega.presets.truncation_ga(parent_pool=0.5, tournament=2, sigma=cfg.sigma, elite=0),
         "deep_ga": ega.presets.deep_ga(truncation=truncation, sigma=cfg.sigma, elite=cfg.elite),
         "half": half(),
         "half_e0": half(elite=0),

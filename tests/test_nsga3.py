@@ -91,7 +91,8 @@ def test_niching_keeps_whole_fronts_and_fills_the_least_crowded_directions_first
     F = _niching_case(seed)
     size, dirs = 100, nsga3.reference_directions(3, 4)      # front 0 (60) survives whole, 40 of front 1
     pop = jnp.arange(len(F))[:, None]
-    kept, fit, rank, dist = nsga3.niche_survive(jax.random.key(seed), pop, jnp.asarray(F), size, jnp.asarray(dirs))
+    kept, fit, rank, dist = jax.jit(nsga3.niche_survive, static_argnums=3)(jax.random.key(seed), pop, jnp.asarray(F),
+                                                                          size, jnp.asarray(dirs))
     kept = np.asarray(kept)[:, 0]
     true = pareto.nondominated_ranks(jnp.asarray(F))
     true = np.asarray(true)
@@ -124,18 +125,19 @@ def test_niching_cuts_the_nan_front_at_random():
     F = np.array([[1.0, 0.0], [0.0, 1.0], [np.nan, 0.0], [np.nan, 1.0], [0.5, np.nan], [np.nan, np.nan]], np.float32)
     pop = jnp.arange(6)[:, None]
     seen = set()
+    survive = jax.jit(nsga3.niche_survive, static_argnums=3)
     for s in range(12):
-        kept, *_ = nsga3.niche_survive(jax.random.key(s), pop, jnp.asarray(F), 4, jnp.asarray([[1.0, 0.0], [0.0, 1.0]]))
+        kept, *_ = survive(jax.random.key(s), pop, jnp.asarray(F), 4, jnp.asarray([[1.0, 0.0], [0.0, 1.0]]))
         kept = sorted(np.asarray(kept)[:, 0].tolist())
         assert kept[:2] == [0, 1] and len(set(kept)) == 4
         seen.add(tuple(kept))
     assert len(seen) > 2          # which NaN rows survive depends on the key
 
 
-def _run(strategy, generations=60, seed=0):
+def _run(strategy, generations=60, seed=0, step=None):
     task = ega.tasks.dtlz2(3, 12)
     state = strategy.init(jax.random.key(seed), jax.random.uniform(jax.random.key(seed), (92, 12)))
-    step = jax.jit(lambda k, s: strategy.step(k, s, task))
+    step = step or jax.jit(lambda k, s: strategy.step(k, s, task))
     for g in range(generations):
         state, m = step(jax.random.fold_in(jax.random.key(seed + 1), g), state)
     return state, m
@@ -162,10 +164,13 @@ def test_nsga3_spreads_the_front_over_the_directions_on_dtlz2(dtlz2_runs):
     assert float(m3["hypervolume"]) >= float(m2["hypervolume"]) > 0.6
 
 
-def test_same_key_same_run_and_the_key_moves(dtlz2_runs):
-    (s3, _), _ = dtlz2_runs
-    again, _ = _run(nsga3.nsga3(3, ref=[-1.1] * 3, mutate=mu.gaussian(1 / 12, 0.1)))
-    np.testing.assert_array_equal(np.asarray(again.population), np.asarray(s3.population))
-    other, _ = _run(nsga3.nsga3(3, ref=[-1.1] * 3, mutate=mu.gaussian(1 / 12, 0.1)), generations=60, seed=5)
-    assert not np.array_equal(np.asarray(other.population), np.asarray(s3.population))
-    assert s3.key is not None and s3.key.dtype == jnp.uint32
+def test_same_key_same_run_and_the_key_moves():
+    strategy = nsga3.nsga3(3, divisions=4, mutate=mu.gaussian(1 / 12, 0.1))
+    task = ega.tasks.dtlz2(3, 12)
+    step = jax.jit(lambda k, s: strategy.step(k, s, task))
+    a, _ = _run(strategy, 5, step=step)
+    b, _ = _run(strategy, 5, step=step)
+    c, _ = _run(strategy, 5, seed=5, step=step)
+    np.testing.assert_array_equal(np.asarray(a.population), np.asarray(b.population))
+    assert not np.array_equal(np.asarray(a.population), np.asarray(c.population))
+    assert a.key is not None and a.key.dtype == jnp.uint32 and not np.array_equal(np.asarray(a.key), np.asarray(c.key))
