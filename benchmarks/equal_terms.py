@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import json
 import math
+import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -189,14 +190,26 @@ def compile_s(c: Contender, check: Callable[..., Any]) -> float:
     return time.perf_counter() - t0
 
 
+def all_seeds_median(runs: list[dict[str, Any]], field: str) -> Any:
+    """Median of ``field`` over every run, an unsolved run counting as never reaching the threshold
+    (+inf): 'unsolved' when that is the median. Unlike the median over solved runs it does not favour
+    a contender that solves only the easy seeds."""
+    xs = [r[field] if r["solved"] else math.inf for r in runs]
+    m = statistics.median(xs) if xs else None
+    return "unsolved" if m == math.inf else m
+
+
 def row_of(env: str, target: float, name: str, runs: list[dict[str, Any]], comp: float, cap_s: float) -> dict:
-    """The table row of one contender from its runs (times over solved runs; worst: 'unsolved' if any run
-    stopped at a cap, ``cap_s`` seconds or the generation cap, whichever came first)."""
+    """The table row of one contender from its runs (times over solved runs; ``all_seeds_median_s``: over
+    every run, see :func:`all_seeds_median`; worst: 'unsolved' if any run stopped at a cap, ``cap_s``
+    seconds or the generation cap, whichever came first)."""
     solved = [r for r in runs if r["solved"]]
     times = [r["s"] for r in solved]
     worst: Any = max(times) if len(solved) == len(runs) and times else "unsolved"   # capped: see cap_s
     return {"env": env, "threshold": target, "contender": name,
             "solved": f"{len(solved)}/{len(runs)}", "median_s": _median(times), "worst_s": worst,
+            "all_seeds_median_s": all_seeds_median(runs, "s"),
+            "all_seeds_median_generations": all_seeds_median(runs, "generations"),
             "median_generations": _median([r["generations"] for r in solved]),
             "median_env_steps": _median([r["env_steps"] for r in solved]),
             "confirmed": f"{sum(r['confirmed'] for r in solved)}/{len(solved)}", "compile_s": comp, "cap_s": cap_s}

@@ -18,7 +18,9 @@ def test_row_counts_unsolved_runs_and_confirmations():
     assert row["solved"] == "2/3" and row["confirmed"] == "1/2"
     assert row["median_s"] == 2.0 and row["median_generations"] == 4
     assert row["worst_s"] == "unsolved"     # an unsolved seed is never hidden behind a solved worst time
+    assert row["all_seeds_median_s"] == 3.0 and row["all_seeds_median_generations"] == 5   # unsolved = +inf
     assert et.row_of("CartPole-v1", 475.0, "simple", runs[:2], 2.0, 20.0)["worst_s"] == 3.0
+    assert et.row_of("CartPole-v1", 475.0, "simple", runs[1:], 2.0, 20.0)["all_seeds_median_s"] == "unsolved"
 
 
 def _needs(module):
