@@ -54,7 +54,7 @@ class NSGA2State:
     best_fitness: float32 scalar, the exact hypervolume of the first front over ``ref`` after the last
     ``tell`` (higher is better; ``-inf`` without ``ref`` or before the first ``tell``): what
     :func:`evojax_ga.evolve` reads for ``target`` and the progress bar.
-    key: None for NSGA-II; NSGA-III's survival key (``jax.random.key_data``, drawn by ``ask``).
+    key: None for NSGA-II; NSGA-III's survival key (uint32 ``[2]`` threefry key data, drawn by ``ask``).
     """
     population: Population
     fitness: jax.Array
@@ -153,7 +153,10 @@ def elitist_strategy(M: int, crossover: xo.Crossover, mutate: mu.Mutation, ref: 
     """The NSGA family's ``init`` / ``ask`` / ``tell`` / ``step`` around ``parents(key, state, num) ->
     [num]`` survivor indices and ``survival(key, population, fitness, size) -> (population, fitness,
     rank, crowding)`` over children + survivors; ``keyed``: the state carries a key for survival (drawn
-    in ``ask``, as ``state.key`` key data)."""
+    in ``ask``: ``state.key``, two uint32 words of a threefry key, whatever the caller's key type)."""
+
+    def _key_words(key: PRNGKey) -> jax.Array:
+        return jax.random.bits(key, (2,), jnp.uint32)
 
     def init(key: PRNGKey, population: Population) -> NSGA2State:
         P = validate_population(population)
@@ -164,7 +167,7 @@ def elitist_strategy(M: int, crossover: xo.Crossover, mutate: mu.Mutation, ref: 
         return NSGA2State(population=population, fitness=jnp.full((P, M), jnp.nan, jnp.float32),
                           rank=jnp.zeros((P,), jnp.int32), crowding=jnp.zeros((P,), jnp.float32),
                           generation=jnp.int32(0), params=params, best_fitness=jnp.float32(-jnp.inf),
-                          key=jax.random.key_data(key) if keyed else None)
+                          key=_key_words(key) if keyed else None)
 
     def ask(key: PRNGKey, state: NSGA2State) -> tuple[Population, NSGA2State]:
         """``P`` children of the parents ``parents`` picks (the initial population before the first tell)."""
@@ -178,7 +181,7 @@ def elitist_strategy(M: int, crossover: xo.Crossover, mutate: mu.Mutation, ref: 
         children = crossover.apply(k_x, state.params["crossover"], a, b, 0)
         children = mutate.apply(k_m, state.params["mutation"], children, 0)
         if keyed:
-            state = dataclasses.replace(state, key=jax.random.key_data(jax.random.fold_in(key, 1)))
+            state = dataclasses.replace(state, key=_key_words(jax.random.fold_in(key, 1)))
         return keep_rows(jnp.broadcast_to(~first, (P,)), children, a), state
 
     def tell(state: NSGA2State, population: Population, fitness: Any) -> NSGA2State:
@@ -190,7 +193,7 @@ def elitist_strategy(M: int, crossover: xo.Crossover, mutate: mu.Mutation, ref: 
             raise ValueError(f"fitness must have shape [{P}, {M}] (num_objectives={M}), got {tuple(F.shape)}")
         both = concatenate([population, state.population])
         Fc = jnp.concatenate([F.astype(jnp.float32), state.fitness])
-        key = jax.random.wrap_key_data(state.key) if keyed else None
+        key = jax.random.wrap_key_data(state.key, impl="threefry2x32") if keyed else None
         pop, fit, rank, crowd = survival(key, both, Fc, P)
         hv = jnp.float32(-jnp.inf) if ref is None else front_hypervolume(fit, rank, ref)
         return dataclasses.replace(state, population=pop, fitness=fit, rank=rank, crowding=crowd,

@@ -174,3 +174,16 @@ def test_same_key_same_run_and_the_key_moves():
     np.testing.assert_array_equal(np.asarray(a.population), np.asarray(b.population))
     assert not np.array_equal(np.asarray(a.population), np.asarray(c.population))
     assert a.key is not None and a.key.dtype == jnp.uint32 and not np.array_equal(np.asarray(a.key), np.asarray(c.key))
+
+
+@pytest.mark.parametrize("make_key", [lambda s: jax.random.PRNGKey(s), lambda s: jax.random.key(s, impl="rbg")],
+                         ids=["raw uint32", "rbg"])
+def test_any_key_type_drives_survival(make_key):
+    """The survival key is stored as threefry words whatever key the caller uses."""
+    s = nsga3.nsga3(2, divisions=4)
+    task = ega.tasks.zdt1(5)
+    step = jax.jit(lambda k, st: s.step(k, st, task))
+    st = s.init(make_key(0), jax.random.uniform(jax.random.key(1), (8, 5)))
+    for g in range(2):
+        st, _ = step(make_key(g + 1), st)
+    assert st.key.dtype == jnp.uint32 and st.key.shape == (2,) and int(st.generation) == 2
