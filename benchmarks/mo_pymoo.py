@@ -1,7 +1,7 @@
 """NSGA-II against pymoo (issue 19, targets): sort + crowding time, hypervolume at equal evaluations,
 wall-clock per generation at P = 10^4.
 
-    python -m benchmarks.mo_pymoo [--part sort|hv|gen|all] [--repeats N] [--seeds N]
+    python -m benchmarks.mo_pymoo [--part sort|hv|gen|nsga3|all] [--repeats N] [--seeds N]
 
 Needs pymoo in the same environment (``pip install pymoo``). Parts:
 
@@ -18,6 +18,9 @@ Needs pymoo in the same environment (``pip install pymoo``). Parts:
   objective (minimised), cross-checked with pymoo's ``HV`` (float64).
 * ``gen``: ZDT1 at P = 10^4: seconds per generation (ask, evaluate, survive, hypervolume metric for
   this project), interleaved, medians after two warm-up generations.
+
+* ``nsga3``: DTLZ2 (3 objectives), population 92, 250 generations: this project's NSGA-II and NSGA-III
+  against pymoo's NSGA2 and NSGA3 (91 Das-Dennis directions), hypervolume and directions reached.
 
 Writes ``benchmarks/results/mo_pymoo.json`` and prints Markdown tables.
 """
