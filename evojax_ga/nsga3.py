@@ -127,6 +127,9 @@ def niche_survive(key: PRNGKey, population: Population, fitness: jax.Array, size
     """The ``size`` survivors of ``fitness [n, M]`` by fronts, the last cut by niching:
     ``(population, fitness, rank, distance)``, each ``[size, ...]`` (distance: to the row's direction)."""
     n, M = fitness.shape
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= n:
+        raise ValueError(f"size must be an int in [1, {n}] (the rows of fitness), got {size!r}")
+    ref_dirs = check_directions(ref_dirs, M)
     H = ref_dirs.shape[0]
     rank = pareto.nondominated_ranks(fitness, chunk_size, stop_after=size)
     counts = jax.ops.segment_sum(jnp.ones((n,), jnp.int32), rank, num_segments=n + 1)

@@ -39,6 +39,11 @@ def test_bad_input(call, words):
     assert words in str(e.value)
 
 
+def test_niche_survive_checks_size():
+    with pytest.raises(ValueError, match=r"size must be an int in \[1, 3\]"):
+        nsga3.niche_survive(jax.random.key(0), jnp.zeros((3, 1)), jnp.zeros((3, 2)), 4, jnp.eye(2))
+
+
 def test_an_nsga2_state_is_refused():
     s2 = nsga2.nsga2(2)
     state = s2.init(jax.random.key(0), jnp.zeros((4, 3)))
