@@ -72,14 +72,14 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
         "half_rank": half(select=sel.linear_rank(2.0)),
         "half_r50": half(mutate=mu.gaussian(0.5, cfg.sigma * 2 ** 0.5)),
         "half_e4": half(elite=4),
-        # the two tournament parents averaged, then every weight mutated (intermediate recombination,
-        # the ES's smoothing in GA form)
         # ranked by a moving average of the fitness that children inherit from their parent (one
         # episode per member is a noisy fitness: the average pools a lineage's episodes)
         "trunc_ema5": ega.ga(select=sel.tournament(2), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
                              elite=1, parent_pool=0.5, fitness_ema=0.5),
         "trunc_ema3": ega.ga(select=sel.tournament(2), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
                              elite=1, parent_pool=0.5, fitness_ema=0.3),
+        # the two tournament parents averaged, then every weight mutated (intermediate recombination,
+        # the ES's smoothing in GA form)
         "trunc_arith": ega.ga(select=sel.tournament(2), crossover=xo.arithmetic(0.5),
                               mutate=mu.gaussian(1.0, cfg.sigma), elite=1, parent_pool=0.5),
     }
