@@ -132,8 +132,7 @@ def niche_survive(key: PRNGKey, population: Population, fitness: jax.Array, size
     ref_dirs = check_directions(ref_dirs, M)
     H = ref_dirs.shape[0]
     rank = pareto.nondominated_ranks(fitness, chunk_size, stop_after=size)
-    counts = jax.ops.segment_sum(jnp.ones((n,), jnp.int32), rank, num_segments=n + 1)
-    last = jnp.argmax(jnp.cumsum(counts) >= size).astype(jnp.int32)      # the front that is cut
+    last = pareto.cut_front(rank, size)
     before, cut = rank < last, rank == last
     good = ~pareto.nan_rows(fitness)
     use = (rank <= last) & good

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["as_objectives", "check_ref", "nan_rows", "domination_matrix", "domination_counts", "nondominated_ranks",
-           "crowding_distance",
+           "cut_front", "crowding_distance",
            "crowded_order", "hypervolume", "hypervolume_2d", "hypervolume_3d"]
 
 
@@ -121,9 +121,15 @@ def nondominated_ranks(F: jax.Array, chunk_size: int | None = None, stop_after: 
     ranks = _chain_ranks(F, min(P, _BLOCK if C is None else C))
     if stop_after is None:
         return ranks
+    return jnp.minimum(ranks, jnp.where(stop_after > 0, cut_front(ranks, stop_after) + 1, 0))
+
+
+def cut_front(ranks: jax.Array, k: Any) -> jax.Array:
+    """int32 scalar: the front in which the rows of fronts ``0 .. r`` first number at least ``k`` (the
+    front NSGA survival cuts when it keeps ``k`` rows); ``ranks`` ``[P]`` from :func:`nondominated_ranks`."""
+    P = ranks.shape[0]
     counts = jax.ops.segment_sum(jnp.ones((P,), jnp.int32), ranks, num_segments=P + 1)
-    last = jnp.argmax(jnp.cumsum(counts) >= stop_after).astype(jnp.int32)   # the front that reaches k rows
-    return jnp.minimum(ranks, jnp.where(stop_after > 0, last + 1, 0))
+    return jnp.argmax(jnp.cumsum(counts) >= k).astype(jnp.int32)
 
 
 #: rows per block of :func:`nondominated_ranks` (fastest of 128-1024 at P = 10^4 on a 2-core CPU)
