@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.process_group import free_port, run_workers
+from benchmarks.process_group import add_worker_arguments, free_port, run_workers
 
 RESULT = Path(__file__).parent / "results" / "checkpoint_write.json"
 #: memory the single-file write needs, in multiples of the state (state, msgpack payload, header + payload)
@@ -101,8 +101,7 @@ def main() -> None:
     ap.add_argument("--dir", default=None, help="where the temporary checkpoint folder goes (default: the system's)")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--worker", choices=("orbax", "msgpack"), help=argparse.SUPPRESS)
-    ap.add_argument("--pid", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    add_worker_arguments(ap)
     ap.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:

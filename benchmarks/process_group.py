@@ -3,12 +3,13 @@ line is a JSON record (the multi-process benchmarks: checkpoint_write, weak_scal
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import subprocess
 from typing import Mapping, Sequence
 
-__all__ = ["free_port", "run_workers"]
+__all__ = ["free_port", "run_workers", "add_worker_arguments"]
 
 
 def free_port() -> int:
@@ -16,6 +17,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def add_worker_arguments(ap: argparse.ArgumentParser) -> None:
+    """The hidden options a worker of :func:`run_workers` reads: ``--pid`` (which :func:`run_workers`
+    appends) and ``--port`` (the coordinator's, from :func:`free_port`)."""
+    ap.add_argument("--pid", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
 
 
 def run_workers(cmd: Sequence[str], n: int, timeout: float, env: Mapping[str, str] | None = None,

@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks.process_group import free_port, run_workers
+from benchmarks.process_group import add_worker_arguments, free_port, run_workers
 
 RESULTS = Path(__file__).parent / "results"
 #: the same XLA CPU threading for every process in every configuration
@@ -250,8 +250,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
-    ap.add_argument("--pid", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    add_worker_arguments(ap)
     a = ap.parse_args()
     if a.worker:
         return _worker(a)
