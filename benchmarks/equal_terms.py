@@ -70,6 +70,11 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
         "quarter": half(pool=0.25),
         "half_e2": half(elite=2),
         "half_rank": half(select=sel.linear_rank(2.0)),
+        # linear ranking (pressure 2) in the top half whose pressure gives way while the best stalls
+        "rank_relief": ega.ga(select=sel.linear_rank(2.0), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
+                              elite=1, parent_pool=0.5, adapt=ega.adaptation.relief(0.05)),
+        "rank_relief2": ega.ga(select=sel.linear_rank(2.0), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
+                               elite=1, parent_pool=0.5, adapt=ega.adaptation.relief(0.02)),
         "half_r50": half(mutate=mu.gaussian(0.5, cfg.sigma * 2 ** 0.5)),
         "half_e4": half(elite=4),
         # ranked by a moving average of the fitness that children inherit from their parent (one

@@ -1,14 +1,16 @@
 """Rate adaptation: operator parameters that change with the run's progress.
 
-An :class:`Adaptation` is an ``(init, update)`` pair in the optax style: ``init(mutation_params) ->
-state`` and ``update(state, mutation_params, generation_best) -> (state, mutation_params)``, called by
-the GA's ``tell`` once per generation. Everything is traced, so adaptation lives inside ``jit`` and
-``lax.scan``.
+An :class:`Adaptation` is an ``(init, update)`` pair in the optax style: ``init(params) -> state`` and
+``update(state, params, generation_best) -> (state, params)``, called by the GA's ``tell`` once per
+generation on the params of its ``target`` operator (``"mutation"``, the default, or ``"selection"``).
+Everything is traced, so adaptation lives inside ``jit`` and ``lax.scan``.
 
 Sources: the decay schedule is Prellberg & Kramer 2018's exponentially decaying sigma (here by a
 half-life in generations, with a floor); the stagnation schedule is the NumPy neuroevolution
 notebook's (Gursky): raise the mutation rate by ``mutation_rate_increase`` while the best fitness
 does not improve, capped at ``mutation_rate_cap``, back to the base rate on improvement.
+:func:`relief` is the same rule turned on selection pressure (this project's, from the equal-terms
+control study: a tournament's pressure that holds a stalled population on a local optimum).
 """
 
 from __future__ import annotations
@@ -21,13 +23,18 @@ import jax.numpy as jnp
 from evojax_ga._checks import check_nonneg, check_positive, check_prob
 from evojax_ga.mutation import get_param, set_param
 
-__all__ = ["Adaptation", "constant", "stagnation", "decay"]
+__all__ = ["Adaptation", "TARGETS", "constant", "stagnation", "relief", "decay"]
+
+TARGETS = ("mutation", "selection")
 
 
 class Adaptation(NamedTuple):
+    """``init(params) -> state``, ``update(state, params, generation_best) -> (state, params)`` on the
+    params of the GA's ``target`` operator (one of :data:`TARGETS`)."""
     init: Callable[[Any], Any]
     update: Callable[[Any, Any, jax.Array], tuple[Any, Any]]
     name: str = "adaptation"
+    target: str = "mutation"
 
 
 def constant() -> Adaptation:
@@ -48,27 +55,52 @@ def stagnation(step: float = 0.025, cap: float = 0.25, name: str = "rate", min_d
         check_prob(cap, "cap")
     else:
         check_nonneg(cap, "cap")
+    return _while_stagnant(step, cap, name, min_delta, "mutation",
+                           f"stagnation(step={step}, cap={cap}, name={name})")
+
+
+def relief(step: float = 0.05, floor: float = 1.0, name: str = "pressure", min_delta: float = 0.0) -> Adaptation:
+    """Selection pressure that gives way while the run is stuck: ``value -= step`` (down to ``floor``)
+    for every generation whose best fitness has not beaten the best so far by more than ``min_delta``;
+    back to the base value on improvement.
+
+    ``name`` is the selection parameter adapted: ``"pressure"`` of :func:`selection.linear_rank`
+    (``floor`` 1.0 is uniform choice) or ``"preference"`` of :func:`selection.fitness_proportional`
+    (``floor`` 0.0 is uniform). Use as ``ga(select=selection.linear_rank(2.0), adapt=relief())``.
+    State: ``{"base", "value", "best"}`` scalars.
+    """
+    check_positive(step, "step")
+    check_nonneg(floor, "floor")
+    check_nonneg(min_delta, "min_delta")
+    return _while_stagnant(-step, floor, name, min_delta, "selection",
+                           f"relief(step={step}, floor={floor}, name={name})")
+
+
+def _while_stagnant(step: float, bound: float, name: str, min_delta: float, target: str, label: str) -> Adaptation:
+    """The parameter ``name`` of ``target`` moves by ``step`` towards ``bound`` each stagnant generation
+    and returns to its base value when the generation's best beats the best so far by ``min_delta``."""
+    toward = jnp.minimum if step >= 0 else jnp.maximum
 
     def init(params):
-        base = _base(params, name, "stagnation")
+        base = _base(params, name, label.split("(")[0], target)
         return {"base": base, "value": base, "best": jnp.float32(-jnp.inf)}
 
     def update(state, params, gen_best):
         gen_best = jnp.where(jnp.isnan(gen_best), -jnp.inf, gen_best).astype(jnp.float32)
         improved = gen_best > state["best"] + min_delta
-        value = jnp.where(improved, state["base"], jnp.minimum(state["value"] + step, cap))
+        value = jnp.where(improved, state["base"], toward(state["value"] + step, bound))
         best = jnp.maximum(state["best"], gen_best)
         return {"base": state["base"], "value": value, "best": best}, set_param(params, name, value)
 
-    return Adaptation(init, update, f"stagnation(step={step}, cap={cap}, name={name})")
+    return Adaptation(init, update, label, target)
 
 
-def _base(params, name: str, who: str) -> jax.Array:
-    """The mutation parameter ``name`` an adaptation starts from (float32); ValueError when the mutation
-    has none."""
+def _base(params, name: str, who: str, target: str = "mutation") -> jax.Array:
+    """The ``target`` operator's parameter ``name`` an adaptation starts from (float32); ValueError when
+    the operator has none."""
     base = get_param(params, name)
     if base is None:
-        raise ValueError(f"{who} adapts mutation parameter {name!r}, which the mutation does not have")
+        raise ValueError(f"{who} adapts {target} parameter {name!r}, which the {target} does not have")
     return jnp.asarray(base, jnp.float32)
 
 

@@ -34,7 +34,7 @@ from evojax_ga import crossover as xo
 from evojax_ga import mutation as mu
 from evojax_ga import selection as sel
 from evojax_ga._checks import check_int
-from evojax_ga.adaptation import Adaptation, constant
+from evojax_ga.adaptation import TARGETS, Adaptation, constant
 from evojax_ga.metrics import generation_metrics, mutation_metrics, population_diversity
 from evojax_ga.population import check_like, validate_population
 from evojax_ga.reproduction import inherited_fitness, make_layout, reproduce
@@ -144,7 +144,8 @@ def ga(select: sel.Selection | None = None,
     outside the parent pool when it is restricted);
     parent_pool: parents are drawn from the top ``parent_pool`` individuals (an int, or a fraction
     in (0, 1] of P, i.e. 1 - die-off rate) plus the random survivors; ``None`` = everyone;
-    adapt: an :class:`~evojax_ga.adaptation.Adaptation` of the mutation params (e.g. stagnation);
+    adapt: an :class:`~evojax_ga.adaptation.Adaptation` of the mutation params (e.g. stagnation) or,
+    when its ``target`` is ``"selection"``, of the selection params (e.g. ``adaptation.relief``);
     diversity_metric: compute the mean per-gene std each generation (one extra pass over genes);
     crossover_children: None (every child is crossed over, then mutated) or how many children (an
     int, or a fraction of P) are made by crossover alone; the other children are mutated copies of
@@ -159,6 +160,8 @@ def ga(select: sel.Selection | None = None,
     mutate = mu.gaussian(0.1, 0.02) if mutate is None else mutate
     adapt = constant() if adapt is None else adapt
     _check_operators(select, crossover, mutate, adapt)
+    if adapt.target not in TARGETS:
+        raise ValueError(f"adapt.target must be one of {TARGETS}, got {adapt.target!r}")
     elite = check_int(elite, "elite", minimum=0)
     random_survivors = check_int(random_survivors, "random_survivors", minimum=0)
     _check_parent_pool(parent_pool)
@@ -199,7 +202,7 @@ def ga(select: sel.Selection | None = None,
         if crossover.inherit is not None:
             cparams = crossover.inherit(key, cparams, rows, kept)
         params = {"selection": select.params, "crossover": cparams, "mutation": mparams}
-        adapt_state = adapt.init(mutate.params)
+        adapt_state = adapt.init(select.params if adapt.target == "selection" else mutate.params)
         best = jax.tree_util.tree_map(lambda x: x[0], population)
         # every small field gets its own buffer, so the whole state can be donated to a jitted step
         fresh = lambda tree: jax.tree_util.tree_map(lambda x: jnp.array(x, copy=True), tree)
@@ -241,8 +244,8 @@ def ga(select: sel.Selection | None = None,
         better = gen_best > state.best_fitness
         cand = jax.tree_util.tree_map(lambda x: x[i], population)
         best_params = jax.tree_util.tree_map(lambda n, o: jnp.where(better, n, o), cand, state.best_params)
-        adapt_state, mparams = adapt.update(state.adapt_state, state.params["mutation"], gen_best)
-        params = {**state.params, "mutation": mparams}
+        adapt_state, adapted = adapt.update(state.adapt_state, state.params[adapt.target], gen_best)
+        params = {**state.params, adapt.target: adapted}
         return dataclasses.replace(state, population=population, fitness=fitness,
                              best_params=best_params, best_fitness=jnp.maximum(state.best_fitness, gen_best),
                              generation=state.generation + 1, params=params, adapt_state=adapt_state)
