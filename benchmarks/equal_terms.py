@@ -75,6 +75,11 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
                               elite=1, parent_pool=0.5, adapt=ega.adaptation.relief(0.05)),
         "rank_relief2": ega.ga(select=sel.linear_rank(2.0), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
                                elite=1, parent_pool=0.5, adapt=ega.adaptation.relief(0.02)),
+        # the same, watching the mean of the top half (the parent pool) instead of the noisy best
+        "relief_pool": ega.ga(select=sel.linear_rank(2.0), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
+                              elite=1, parent_pool=0.5, adapt=ega.adaptation.relief(0.05, watch=0.5)),
+        "relief_pool2": ega.ga(select=sel.linear_rank(2.0), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
+                               elite=1, parent_pool=0.5, adapt=ega.adaptation.relief(0.02, watch=0.5)),
         "half_r50": half(mutate=mu.gaussian(0.5, cfg.sigma * 2 ** 0.5)),
         "half_e4": half(elite=4),
         # ranked by a moving average of the fitness that children inherit from their parent (one

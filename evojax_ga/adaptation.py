@@ -15,15 +15,16 @@ control study: a tournament's pressure that holds a stalled population on a loca
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from evojax_ga._checks import check_nonneg, check_positive, check_prob
+from evojax_ga._checks import check_nonneg, check_positive, check_prob, check_range
 from evojax_ga.mutation import get_param, set_param
 
-__all__ = ["Adaptation", "TARGETS", "constant", "stagnation", "relief", "decay"]
+__all__ = ["Adaptation", "TARGETS", "constant", "stagnation", "relief", "top_mean", "decay"]
 
 TARGETS = ("mutation", "selection")
 
@@ -35,6 +36,8 @@ class Adaptation(NamedTuple):
     update: Callable[[Any, Any, jax.Array], tuple[Any, Any]]
     name: str = "adaptation"
     target: str = "mutation"
+    #: the statistic of the generation's fitness ``[P]`` (NaN as -inf) that ``update`` sees; None: its best
+    signal: Callable[[jax.Array], jax.Array] | None = None
 
 
 def constant() -> Adaptation:
@@ -59,10 +62,24 @@ def stagnation(step: float = 0.025, cap: float = 0.25, name: str = "rate", min_d
                            f"stagnation(step={step}, cap={cap}, name={name})")
 
 
-def relief(step: float = 0.05, floor: float = 1.0, name: str = "pressure", min_delta: float = 0.0) -> Adaptation:
+def top_mean(fraction: float) -> Callable[[jax.Array], jax.Array]:
+    """``fitness [P] -> scalar``: the mean of the best ``ceil(fraction * P)`` values (-inf when one of
+    them is -inf, i.e. NaN or -inf fitness). A smoother progress signal than the best on noisy fitness."""
+    check_range(fraction, "fraction", 0.0, 1.0, low_open=True)
+
+    def signal(fitness: jax.Array) -> jax.Array:
+        k = max(1, math.ceil(fraction * fitness.shape[0]))
+        return jnp.mean(jax.lax.top_k(fitness.astype(jnp.float32), k)[0])
+    return signal
+
+
+def relief(step: float = 0.05, floor: float = 1.0, name: str = "pressure", min_delta: float = 0.0,
+           watch: float | None = None) -> Adaptation:
     """Selection pressure that gives way while the run is stuck: ``value -= step`` (down to ``floor``)
-    for every generation whose best fitness has not beaten the best so far by more than ``min_delta``;
-    back to the base value on improvement.
+    for every generation whose progress signal has not beaten its best so far by more than
+    ``min_delta``; back to the base value on improvement. The signal is the generation's best fitness
+    (``watch=None``) or the mean of its top ``watch`` fraction (:func:`top_mean`: one lucky episode
+    does not set a record that stalls the signal for the rest of the run).
 
     ``name`` is the selection parameter adapted: ``"pressure"`` of :func:`selection.linear_rank`
     (``floor`` 1.0 is uniform choice) or ``"preference"`` of :func:`selection.fitness_proportional`
@@ -72,11 +89,14 @@ def relief(step: float = 0.05, floor: float = 1.0, name: str = "pressure", min_d
     check_positive(step, "step")
     check_nonneg(floor, "floor")
     check_nonneg(min_delta, "min_delta")
+    signal = None if watch is None else top_mean(watch)
+    watched = "" if watch is None else f", watch={watch}"
     return _while_stagnant(-step, floor, name, min_delta, "selection",
-                           f"relief(step={step}, floor={floor}, name={name})")
+                           f"relief(step={step}, floor={floor}, name={name}{watched})", signal)
 
 
-def _while_stagnant(step: float, bound: float, name: str, min_delta: float, target: str, label: str) -> Adaptation:
+def _while_stagnant(step: float, bound: float, name: str, min_delta: float, target: str, label: str,
+                    signal: Callable[[jax.Array], jax.Array] | None = None) -> Adaptation:
     """The parameter ``name`` of ``target`` moves by ``step`` towards ``bound`` each stagnant generation
     and returns to its base value when the generation's best beats the best so far by ``min_delta``."""
     toward = jnp.minimum if step >= 0 else jnp.maximum
@@ -92,7 +112,7 @@ def _while_stagnant(step: float, bound: float, name: str, min_delta: float, targ
         best = jnp.maximum(state["best"], gen_best)
         return {"base": state["base"], "value": value, "best": best}, set_param(params, name, value)
 
-    return Adaptation(init, update, label, target)
+    return Adaptation(init, update, label, target, signal)
 
 
 def _base(params, name: str, who: str, target: str = "mutation") -> jax.Array:

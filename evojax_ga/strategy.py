@@ -244,7 +244,8 @@ def ga(select: sel.Selection | None = None,
         better = gen_best > state.best_fitness
         cand = jax.tree_util.tree_map(lambda x: x[i], population)
         best_params = jax.tree_util.tree_map(lambda n, o: jnp.where(better, n, o), cand, state.best_params)
-        adapt_state, adapted = adapt.update(state.adapt_state, state.params[adapt.target], gen_best)
+        signal = gen_best if adapt.signal is None else adapt.signal(rk)
+        adapt_state, adapted = adapt.update(state.adapt_state, state.params[adapt.target], signal)
         params = {**state.params, adapt.target: adapted}
         return dataclasses.replace(state, population=population, fitness=fitness,
                              best_params=best_params, best_fitness=jnp.maximum(state.best_fitness, gen_best),

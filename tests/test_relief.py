@@ -79,3 +79,28 @@ def test_relief_run_is_reproducible(key):
     b, _ = ega.evolve(key, s, task, pop, generations=12, block=4, progress=False)
     np.testing.assert_array_equal(a.population, b.population)
     assert float(a.params["selection"]["pressure"]) == float(b.params["selection"]["pressure"])
+
+
+def test_top_mean_signal():
+    sig = adaptation.top_mean(0.5)
+    assert float(sig(jnp.arange(1.0, 9.0))) == pytest.approx(6.5)              # mean of 5, 6, 7, 8
+    assert float(adaptation.top_mean(0.3)(jnp.arange(1.0, 9.0))) == pytest.approx(7.0)   # ceil(2.4) = 3 values
+    assert float(sig(jnp.array([1.0, -jnp.inf, 3.0, 2.0]))) == pytest.approx(2.5)
+    assert float(sig(jnp.array([1.0, -jnp.inf, -jnp.inf, -jnp.inf]))) == -jnp.inf
+    with pytest.raises(ValueError, match="fraction"):
+        adaptation.top_mean(0.0)
+
+
+def test_relief_watching_the_pool_ignores_one_lucky_member(key):
+    """With ``watch=0.5`` a record by one member while the top half gets worse is stagnation; with the
+    default (the best) it is an improvement."""
+    P = 16
+    pop = {"x": jnp.zeros((P, 2))}
+    base = jnp.arange(P, dtype=jnp.float32)
+    lucky = (base - 20.0).at[P - 1].set(100.0)         # best up (100 > 15), top-half mean down (4.6 < 11.5)
+    for watch, expected in ((0.5, 1.5), (None, 2.0)):
+        s = ega.ga(select=selection.linear_rank(2.0), crossover=crossover.none(), mutate=mutation.gaussian(1.0, 0.1),
+                   elite=1, parent_pool=0.5, adapt=adaptation.relief(step=0.5, watch=watch))
+        state = s.tell(s.init(key, pop), pop, base)
+        state = s.tell(state, pop, lucky)
+        assert float(state.params["selection"]["pressure"]) == expected, watch
