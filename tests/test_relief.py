@@ -28,7 +28,7 @@ def test_relief_schedule():
 
 
 def test_relief_needs_the_parameter_and_a_known_target(key):
-    with pytest.raises(ValueError, match="relief adapts selection parameter 'pressure', which the selection does not have"):
+    with pytest.raises(ValueError, match="relief adapts selection parameter 'pressure', which the selection does not"):
         ega.ga(select=selection.tournament(2), adapt=adaptation.relief()).init(key, {"x": jnp.zeros((4, 2))})
     with pytest.raises(ValueError, match="step"):
         adaptation.relief(step=0.0)
