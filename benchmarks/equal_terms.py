@@ -173,17 +173,23 @@ def contenders_for(cfg: Any, names: tuple[str, ...], truncation: int, lr: float)
     return parts.task, out
 
 
-def pooled(files: list[str]) -> list[dict[str, Any]]:
-    """Rows over the raw runs of several result files, by environment, threshold and contender (a seed
-    measured twice counts once; times are not comparable across files: generations and solve rates are)."""
-    runs: dict[tuple, dict[int, dict]] = {}
+def runs_by_seed(files: list[str]) -> dict[tuple[str, float, str], dict[int, dict[str, Any]]]:
+    """``{(env, threshold, contender): {seed: run}}`` over the raw runs of several result files (a seed
+    measured twice counts once: the first file's run)."""
+    runs: dict[tuple[str, float, str], dict[int, dict[str, Any]]] = {}
     for f in files:
         for env in json.loads(Path(f).read_text())["raw"]:
             for name, rs in env["runs"].items():
                 for r in rs:
                     runs.setdefault((env["env"], env["config"]["target"], name), {}).setdefault(r["seed"], r)
+    return runs
+
+
+def pooled(files: list[str]) -> list[dict[str, Any]]:
+    """Rows over the raw runs of several result files, by environment, threshold and contender (see
+    :func:`runs_by_seed`; times are not comparable across files: generations and solve rates are)."""
     return [row_of(env, target, name, list(by_seed.values()), float("nan"), float("nan"))
-            for (env, target, name), by_seed in runs.items()]
+            for (env, target, name), by_seed in runs_by_seed(files).items()]
 
 
 def compile_s(c: Contender, check: Callable[..., Any]) -> float:

@@ -123,3 +123,38 @@ def test_beyond_four_row_reports_the_final_return_of_every_seed_and_solves_apart
     assert (row["final_return_median"], row["final_return_min"], row["final_return_max"]) == (2.0, 1.0, 3.0)
     assert row["solved"] == "1/3" and row["median_generations_to_threshold"] == 4
     assert "solved" not in beyond_four.row_of("Catch-bsuite", None, "truncation", runs, comp=2.0)
+
+
+def _run(solved, generations):
+    return {"solved": solved, "generations": generations, "s": float(generations), "env_steps": 10.0 * generations}
+
+
+def test_paired_comparison_pairs_by_seed_and_counts_unsolved_as_never():
+    from benchmarks import paired
+
+    ours = {s: _run(True, 5) for s in range(10)}
+    other = {s: _run(True, 8) for s in range(10)}
+    other[3] = _run(False, 500)                 # a seed the other leaves unsolved: ours is faster there
+    ours[7] = _run(True, 8)                     # a tie: dropped from the sign test
+    ours[99] = _run(True, 1)                    # not shared: ignored
+    r = paired.compare(ours, other)
+    assert (r["seeds"], r["solved"], r["other_solved"]) == (10, "10/10", "9/10")
+    assert (r["faster"], r["slower"], r["ties"]) == (9, 0, 1)
+    assert r["p_speed"] == pytest.approx(2 / 2 ** 9)          # two-sided sign test, 9 of 9
+    assert r["p_solved"] == pytest.approx(1.0)
+    both_unsolved = paired.compare({0: _run(False, 500)}, {0: _run(False, 500)})
+    assert (both_unsolved["ties"], both_unsolved["p_speed"]) == (1, 1.0)
+
+
+def test_paired_solve_rate_28_of_30_against_30_of_30_is_not_separable():
+    from benchmarks import paired
+
+    ours = {s: _run(s not in (5, 17), 100) for s in range(30)}
+    other = {s: _run(True, 120) for s in range(30)}
+    r = paired.compare(ours, other)
+    assert r["p_solved"] == pytest.approx(0.4915, abs=1e-4)   # Fisher's exact test, two-sided
+    assert (r["faster"], r["slower"]) == (28, 2)
+    with pytest.raises(ValueError, match="share no seed"):
+        paired.compare({0: _run(True, 1)}, {1: _run(True, 1)})
+    with pytest.raises(ValueError, match="field must be one of"):
+        paired.compare(ours, other, field="seconds")
