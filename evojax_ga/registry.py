@@ -22,6 +22,7 @@ SELECTIONS: dict[str, Factory] = {
     "truncation": selection.truncation,
     "fitness_proportional": selection.fitness_proportional,
     "linear_rank": selection.linear_rank,
+    "universal": selection.universal,
 }
 
 CROSSOVERS: dict[str, Factory] = {

@@ -25,7 +25,7 @@ from evojax_ga.types import Fitness, Params, PRNGKey, SelectFn
 
 __all__ = [
     "Selection", "rank_key", "argsort_desc", "top_k", "uniform", "tournament", "truncation",
-    "fitness_proportional", "linear_rank", "random_survivors", "count_nonfinite", "check_fitness", "as_fitness",
+    "fitness_proportional", "linear_rank", "universal", "random_survivors", "count_nonfinite", "check_fitness", "as_fitness",
 ]
 
 
@@ -185,6 +185,29 @@ def linear_rank(pressure: float = 1.5) -> Selection:
         r = _sample_from_weights(key, w, num)
         return order[r]
     return Selection({"pressure": jnp.float32(pressure)}, apply, f"linear_rank({pressure})")
+
+
+def universal(pressure: float = 1.5) -> Selection:
+    """Linear-rank weights (best ``pressure``, worst ``2 - pressure``; 1.0 = equal) drawn by stochastic
+    universal sampling (Baker 1987): one random offset and ``num`` evenly spaced pointers, so each
+    individual gets the floor or the ceiling of its expected number of picks. No sampling drift: with
+    pressure 1 and ``num = 2n`` every individual is picked exactly twice (EvoJAX's SimpleGA). The picks
+    are returned in random order. ``pressure`` is traced (``adaptation.relief`` can lower it).
+    """
+    check_range(pressure, "pressure", 1.0, 2.0)
+
+    def apply(key, params, fitness, num):
+        n = fitness.shape[0]
+        k_off, k_perm = jax.random.split(key)
+        s = jnp.asarray(params["pressure"], jnp.float32)
+        order = argsort_desc(fitness)
+        frac = jnp.arange(n, dtype=jnp.float32) / jnp.maximum(n - 1, 1)
+        w = s - (2.0 * s - 2.0) * frac
+        cdf = jnp.cumsum(w) / jnp.sum(w)
+        pointers = (jax.random.uniform(k_off, (), jnp.float32) + jnp.arange(num, dtype=jnp.float32)) / num
+        r = jnp.minimum(jnp.searchsorted(cdf, pointers, side="right"), n - 1).astype(jnp.int32)
+        return order[r][jax.random.permutation(k_perm, num)]
+    return Selection({"pressure": jnp.float32(pressure)}, apply, f"universal({pressure})")
 
 
 def random_survivors(key: jax.Array, fitness: jax.Array, n_elite: int, n_random: int) -> jax.Array:

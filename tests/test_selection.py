@@ -87,6 +87,20 @@ def test_linear_rank(key):
     assert abs(p[0] - 0.5) < 0.01 and abs(p[2] - 1 / 3) < 0.01 and abs(p[1] - 1 / 6) < 0.01 and p[3] == 0
 
 
+def test_universal_gives_each_its_expected_share_without_drift(key):
+    f = jnp.arange(128, dtype=jnp.float32)[::-1]          # index i has rank i
+    for k in range(5):
+        counts = np.bincount(np.asarray(sel.universal(1.0)(jax.random.fold_in(key, k), f, 256)), minlength=128)
+        assert (counts == 2).all()                          # EvoJAX's SimpleGA: each of the pool twice
+        c = np.bincount(np.asarray(sel.universal(2.0)(jax.random.fold_in(key, k), f, 255)), minlength=128)
+        expected = 255 * (2.0 - 2.0 * np.arange(128) / 127) / 128    # linear ranking 2 -> 0
+        assert c.sum() == 255 and (np.abs(c - expected) < 1.0).all()   # floor or ceiling, never further
+    idx = np.asarray(sel.universal(2.0)(key, f, 255))
+    assert (np.diff(idx) != 1).any() and not (np.diff(idx) >= 0).all()   # picks come in random order
+    g = jnp.array([3.0, jnp.nan, 1.0, 2.0])                  # NaN ranks last: weight 0 at pressure 2
+    assert 1 not in set(np.asarray(sel.universal(2.0)(key, g, 30)).tolist())
+
+
 def test_random_survivors_are_distinct_non_elite(key):
     f = jnp.arange(10, dtype=jnp.float32)
     s = np.asarray(sel.random_survivors(key, f, 3, 4))
@@ -102,6 +116,7 @@ def test_random_survivors_are_distinct_non_elite(key):
     (sel.truncation, {"fraction": 1.5}, "fraction must be in"),
     (sel.fitness_proportional, {"preference": -1.0}, "preference must be a finite number >= 0"),
     (sel.linear_rank, {"pressure": 2.5}, r"pressure must be in \[1.0, 2.0\]"),
+    (sel.universal, {"pressure": 0.5}, r"pressure must be in \[1.0, 2.0\]"),
 ])
 def test_bad_arguments(factory, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -112,7 +127,8 @@ _fit_values = st.one_of(st.floats(-1e6, 1e6, width=32), st.just(float("nan")), s
 
 #: every operator built once; the tunable numbers (m, frac) go in as traced params
 _OPS = {"tournament": sel.tournament(3), "truncation": sel.truncation(0.5), "fitness_proportional":
-        sel.fitness_proportional(1.0), "linear_rank": sel.linear_rank(1.5), "uniform": sel.uniform()}
+        sel.fitness_proportional(1.0), "linear_rank": sel.linear_rank(1.5), "uniform": sel.uniform(),
+        "universal": sel.universal(1.5)}
 _NUM = 20   # draws per call; an example checks the first ``num`` (the same distribution)
 
 
@@ -148,7 +164,8 @@ def test_property_selection_invariants(values, num, m, frac):
 
 
 def test_registry_names_are_stable():
-    assert set(registry.SELECTIONS) >= {"uniform", "tournament", "truncation", "fitness_proportional", "linear_rank"}
+    assert set(registry.SELECTIONS) >= {"uniform", "tournament", "truncation", "fitness_proportional", "linear_rank",
+                                        "universal"}
 
 
 @pytest.mark.parametrize("name", sorted(registry.SELECTIONS))
