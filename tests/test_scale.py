@@ -94,20 +94,17 @@ def test_seed_encoded_memory_is_parents_not_population(key):
         seed_encoded_ga(_init, pop_size=10, parents=11)
 
 
-def _run(args, env=None, timeout=240):
-    return subprocess.run([sys.executable, HELPER] + args, capture_output=True, text=True, timeout=timeout,
-                          env=env)
-
-
 @pytest.fixture(scope="module")
 def sharded_results(tmp_path_factory):
     d = tmp_path_factory.mktemp("shard")
+    # the four runs at once: most of each is a fresh interpreter importing JAX and compiling
+    procs = {n: subprocess.Popen([sys.executable, HELPER, "devices", str(n), str(d / f"dev{n}.npz")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in (1, 2, 4, 8)}
     out = {}
-    for n in (1, 2, 4, 8):
-        f = d / f"dev{n}.npz"
-        r = _run(["devices", str(n), str(f)])
-        assert r.returncode == 0, r.stderr[-3000:]
-        out[n] = np.load(f)
+    for n, proc in procs.items():
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+        out[n] = np.load(d / f"dev{n}.npz")
     return out
 
 
