@@ -11,7 +11,8 @@ from typing import Sequence
 from evojax_ga import adaptation, crossover, mutation, selection
 from evojax_ga.strategy import Strategy, ga
 
-__all__ = ["simple_ga", "genetic_mlp", "deep_ga", "truncation_ga", "mnist_cnn_ga", "limited_evaluation_ga"]
+__all__ = ["simple_ga", "genetic_mlp", "deep_ga", "truncation_ga", "universal_ga", "mnist_cnn_ga",
+           "limited_evaluation_ga"]
 
 
 def simple_ga(mutation_rate: float = 0.1, sigma: float = 0.02, tournament: int = 2, crossover_prob: float = 0.5,
@@ -63,6 +64,20 @@ def truncation_ga(parent_pool: int | float = 0.5, tournament: int = 2, sigma: fl
     wide pool plus an elite; ``tournament=1`` and no elite is evosax's / EvoJAX's SimpleGA.
     """
     return ga(select=selection.tournament(tournament), crossover=crossover.none(),
+              mutate=mutation.gaussian(1.0, sigma), elite=elite, parent_pool=parent_pool)
+
+
+def universal_ga(parent_pool: int | float = 0.5, pressure: float = 1.5, sigma: float = 0.1,
+                 elite: int = 1) -> Strategy:
+    """Parents from the top ``parent_pool`` (an int, or a fraction of the population) by linear-rank
+    shares (best ``pressure``, worst of the pool ``2 - pressure``) drawn by stochastic universal
+    sampling, so each gets the floor or the ceiling of its share (no sampling drift); every weight
+    ``+= sigma * N(0, 1)``, no crossover, ``elite`` kept unchanged and re-evaluated.
+
+    ``pressure=1`` is EvoJAX's SimpleGA (each of the top half copied twice) plus the elite; the
+    equal-terms control study (``benchmarks/README.md``) compares it with :func:`truncation_ga`.
+    """
+    return ga(select=selection.universal(pressure), crossover=crossover.none(),
               mutate=mutation.gaussian(1.0, sigma), elite=elite, parent_pool=parent_pool)
 
 

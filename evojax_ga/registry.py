@@ -51,6 +51,7 @@ PRESETS: dict[str, Factory] = {
     "genetic_mlp": presets.genetic_mlp,
     "deep_ga": presets.deep_ga,
     "truncation_ga": presets.truncation_ga,
+    "universal_ga": presets.universal_ga,
     "mnist_cnn_ga": presets.mnist_cnn_ga,
     "limited_evaluation_ga": presets.limited_evaluation_ga,
 }

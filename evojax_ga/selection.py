@@ -25,7 +25,8 @@ from evojax_ga.types import Fitness, Params, PRNGKey, SelectFn
 
 __all__ = [
     "Selection", "rank_key", "argsort_desc", "top_k", "uniform", "tournament", "truncation",
-    "fitness_proportional", "linear_rank", "universal", "random_survivors", "count_nonfinite", "check_fitness", "as_fitness",
+    "fitness_proportional", "linear_rank", "universal", "random_survivors", "count_nonfinite", "check_fitness",
+    "as_fitness",
 ]
 
 

@@ -369,6 +369,25 @@ def test_truncation_ga_draws_parents_by_tournament_from_the_top_half_and_keeps_t
     assert np.all(np.asarray(m["w"][1:, 0]) != np.round(np.asarray(m["w"][1:, 0])))
 
 
+def test_universal_ga_gives_each_parent_its_linear_rank_share_and_keeps_the_elite(key):
+    P = 2000
+    pop = {"w": jnp.arange(P, dtype=jnp.float32)[:, None]}       # fitness = w: member i has rank P - 1 - i
+    for pressure in (1.0, 1.5):
+        s = presets.universal_ga(parent_pool=0.5, pressure=pressure, sigma=0.0, elite=1)
+        state = s.tell(s.init(key, pop), pop, pop["w"][:, 0])
+        w = np.asarray(s.ask(jax.random.key(1), state)[0]["w"][:, 0]).astype(int)
+        assert w[0] == P - 1                                       # the elite, unchanged
+        counts = np.bincount(P - 1 - w[1:], minlength=P)           # children per rank
+        assert counts[P // 2:].sum() == 0                          # parents only from the top half
+        r = np.arange(P // 2)
+        share = (pressure - (2 * pressure - 2) * r / (P // 2 - 1))
+        expected = (P - 1) * share / share.sum()
+        assert np.all(np.abs(counts[:P // 2] - expected) < 1.0)    # floor or ceiling of the share: no drift
+    moved = presets.universal_ga(sigma=0.1)                        # every weight mutated (rate 1)
+    m, _ = moved.ask(jax.random.key(1), moved.tell(moved.init(key, pop), pop, pop["w"][:, 0]))
+    assert np.all(np.asarray(m["w"][1:, 0]) != np.round(np.asarray(m["w"][1:, 0])))
+
+
 def test_population_diversity_matches_numpy(key):
     from evojax_ga.strategy import population_diversity
     pop = {"a": jax.random.normal(key, (50, 3, 4)) * 2 + 5, "b": jnp.arange(50, dtype=jnp.int32)[:, None]}

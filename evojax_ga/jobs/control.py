@@ -31,7 +31,8 @@ __all__ = ["add_arguments", "main", "evaluate_run", "resume_run", "describe"]
 
 #: option dest -> ControlConfig field
 _FIELDS = ("env", "policy",
-           "pop_size", "generations", "preset", "sigma", "mutation_rate", "truncation", "tournament", "elite", "target",
+           "pop_size", "generations", "preset", "sigma", "mutation_rate", "truncation", "tournament", "pressure",
+           "elite", "target",
            "block", "episodes", "max_steps", "chunk_size", "early_exit", "normalize_obs", "common_episodes",
            "check_episodes", "confirm_episodes", "check_z", "final_episodes", "hidden", "activation", "init_scale")
 
@@ -88,8 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"GA preset: 'simple' = binary tournament, uniform crossover, Gaussian mutation of a "
                         f"fraction --mutation-rate of genes, 1 elite; 'deep_ga' = Such et al.: parents uniform from "
                         f"the top --truncation, every gene mutated, no crossover; 'truncation' = parents by a "
-                        f"--tournament among the top --truncation, every gene mutated, no crossover, --elite kept "
-                        f"(default {d.preset})")
+                        f"--tournament among the top --truncation, every gene mutated, no crossover, --elite kept; "
+                        f"'universal' = the same with parents by --pressure linear-rank shares drawn without "
+                        f"sampling drift (default {d.preset})")
     g.add_argument("--sigma", type=float, default=None, help=f"Gaussian mutation step (default {d.sigma:g})")
     g.add_argument("--mutation-rate", type=float, default=None,
                    help=f"probability that a gene mutates (simple preset; default {d.mutation_rate:g})")
@@ -100,6 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tournament", type=int, default=None, metavar="K",
                    help=f"parents are the best of K members drawn at random (simple and truncation presets; "
                         f"default {d.tournament})")
+    g.add_argument("--pressure", type=float, default=None, metavar="S",
+                   help=f"universal preset: the best of the top --truncation gets share S, the last 2 - S, "
+                        f"S in [1, 2] (default {d.pressure:g})")
     g.add_argument("--elite", type=int, default=None, help=f"members copied unchanged (default {d.elite})")
     target_default = ("the environment's solved threshold if one is known (CartPole-v1 475, Acrobot-v1 -100, "
                       "MountainCar-v0 -110, Pendulum-v1 -200), else none" if generic else f"{d.target:g}")

@@ -36,7 +36,7 @@ from evojax_ga.runs.solved_check import CONFIRM_SALT, COUNTER_STARTS, COUNTERS, 
 __all__ = ["ControlConfig", "JOB_DEFAULTS", "PRESETS", "Parts", "config_for", "check_env", "config_from_record",
            "build", "make_run", "run_keys", "best_member", "passes", "episode_bytes", "evaluate_saved", "CONFIRM_SALT"]
 
-PRESETS = ("simple", "deep_ga", "truncation")
+PRESETS = ("simple", "deep_ga", "truncation", "universal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +45,14 @@ class ControlConfig:
     env: str
     pop_size: int = 64
     generations: int = 100
-    preset: str = "simple"              # simple | deep_ga | truncation
+    preset: str = "simple"              # simple | deep_ga | truncation | universal
     sigma: float = 0.1                  # Gaussian mutation step
     mutation_rate: float = 0.1          # per-gene mutation probability (simple)
     crossover_prob: float = 0.5         # uniform crossover mask probability (simple)
     tournament: int = 2                 # tournament size (simple, truncation)
-    truncation: int | float = 8         # parents from the top T, or a fraction in (0, 1] of P (deep_ga, truncation)
+    truncation: int | float = 8         # parents from the top T, or a fraction in (0, 1] of P (deep_ga, truncation,
+    #                                     universal)
+    pressure: float = 1.5               # linear-rank share of the best parent, 2 - it of the last (universal)
     elite: int = 1
     episodes: int = 1
     max_steps: int | None = None
@@ -81,8 +83,11 @@ class ControlConfig:
              *(() if isinstance(t, float) else ("truncation",))), 1)})
         if not isinstance(self.elite, int) or isinstance(self.elite, bool) or not 0 <= self.elite < self.pop_size:
             raise ValueError(f"elite must be in [0, pop_size - 1] = [0, {self.pop_size - 1}], got {self.elite!r}")
-        if self.preset in ("deep_ga", "truncation") and isinstance(t, int) and t > self.pop_size:
+        if self.preset in ("deep_ga", "truncation", "universal") and isinstance(t, int) and t > self.pop_size:
             raise ValueError(f"truncation must be <= pop_size ({self.pop_size}), got {self.truncation}")
+        p = self.pressure
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 1.0 <= p <= 2.0:
+            raise ValueError(f"pressure must be a number in [1, 2] (1: every parent an equal share), got {p!r}")
         for name in ("mutation_rate", "crossover_prob"):
             if not (0.0 <= getattr(self, name) <= 1.0):
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

@@ -55,6 +55,9 @@ def build(cfg: ControlConfig) -> Parts:
                                          crossover_prob=cfg.crossover_prob, elite=cfg.elite)
     elif cfg.preset == "deep_ga":
         strategy = ega.presets.deep_ga(truncation=cfg.truncation, sigma=cfg.sigma, elite=cfg.elite)
+    elif cfg.preset == "universal":
+        strategy = ega.presets.universal_ga(parent_pool=cfg.truncation, pressure=cfg.pressure, sigma=cfg.sigma,
+                                            elite=cfg.elite)
     else:
         strategy = ega.presets.truncation_ga(parent_pool=cfg.truncation, tournament=cfg.tournament, sigma=cfg.sigma,
                                              elite=cfg.elite)
