@@ -81,6 +81,10 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
         "sus_rank": half(select=sel.universal(2.0)),
         "sus_rank15": half(select=sel.universal(1.5)),
         "half_rank15": half(select=sel.linear_rank(1.5)),     # the same pressure, drawn independently
+        "half_rank175": half(select=sel.linear_rank(1.75)),
+        # pressure 2 while records come, down to 1.5 while they do not
+        "relief15": ega.ga(select=sel.linear_rank(2.0), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
+                           elite=1, parent_pool=0.5, adapt=ega.adaptation.relief(0.02, floor=1.5)),
         # the same, watching the mean of the top half (the parent pool) instead of the noisy best
         "relief_pool": ega.ga(select=sel.linear_rank(2.0), crossover=xo.none(), mutate=mu.gaussian(1.0, cfg.sigma),
                               elite=1, parent_pool=0.5, adapt=ega.adaptation.relief(0.05, watch=0.5)),
