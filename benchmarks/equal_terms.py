@@ -57,8 +57,24 @@ def variants(cfg: Any, truncation: int) -> dict[str, Any]:
         return ega.ga(select=select or sel.uniform(), crossover=crossover or xo.none(),
                       mutate=mutate or mu.gaussian(1.0, cfg.sigma), elite=elite, parent_pool=pool)
 
+    def with_centroid(strategy: Any) -> Any:
+        """``strategy`` whose second row (the first child) is the mean of the evaluated top half instead:
+        an ES-like consensus member (probe of the tanh CartPole gap; not a preset)."""
+        import jax
+        import jax.numpy as jnp
+
+        def ask(key: Any, state: Any) -> Any:
+            pop, new = strategy.ask(key, state)
+            top = sel.top_k(state.fitness, state.fitness.shape[0] // 2)
+            mean = jax.tree_util.tree_map(lambda x: jnp.mean(x[top], axis=0), state.population)
+            later = state.generation > 0
+            return jax.tree_util.tree_map(lambda p, m: p.at[1].set(jnp.where(later, m, p[1])), pop, mean), new
+        return strategy._replace(ask=ask)
+
     return {
         "truncation": ega.presets.truncation_ga(parent_pool=0.5, tournament=2, sigma=cfg.sigma, elite=1),
+        "trunc_centroid": with_centroid(ega.presets.truncation_ga(parent_pool=0.5, tournament=2, sigma=cfg.sigma,
+                                                                  elite=1)),
         "trunc_e0": ega.presets.truncation_ga(parent_pool=0.5, tournament=2, sigma=cfg.sigma, elite=0),
         "deep_ga": ega.presets.deep_ga(truncation=truncation, sigma=cfg.sigma, elite=cfg.elite),
         "half": half(),
