@@ -98,7 +98,8 @@ def relief(step: float = 0.05, floor: float = 1.0, name: str = "pressure", min_d
 def _while_stagnant(step: float, bound: float, name: str, min_delta: float, target: str, label: str,
                     signal: Callable[[jax.Array], jax.Array] | None = None) -> Adaptation:
     """The parameter ``name`` of ``target`` moves by ``step`` towards ``bound`` each stagnant generation
-    and returns to its base value when the generation's best beats the best so far by ``min_delta``."""
+    and returns to its base value when the generation's signal (its best fitness, or ``signal`` of its
+    fitness) beats the best signal so far by more than ``min_delta``."""
     toward = jnp.minimum if step >= 0 else jnp.maximum
 
     def init(params):

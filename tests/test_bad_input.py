@@ -75,6 +75,7 @@ CLI_ROWS += [
     ("truncation-fraction-over-1", [*_CP, "--preset", "deep_ga", "--truncation", "1.5"], 2, ("--truncation", "(0, 1]")),
     ("truncation-not-a-number", [*_CP, "--preset", "deep_ga", "--truncation", "half"], 2, ("--truncation", "'half'")),
     ("pressure-over-2", [*_CP, "--preset", "universal", "--pressure", "2.5"], 2, ("--pressure", "[1, 2]")),
+    ("pressure-without-universal", [*_CP, "--pressure", "1.2"], 2, ("--pressure", "universal preset only")),
     ("episodes-0", [*_CP, "--episodes", "0"], 2, ("--episodes",)),
     ("max-steps-0", [*_CP, "--max-steps", "0"], 2, ("--max-steps",)),
     ("chunk-size-0", [*_CP, "--chunk-size", "0"], 2, ("--chunk-size",)),

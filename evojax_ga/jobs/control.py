@@ -192,6 +192,9 @@ def main(args: argparse.Namespace) -> int:
         if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or not 1 <= n_seeds <= 2**32 - args.seed:
             raise ValueError(f"seeds must be an int in [1, 2**32 - seed] = [1, {2**32 - args.seed}], got {n_seeds!r}")
         cfg = control.config_for(job, **{n: getattr(args, n, None) for n in _FIELDS})
+        if getattr(args, "pressure", None) is not None and cfg.preset != "universal":
+            raise ValueError(f"pressure applies to the universal preset only (this run's preset is {cfg.preset!r}): "
+                             f"add --preset universal")
         every = loop.checkpoint_interval(getattr(args, "checkpoint_every", None), cfg.block)
         fast = _startup.fast_compile_wanted(getattr(args, "fast_compile", None), cfg.pop_size * cfg.episodes)
     except (TypeError, ValueError) as exc:
