@@ -177,15 +177,17 @@ def linear_rank(pressure: float = 1.5) -> Selection:
     check_range(pressure, "pressure", 1.0, 2.0)
 
     def apply(key, params, fitness, num):
-        n = fitness.shape[0]
-        s = jnp.asarray(params["pressure"], jnp.float32)
         order = argsort_desc(fitness)
-        pos = jnp.arange(n, dtype=jnp.float32)  # 0 = best
-        frac = pos / jnp.maximum(n - 1, 1)
-        w = s - (2.0 * s - 2.0) * frac          # pressure ... 2 - pressure
-        r = _sample_from_weights(key, w, num)
+        r = _sample_from_weights(key, _rank_weights(params["pressure"], fitness.shape[0]), num)
         return order[r]
     return Selection({"pressure": jnp.float32(pressure)}, apply, f"linear_rank({pressure})")
+
+
+def _rank_weights(pressure: Any, n: int) -> jax.Array:
+    """``[n]`` linear-rank weights by rank (0 = best): ``pressure`` down to ``2 - pressure``."""
+    s = jnp.asarray(pressure, jnp.float32)
+    frac = jnp.arange(n, dtype=jnp.float32) / jnp.maximum(n - 1, 1)
+    return s - (2.0 * s - 2.0) * frac
 
 
 def universal(pressure: float = 1.5) -> Selection:
@@ -200,10 +202,8 @@ def universal(pressure: float = 1.5) -> Selection:
     def apply(key, params, fitness, num):
         n = fitness.shape[0]
         k_off, k_perm = jax.random.split(key)
-        s = jnp.asarray(params["pressure"], jnp.float32)
         order = argsort_desc(fitness)
-        frac = jnp.arange(n, dtype=jnp.float32) / jnp.maximum(n - 1, 1)
-        w = s - (2.0 * s - 2.0) * frac
+        w = _rank_weights(params["pressure"], n)
         cdf = jnp.cumsum(w) / jnp.sum(w)
         pointers = (jax.random.uniform(k_off, (), jnp.float32) + jnp.arange(num, dtype=jnp.float32)) / num
         r = jnp.minimum(jnp.searchsorted(cdf, pointers, side="right"), n - 1).astype(jnp.int32)
