@@ -20,8 +20,8 @@ def test_registries_are_complete(module, table):
 
 
 def test_preset_names_are_stable():
-    assert set(registry.PRESETS) == {"simple_ga", "genetic_mlp", "deep_ga", "truncation_ga", "mnist_cnn_ga",
-                                     "limited_evaluation_ga"}
+    assert set(registry.PRESETS) == {"simple_ga", "genetic_mlp", "deep_ga", "truncation_ga", "universal_ga",
+                                     "mnist_cnn_ga", "limited_evaluation_ga"}
 
 
 def test_register_refuses_duplicates_and_get_lists_known_names():
