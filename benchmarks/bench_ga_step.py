@@ -50,7 +50,7 @@ def run(quick: bool, repeats: int) -> dict[str, Any]:
     del state
     # every contender once per repeat, in turn, so load drift moves all rows alike
     rows = peers.reference_step_peers(P, N, repeats, quick=quick, roof=roof, notes=notes,
-                                      first=(label, ours_timed, harness._pkg_version("evojax-ga") or "dev"))
+                                      first=(label, ours_timed, harness.pkg_version("evojax-ga") or "dev"))
     del ours_timed
     gc.collect()
     ours = rows[0]["median_s"]

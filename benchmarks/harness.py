@@ -1,4 +1,5 @@
-"""Benchmark harness: timing, machine ceilings (roofline), environment, results and README.
+"""Benchmark harness: timing, machine ceilings (roofline), results and README (the machine and
+package description is :mod:`benchmarks.machine`, re-exported here).
 
 Methodology (also written into ``benchmarks/README.md``):
 
@@ -15,32 +16,32 @@ No function here asserts on wall-clock times.
 
 from __future__ import annotations
 
-import datetime as _dt
-import importlib.metadata
-import importlib.util
 import json
 import math
 import os
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from benchmarks.machine import (  # noqa: F401 - re-exported: every benchmark reaches them through the harness
+    REPO_ROOT,
+    TRACKED_PACKAGES,
+    device_peak_gib,
+    env_info,
+    hardware_line,
+    peer_available,
+    pkg_version,
+    skip_note,
+)
+
 BENCH_DIR: Path = Path(__file__).resolve().parent
-REPO_ROOT: Path = BENCH_DIR.parent
 RESULTS_DIR: Path = BENCH_DIR / "results"
 README_PATH: Path = BENCH_DIR / "README.md"
 BEGIN_MARKER = "<!-- results:begin -->"
 END_MARKER = "<!-- results:end -->"
-
-#: packages whose versions are recorded with every result (None when not installed)
-TRACKED_PACKAGES: tuple[str, ...] = (
-    "jax", "jaxlib", "flax", "optax", "numpy", "gymnax", "evosax", "evojax", "pygad", "torch",
-)
 
 _ROOFLINE_CACHE: dict[bool, dict[str, Any]] = {}
 
@@ -197,121 +198,8 @@ def roofline_line(roof: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# environment
-# --------------------------------------------------------------------------------------------
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _mem_total_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) * 1024 / 2**30, 1)
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _pkg_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _git_commit() -> dict[str, Any] | None:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
-        )
-        if commit.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
-        )
-        return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def env_info() -> dict[str, Any]:
-    """Hostname-free description of hardware, software versions, git commit and UTC time."""
-    import jax
-
-    devices = jax.devices()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count()
-    return {
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpu_usable": usable,
-        "mem_total_gib": _mem_total_gib(),
-        "machine": platform.machine(),
-        "os": platform.system(),
-        "jax_backend": jax.default_backend(),
-        "jax_devices": [str(d) for d in devices],
-        "device_kind": devices[0].device_kind if devices else None,
-        "python": platform.python_version(),
-        "packages": {p: _pkg_version(p) for p in TRACKED_PACKAGES},
-        "git": _git_commit(),
-        "utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def hardware_line(env: dict[str, Any]) -> str:
-    """One-line human summary of an :func:`env_info` result."""
-    pk = env.get("packages", {})
-    git = env.get("git") or {}
-    commit = (git.get("commit") or "?")[:10] + ("+dirty" if git.get("dirty") else "")
-    return (
-        f"{env.get('cpu_model')} ({env.get('cpu_usable')} usable cores), "
-        f"{env.get('mem_total_gib')} GiB RAM; jax {pk.get('jax')} on {env.get('jax_backend')} "
-        f"({env.get('device_kind')}, {len(env.get('jax_devices', []))} device(s)); "
-        f"Python {env.get('python')}; commit {commit}; {env.get('utc')}"
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# peers
-# --------------------------------------------------------------------------------------------
-def peer_available(module_name: str) -> bool:
-    """True when ``module_name`` can be found (not imported) in this environment."""
-    try:
-        return importlib.util.find_spec(module_name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def skip_note(peer: str, reason: str) -> str:
-    """Uniform note for a peer that was not measured."""
-    return f"skipped peer {peer}: {reason}"
-
-
-# --------------------------------------------------------------------------------------------
 # results and README
 # --------------------------------------------------------------------------------------------
-def device_peak_gib() -> float | None:
-    """Peak bytes the default device's allocator has held (GiB), or None where JAX does not say
-    (the CPU backend)."""
-    import jax
-    try:
-        stats = jax.devices()[0].memory_stats() or {}
-    except Exception:  # noqa: BLE001 - a backend without memory statistics
-        return None
-    peak = stats.get("peak_bytes_in_use")
-    return None if peak is None else peak / 2**30
-
-
 def result_name(name: str) -> str:
     """``name`` on the CPU backend, ``name_<backend>`` on a GPU/TPU: accelerator results sit beside the
     CPU ones, not over them."""

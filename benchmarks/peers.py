@@ -176,8 +176,8 @@ PEERS: list[tuple[str, Callable[[int, int], StepSpec]]] = [
 def _peer_version(label: str) -> str | None:
     for pkg in ("evosax", "evojax"):
         if label.startswith(pkg):
-            return harness._pkg_version(pkg)
-    return harness._pkg_version("jax")
+            return harness.pkg_version(pkg)
+    return harness.pkg_version("jax")
 
 
 def reference_step_peers(
