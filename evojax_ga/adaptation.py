@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from evojax_ga._checks import check_nonneg, check_positive, check_prob, check_range
-from evojax_ga.mutation import get_param, set_param
+from evojax_ga.operator_params import get_param, set_param
 
 __all__ = ["Adaptation", "TARGETS", "constant", "stagnation", "relief", "top_mean", "decay"]
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from evojax_ga import prng
 from evojax_ga._checks import check_nonneg, check_prob, check_probs
+from evojax_ga.operator_params import get_param, set_param
 from evojax_ga.population import first_leaf, validate_population
 from evojax_ga.types import MutateFn, Params, Population, PRNGKey
 
@@ -372,27 +373,6 @@ def scale_mixture(base: Mutation, spread: float) -> Mutation:
         u = jax.random.uniform(key, parent_index.shape, jnp.float32, -1.0, 1.0)
         return {**params, "sigma": params["sigma_base"] * jnp.exp(spread * u)}
     return Mutation(params, apply, f"scale_mixture({base.name}, spread={spread})", inherit)
-
-
-def set_param(params: Any, name: str, value: Any) -> Any:
-    """Replace ``name`` in a mutation's params (in every member of a chain that has it)."""
-    if isinstance(params, dict):
-        return {**params, name: value} if name in params else params
-    if isinstance(params, tuple):
-        return tuple(set_param(p, name, value) for p in params)
-    return params
-
-
-def get_param(params: Any, name: str) -> Any:
-    """The first value of ``name`` in a mutation's params (searching chains in order), or None."""
-    if isinstance(params, dict):
-        return params.get(name)
-    if isinstance(params, tuple):
-        for p in params:
-            v = get_param(p, name)
-            if v is not None:
-                return v
-    return None
 
 
 def count_nonfinite_params(pop: Population) -> jax.Array:
