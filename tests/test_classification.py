@@ -288,6 +288,6 @@ def test_accelerator_chunk_bytes_scales_with_device_memory():
     assert C.accelerator_chunk_bytes(139 * 2**30) == C.ACCELERATOR_CHUNK_BYTES_MAX
     # the default follows the backend: cache-sized on a CPU, the device's share on a GPU/TPU
     from evojax_ga.chunking import on_accelerator
-    task = C.classification(C.MLP((4,), 10), data.load_digits(flat=True))
+    task = C.classification(ega.models.MLP((4,), 10), data.load_digits(flat=True))
     want = C.accelerator_chunk_bytes(C._device_memory_bytes()) if on_accelerator() else C.CPU_CHUNK_BYTES
     assert task.chunk_bytes == want

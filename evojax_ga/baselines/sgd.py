@@ -36,7 +36,7 @@ from evojax_ga._checks import check_int, check_nonneg, check_positive
 from evojax_ga.data import Dataset, validate
 from evojax_ga.optimizers import OPTIMIZERS, default_learning_rate
 from evojax_ga.plots import plot_curves
-from evojax_ga.tasks.classification import check_head
+from evojax_ga.tasks.model_shapes import check_head
 
 __all__ = ["SGDBaseline", "TrainState", "make_train", "fit", "make_optimizer", "optimizer_factory",
            "FORWARD_EQUIV_PER_SAMPLE", "level_reached", "plot_curves"]
@@ -118,7 +118,7 @@ def make_train(model: Any, data: Dataset, optimizer: str | optax.GradientTransfo
     test_samples: test samples scored at every log point (``None`` = all; at most the test set);
     sample_chunk_size: test samples per forward call (bounds memory for CNNs).
     ``data`` is checked by :func:`evojax_ga.data.validate`; a model with fewer outputs than classes is
-    refused (:func:`evojax_ga.tasks.classification.check_head`).
+    refused (:func:`evojax_ga.tasks.model_shapes.check_head`).
     """
     validate(data)
     check_head(model, data)
