@@ -323,7 +323,7 @@ def evosax_peer(job: str, seeds: list[int], cap_s: float = PEER_CAP_S) -> tuple[
     first = run(10_000)  # includes compilation
     res = [run(s) for s in seeds]
     row = {"section": "time to threshold", "env": cfg.env, "threshold": target,
-           "preset": f"peer: evosax {_version('evosax')} SimpleGA (std {std:g}) + GymnaxProblem", "pop": pop,
+           "preset": f"peer: evosax {harness.pkg_version('evosax')} SimpleGA (std {std:g}) + GymnaxProblem", "pop": pop,
            "episodes": cfg.episodes, "solved_warm": f"{sum(r['solved'] for r in res)}/{len(seeds)}",
            "median_generations": _median([r["generations"] for r in res if r["solved"]]),
            "solve_with_compile_s": first["s"] if first["solved"] else None,
@@ -361,14 +361,6 @@ def evosax_throughput(sizes: list[int], repeats: int) -> list[dict]:
                      "members_per_s": P / t["median_s"], "env_steps_per_s": P * 500 / t["median_s"]})
         print(json.dumps(rows[-1]), flush=True)
     return rows
-
-
-def _version(name: str) -> str | None:
-    import importlib.metadata
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def pygad_pipeline(seed: int, pop: int = 10, cap_s: float = PEER_CAP_S) -> dict[str, Any]:
@@ -443,7 +435,7 @@ def pygad_pipeline(seed: int, pop: int = 10, cap_s: float = PEER_CAP_S) -> dict[
 def pygad_cartpole(seeds: list[int]) -> tuple[list[dict], list[str]]:
     res = [pygad_pipeline(s) for s in seeds]
     row = {"section": "time to threshold", "env": "CartPole-v1", "threshold": 475.0,
-           "preset": f"peer: PyGAD {_version('pygad')} + gymnasium (seed article)", "pop": 10, "episodes": 1,
+           "preset": f"peer: PyGAD {harness.pkg_version('pygad')} + gymnasium (seed article)", "pop": 10, "episodes": 1,
            "solved_warm": f"{sum(r['solved'] for r in res)}/{len(seeds)}",
            "median_generations": _median([r["generations"] for r in res if r["solved"]]),
            "solve_warm_s": _median([r["s"] for r in res if r["solved"]]),

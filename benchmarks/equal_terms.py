@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchmarks import harness
-from benchmarks.bench_control import _median, _version
+from benchmarks.bench_control import _median
 from benchmarks.contenders import EVOJAX, PEERS, Contender, evojax_contender, evosax_contender, ours
 from benchmarks.variants import variants
 
@@ -210,7 +210,7 @@ def save(out: Path, command: str, argv: list[str] | None, a: argparse.Namespace,
          raw: list[dict]) -> dict[str, Any]:
     """Write the result file (after every environment, so that an interrupted run keeps what it measured)."""
     payload = {"command": " ".join([command, *(argv or [])]), "args": vars(a), "env": harness.env_info(),
-               "versions": {p: _version(p) for p in ("jax", "evosax", "evojax", "gymnax")},
+               "versions": {p: harness.pkg_version(p) for p in ("jax", "evosax", "evojax", "gymnax")},
                "rows": rows, "notes": notes, "raw": raw}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=1, default=str))

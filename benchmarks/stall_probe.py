@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--env", default="pendulum", help="a control job (cartpole, acrobot, mountaincar, pendulum)")
     ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--contenders", default="truncation,half", help="names of benchmarks.equal_terms.variants()")
+    ap.add_argument("--contenders", default="truncation,half", help="names of benchmarks.variants.variants()")
     ap.add_argument("--generations", type=int, default=300)
     ap.add_argument("--every", type=int, default=30)
     ap.add_argument("--sigma", type=float, default=0.1)
@@ -30,10 +30,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--normalize-obs", action="store_true")
     a = ap.parse_args(argv)
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
     from benchmarks import equal_terms as et
+    from evojax_ga.metrics import population_diversity
 
     hidden = tuple(int(h) for h in a.hidden.split(","))
     cfg = dataclasses.replace(et.shared_config(a.env, 256, 1, hidden, a.activation, a.normalize_obs, 100),
@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             state, fit, pop, _ = c.gen(jax.random.fold_in(k_evolve, g), state)
             if g % a.every == 0:
                 f = np.asarray(fit)
-                flat = jnp.concatenate([x.reshape(x.shape[0], -1) for x in jax.tree_util.tree_leaves(pop)], axis=1)
-                rows.append([g, float(f.max()), float(np.median(f)), float(jnp.mean(jnp.std(flat, axis=0)))])
+                rows.append([g, float(f.max()), float(np.median(f)), float(population_diversity(pop))])
         out.append({"env": cfg.env, "seed": a.seed, "contender": c.name, "rows": rows})
         print(json.dumps(out[-1]), flush=True)
     return out

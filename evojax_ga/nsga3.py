@@ -137,7 +137,7 @@ def niche_survive(key: PRNGKey, population: Population, fitness: jax.Array, size
     good = ~pareto.nan_rows(fitness)
     use = (rank <= last) & good
     fn = normalize(-fitness.astype(jnp.float32), use, (rank == 0) & good)
-    direction, dist = associate(fn, ref_dirs, min(n, 256 if chunk_size is None else chunk_size))
+    direction, dist = associate(fn, ref_dirs, min(n, pareto._BLOCK if chunk_size is None else chunk_size))
     direction = jnp.where(use, direction, H)                               # NaN rows: one direction of their own
     dist = jnp.where(use, dist, jnp.inf)
     niche = jax.ops.segment_sum(before.astype(jnp.int32), direction, num_segments=H + 1)
